@@ -1,0 +1,108 @@
+"""Frozen domain values shared by the services. Pure data: no I/O, no dash."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+TransactionType = Literal["BUY", "SELL", "DIVIDEND", "SPLIT"]
+TRANSACTION_TYPES: tuple[str, ...] = ("BUY", "SELL", "DIVIDEND", "SPLIT")
+
+PriceStatus = Literal["fresh", "market_closed", "stale", "missing"]
+PageStatus = Literal["fresh", "market_closed", "stale", "missing", "partial"]
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    id: int
+    name: str
+    base_currency: str
+    owner_id: str
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "name": self.name, "base_currency": self.base_currency}
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One ledger row. Amounts are exact Decimals; `price` is 0 for a SPLIT."""
+
+    date: dt.date
+    ticker: str
+    type: str
+    quantity: Decimal
+    price: Decimal
+    fees: Decimal = Decimal("0")
+    note: str = ""
+    id: int | None = None
+    portfolio_id: int | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "date": self.date.isoformat(),
+            "ticker": self.ticker,
+            "type": self.type,
+            "quantity": float(self.quantity),
+            "price": float(self.price),
+            "fees": float(self.fees),
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """A rejected value: `line` is the CSV line (header = 1), None for a single JSON transaction."""
+
+    field: str
+    message: str
+    line: int | None = None
+
+    def to_json(self) -> dict:
+        data = {"field": self.field, "message": self.message}
+        if self.line is not None:
+            data = {"line": self.line, **data}
+        return data
+
+
+class ValidationError(ValueError):
+    """Input was rejected; `errors` names every bad field (and line, for CSV)."""
+
+    def __init__(self, message: str, errors: list[FieldError]):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+    def to_json(self) -> dict:
+        return {"error": self.message, "errors": [e.to_json() for e in self.errors]}
+
+
+class NotFoundError(LookupError):
+    """A portfolio or transaction that does not exist (the API answers 404)."""
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The latest price of one ticker as the provider gave it."""
+
+    ticker: str
+    price: float | None
+    previous_close: float | None
+    currency: str | None
+    market_time: dt.datetime | None  # when the exchange set this price (UTC)
+    fetched_at: dt.datetime  # when we asked (UTC)
+
+
+@dataclass(frozen=True)
+class PriceInfo:
+    """A cached quote with its freshness, as the dashboard shows it."""
+
+    ticker: str
+    price: float | None
+    previous_close: float | None
+    as_of: dt.datetime | None
+    fetched_at: dt.datetime | None
+    status: PriceStatus
+    error: str | None = None
