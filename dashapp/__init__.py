@@ -1,0 +1,56 @@
+"""The Dash app factory: `create_app(settings)` builds the app, its pages and the JSON API."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+import diskcache
+from dash import DiskcacheManager
+
+from dashapp.api import register_api
+from services.config import Settings
+from services.container import Services, build_services
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def background_callback_manager(settings: Settings):
+    """The one place that picks the background-callback backend.
+
+    The diskcache lives in CACHE_DIR so every gunicorn worker shares it: a `diskcache.Cache()` without a path is a
+    private temp folder per process, and a poll that reaches another worker then answers 204 and the output never
+    updates (measured in Dash 4.4.1).
+    """
+    if settings.redis_url:
+        from celery import Celery
+        from dash import CeleryManager
+
+        celery_app = Celery(__name__, broker=settings.redis_url, backend=settings.redis_url)
+        return CeleryManager(celery_app)
+    return DiskcacheManager(diskcache.Cache(str(settings.cache_dir / "callbacks")))
+
+
+def create_app(settings: Settings, services: Services | None = None) -> dash.Dash:
+    """Build the Dash app on `settings` (tests hand in their own `services`)."""
+    services = services or build_services(settings)
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(ROOT / "dashapp" / "pages"),
+        assets_folder=str(ROOT / "assets"),
+        external_stylesheets=[dbc.themes.FLATLY],
+        compress=True,
+        suppress_callback_exceptions=True,
+        background_callback_manager=background_callback_manager(settings),
+        title="MyStockTracker",
+        update_title=None,
+    )
+    app.server.secret_key = settings.secret_key
+    app.server.extensions["stocktracker"] = services
+    register_api(app.server, services)
+    app.layout = dash.html.Div([dash.page_container])
+    return app

@@ -1,0 +1,228 @@
+"""The JSON API of DESIGN.md, as a Flask blueprint on Dash's server.
+
+Thin: parse the input, call one service, answer JSON. Every error is JSON with a fitting status, never an HTML
+page: unknown portfolio 404, bad input 400/422, a body over the limit 413.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from services import metrics
+from services.container import Services, scheduler_status
+from services.models import FieldError, NotFoundError, ValidationError
+
+log = logging.getLogger(__name__)
+api = Blueprint("api", __name__)
+
+
+def _services() -> Services:
+    return current_app.extensions["stocktracker"]
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+class BadRequest(Exception):
+    """A malformed request (400)."""
+
+
+# -- portfolios and transactions --------------------------------------------------------------------------------
+@api.get("/api/portfolios")
+def list_portfolios():
+    return {"portfolios": [p.to_json() for p in _services().ledger.list_portfolios()]}
+
+
+@api.post("/api/portfolios")
+def create_portfolio():
+    body = _json_body()
+    name = body.get("name")
+    currency = body.get("base_currency", "USD")
+    if not isinstance(name, str) or not isinstance(currency, str):
+        raise ValidationError("invalid portfolio", [FieldError("name", "name must be a string")])
+    portfolio = _services().ledger.create_portfolio(name, currency)
+    return {"portfolio": portfolio.to_json()}, 201
+
+
+@api.patch("/api/portfolios/<int:portfolio_id>")
+def rename_portfolio(portfolio_id: int):
+    name = _json_body().get("name")
+    if not isinstance(name, str):
+        raise ValidationError("invalid portfolio", [FieldError("name", "name must be a string")])
+    return {"portfolio": _services().ledger.rename_portfolio(portfolio_id, name).to_json()}
+
+
+@api.delete("/api/portfolios/<int:portfolio_id>")
+def delete_portfolio(portfolio_id: int):
+    _services().ledger.delete_portfolio(portfolio_id)
+    return Response(status=204)
+
+
+@api.get("/api/portfolios/<int:portfolio_id>/transactions")
+def list_transactions(portfolio_id: int):
+    return {"transactions": [t.to_json() for t in _services().ledger.list_transactions(portfolio_id)]}
+
+
+@api.post("/api/portfolios/<int:portfolio_id>/transactions")
+def add_transaction(portfolio_id: int):
+    transaction = _services().ledger.add_transaction(portfolio_id, _json_body())
+    return {"transaction": transaction.to_json()}, 201
+
+
+@api.delete("/api/portfolios/<int:portfolio_id>/transactions/<int:transaction_id>")
+def delete_transaction(portfolio_id: int, transaction_id: int):
+    _services().ledger.delete_transaction(portfolio_id, transaction_id)
+    return Response(status=204)
+
+
+@api.post("/api/portfolios/<int:portfolio_id>/import")
+def import_transactions(portfolio_id: int):
+    _services().ledger.get_portfolio(portfolio_id)  # 404 before reading a large body
+    raw = request.get_data(cache=False)
+    if "multipart/form-data" in (request.content_type or ""):
+        upload = request.files.get("file")
+        raw = upload.read() if upload else b""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        message = f"not UTF-8: byte 0x{raw[error.start]:02x} at offset {error.start}; save the file as UTF-8"
+        raise ValidationError("the CSV is not UTF-8 text", [FieldError("file", message, line)]) from None
+    return {"imported": _services().ledger.import_csv(portfolio_id, text)}
+
+
+@api.get("/api/portfolios/<int:portfolio_id>/export")
+def export_transactions(portfolio_id: int):
+    csv_text = _services().ledger.export_csv(portfolio_id)
+    return Response(csv_text, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="portfolio-{portfolio_id}.csv"'})
+
+
+# -- dashboard payloads ------------------------------------------------------------------------------------------
+@api.get("/api/dashboard-initial-data/<int:portfolio_id>")
+def dashboard_initial_data(portfolio_id: int):
+    return _services().dashboard.initial_data(portfolio_id)
+
+
+@api.get("/api/dashboard-holdings-data/<int:portfolio_id>")
+def dashboard_holdings_data(portfolio_id: int):
+    return _services().dashboard.holdings_data(portfolio_id)
+
+
+@api.get("/api/dashboard-chart-data/<int:portfolio_id>")
+def dashboard_chart_data(portfolio_id: int):
+    range_name = request.args.get("range", "1Y").upper()
+    try:
+        status, payload = _services().dashboard.chart_data(portfolio_id, range_name)
+    except ValueError as error:
+        raise BadRequest(str(error)) from None
+    return payload, status
+
+
+@api.get("/api/chart-generator-progress/<int:portfolio_id>")
+def chart_generator_progress(portfolio_id: int):
+    return _services().dashboard.chart_progress(portfolio_id)
+
+
+# -- operations --------------------------------------------------------------------------------------------------
+@api.get("/healthz")
+def healthz():
+    services = _services()
+    checks = {"database": _check(services.ledger.ping), "cache": _check(services.cache.writable)}
+    healthy = all(checks.values())
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "checks": checks,
+        "provider": services.provider.name,
+        "circuit": services.prices.circuit.state(),
+        "scheduler": scheduler_status(services.cache),
+    }
+    return body, 200 if healthy else 503
+
+
+@api.get("/metrics")
+def metrics_endpoint():
+    payload, content_type = metrics.render()
+    return Response(payload, content_type=content_type)
+
+
+def _check(probe) -> bool:
+    try:
+        return bool(probe())
+    except Exception:  # a health check reports, it does not crash
+        log.exception("health check failed")
+        return False
+
+
+# -- timing and errors -------------------------------------------------------------------------------------------
+@api.before_request
+def _start_timer() -> None:
+    g.api_started = time.perf_counter()
+
+
+@api.after_request
+def _server_timing(response: Response) -> Response:
+    started = g.pop("api_started", None)
+    if started is not None:
+        seconds = time.perf_counter() - started
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.REQUEST_SECONDS.labels(endpoint=endpoint).observe(seconds)
+        response.headers["Server-Timing"] = f"app;dur={seconds * 1000:.1f}"
+    return response
+
+
+def _error(message: str, status: int, **extra) -> Response:
+    response = jsonify({"error": message, **extra})
+    response.status_code = status
+    return response
+
+
+def register_api(server: Flask, services: Services) -> None:
+    """Mount the API and make every error under it JSON."""
+    server.extensions["stocktracker"] = services
+    server.config["MAX_CONTENT_LENGTH"] = services.settings.max_upload_bytes
+    server.register_blueprint(api)
+
+    def wants_json() -> bool:
+        return request.path.startswith(("/api/", "/healthz", "/metrics"))
+
+    @server.errorhandler(NotFoundError)
+    def not_found(error: NotFoundError):
+        return _error(str(error) or "not found", 404)
+
+    @server.errorhandler(ValidationError)
+    def invalid(error: ValidationError):
+        return _error(error.message, 422, errors=[e.to_json() for e in error.errors])
+
+    @server.errorhandler(BadRequest)
+    def bad_request(error: BadRequest):
+        return _error(str(error), 400)
+
+    @server.errorhandler(RequestEntityTooLarge)
+    def too_large(_error_: RequestEntityTooLarge):
+        limit = services.settings.max_upload_bytes
+        return _error(f"the request body is larger than the {limit} byte limit", 413)
+
+    @server.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if not wants_json():
+            return error
+        return _error(error.description or error.name, error.code or 500)
+
+    @server.errorhandler(Exception)
+    def unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return http_error(error)
+        log.exception("unhandled error on %s", request.path)
+        if not wants_json():
+            raise error
+        return _error("internal error; it has been logged", 500)
+

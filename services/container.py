@@ -1,0 +1,80 @@
+"""Wires the services together from one Settings object (one instance per process)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from services.config import Settings
+from services.dashboard_data import DashboardData
+from services.ledger import Ledger
+from services.market_hours import MarketClock
+from services.price_cache import PriceCache
+from services.price_service import PriceService
+from services.providers.base import PriceProvider
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    ledger: Ledger
+    clock: MarketClock
+    cache: PriceCache
+    provider: PriceProvider
+    prices: PriceService
+    dashboard: DashboardData
+
+
+def make_provider(settings: Settings, clock: MarketClock) -> PriceProvider:
+    """The price provider the settings name."""
+    history_start = dt.date.fromisoformat(settings.history_start)
+    if settings.price_provider == "demo":
+        from services.providers.demo import DemoProvider
+
+        return DemoProvider(clock, latency_ms=settings.demo_latency_ms, failure_rate=settings.demo_failure_rate,
+                            fail_symbols=settings.demo_fail_symbols, history_start=history_start)
+    from services.providers.yahoo import YahooProvider
+
+    return YahooProvider(settings.cache_dir, timeout_s=settings.fetch_timeout_s)
+
+
+def build_services(settings: Settings, *, clock: MarketClock | None = None,
+                   provider: PriceProvider | None = None) -> Services:
+    """Every service for one process; `clock` and `provider` can be swapped in by tests."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    clock = clock or MarketClock(quote_ttl=dt.timedelta(seconds=settings.quote_ttl_s),
+                                 settle=dt.timedelta(seconds=settings.close_settle_s))
+    ledger = Ledger(settings.database_url)
+    ledger.create_all()
+    cache = PriceCache(settings.cache_dir)
+    provider = provider or make_provider(settings, clock)
+    prices = PriceService(provider, cache, clock, settings)
+    dashboard = DashboardData(ledger, prices, clock, settings)
+    services = Services(settings, ledger, clock, cache, provider, prices, dashboard)
+    if settings.demo_mode:
+        seed_sample_portfolio(services)
+    return services
+
+
+def seed_sample_portfolio(services: Services) -> None:
+    """Give an empty demo database the sample portfolio (once, whichever worker gets there first)."""
+    from services.sample_data import SAMPLE_NAME, sample_csv
+
+    with services.cache.locked("seed-sample", ttl_s=120, wait_s=60):
+        if services.ledger.list_portfolios():
+            return
+        portfolio = services.ledger.create_portfolio(SAMPLE_NAME)
+        count = services.ledger.import_csv(portfolio.id, sample_csv(services.clock, services.clock.now().date()))
+        log.info("seeded the sample portfolio with %d transactions", count)
+
+
+def scheduler_status(cache: PriceCache) -> dict:
+    """The warm-up scheduler as the whole deployment sees it (kept in the shared cache)."""
+    return {
+        "leader_pid": cache.get("scheduler:leader_pid"),
+        "warmup_runs": cache.get("scheduler:warmup_runs", 0),
+        "last_warmup": cache.get("scheduler:last_warmup"),
+    }

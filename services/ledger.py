@@ -1,0 +1,398 @@
+"""Portfolios and their transactions, stored with SQLAlchemy (SQLite by default, Postgres when configured).
+
+Amounts are exact: `ExactDecimal` is `NUMERIC(28, 10)` on Postgres, but on SQLite, which has no decimal type
+and whose driver would hand SQLAlchemy a float (12345678.12345678 comes back as 12345678.1234568), it stores
+the plain decimal text (see https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#type-reflection and
+the "does not support Decimal objects natively" warning).
+
+Every write that checks the ledger before changing it (add, delete, import) runs as one database transaction
+that first locks the portfolio: `BEGIN IMMEDIATE` on SQLite (the write lock is taken before the read, so two
+imports cannot both pass the oversell check on the same snapshot) and `SELECT ... FOR UPDATE` on the
+portfolio row elsewhere. Each such write bumps `PortfolioRow.version`, which caches use as their key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from services.analytics import oversells
+from services.csv_io import (
+    DEFAULT_MAX_ROWS,
+    parse_transactions_csv_lines,
+    plain_decimal,
+    validate_transaction,
+    write_transactions_csv,
+)
+from services.models import FieldError, NotFoundError, Portfolio, Transaction, ValidationError
+
+MAX_NAME_CHARS = 100
+SQLITE_BUSY_TIMEOUT_S = 30.0
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_IMMEDIATE = "stocktracker_begin_immediate"  # execution option read by the SQLite "begin" hook
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """NUMERIC(28, 10) where the database has it; decimal text on SQLite. Always read back as Decimal."""
+
+    impl = Numeric(28, 10)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(28, 10, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value)
+        return plain_decimal(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(plain_decimal(Decimal(value)))  # 10.0000000000 from NUMERIC reads as 10
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PortfolioRow(Base):
+    __tablename__ = "portfolios"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(64), default="local", index=True)
+    name: Mapped[str] = mapped_column(String(MAX_NAME_CHARS))
+    base_currency: Mapped[str] = mapped_column(String(3), default="USD")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    # Bumped by every change to the portfolio's transactions: the key of anything cached from them.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    def to_domain(self) -> Portfolio:
+        return Portfolio(id=self.id, name=self.name, base_currency=self.base_currency, owner_id=self.owner_id)
+
+
+class TransactionRow(Base):
+    __tablename__ = "transactions"
+    __table_args__ = (Index("ix_transactions_portfolio_date", "portfolio_id", "date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portfolio_id: Mapped[int] = mapped_column(ForeignKey("portfolios.id", ondelete="CASCADE"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    ticker: Mapped[str] = mapped_column(String(20))
+    type: Mapped[str] = mapped_column(String(10))
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
+    price: Mapped[Decimal] = mapped_column(ExactDecimal())
+    fees: Mapped[Decimal] = mapped_column(ExactDecimal())
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+
+    def to_domain(self) -> Transaction:
+        return Transaction(date=self.date, ticker=self.ticker, type=self.type, quantity=self.quantity,
+                           price=self.price, fees=self.fees, note=self.note, id=self.id,
+                           portfolio_id=self.portfolio_id)
+
+
+def _row_values(portfolio_id: int, transaction: Transaction) -> dict[str, Any]:
+    return {"portfolio_id": portfolio_id, "date": transaction.date, "ticker": transaction.ticker,
+            "type": transaction.type, "quantity": transaction.quantity, "price": transaction.price,
+            "fees": transaction.fees, "note": transaction.note, "created_at": _utcnow()}
+
+
+def _make_engine(database_url: str) -> Engine:
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        # Postgres and friends: check connections before use (servers drop idle ones) and recycle them.
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+
+    in_memory = url.database in (None, "", ":memory:")
+    if in_memory:
+        # One shared connection, or every checkout would see a different empty database.
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, pool_size=5,
+                               max_overflow=10)
+
+    # pysqlite opens transactions on its own terms and never with IMMEDIATE; take that over, as the
+    # SQLAlchemy docs recommend: https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")  # per connection; ON DELETE CASCADE needs it
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+            cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, much faster
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _check_name(name: object) -> str:
+    cleaned = name.strip() if isinstance(name, str) else ""
+    if not cleaned:
+        raise ValidationError("invalid portfolio", [FieldError("name", "is required")])
+    if len(cleaned) > MAX_NAME_CHARS:
+        raise ValidationError("invalid portfolio",
+                              [FieldError("name", f"is longer than {MAX_NAME_CHARS} characters")])
+    return cleaned
+
+
+def _oversell_message(ticker: str, day: dt.date, quantity: Decimal, held: Decimal) -> str:
+    return (f"sells {plain_decimal(quantity)} {ticker} on {day.isoformat()} "
+            f"but only {plain_decimal(held)} are held then")
+
+
+def _new_oversells(before: Sequence[Transaction], after: Sequence[Transaction]) -> list[tuple[int, Any]]:
+    """Oversells in `after` that were not already in `before`, as (index in `after`, Oversell).
+
+    Transactions are matched by identity, so a ledger that was already inconsistent (data older than these
+    checks) does not block unrelated changes.
+    """
+    already = {id(before[o.index]) for o in oversells(before)}
+    return [(o.index, o) for o in oversells(after) if id(after[o.index]) not in already]
+
+
+class Ledger:
+    """The portfolios and transactions of one database. One Engine per Ledger; sessions are short-lived."""
+
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+        self.engine = _make_engine(database_url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+
+    def create_all(self) -> None:
+        """Create the tables that do not exist yet."""
+        Base.metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        """Close the pooled connections (tests, shutdown)."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _write(self, portfolio_id: int | None = None) -> Iterator[tuple[Session, PortfolioRow | None]]:
+        """A write transaction holding the database's (SQLite) or the portfolio's (others) write lock."""
+        with self._sessions() as session, session.begin():
+            session.connection(execution_options={_IMMEDIATE: True})
+            row = None
+            if portfolio_id is not None:
+                row = session.scalars(
+                    select(PortfolioRow).where(PortfolioRow.id == portfolio_id).with_for_update()
+                ).one_or_none()
+                if row is None:
+                    raise NotFoundError(f"portfolio {portfolio_id} not found")
+            yield session, row
+
+    @staticmethod
+    def _portfolio(session: Session, portfolio_id: int) -> PortfolioRow:
+        row = session.get(PortfolioRow, portfolio_id)
+        if row is None:
+            raise NotFoundError(f"portfolio {portfolio_id} not found")
+        return row
+
+    @staticmethod
+    def _transactions(session: Session, portfolio_id: int) -> list[Transaction]:
+        rows = session.scalars(
+            select(TransactionRow).where(TransactionRow.portfolio_id == portfolio_id)
+            .order_by(TransactionRow.date, TransactionRow.id)
+        )
+        return [row.to_domain() for row in rows]
+
+    @staticmethod
+    def _bump(session: Session, portfolio_id: int) -> None:
+        session.execute(
+            update(PortfolioRow).where(PortfolioRow.id == portfolio_id).values(version=PortfolioRow.version + 1)
+        )
+
+    def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    # -- portfolios -------------------------------------------------------------------------------------
+
+    def list_portfolios(self, owner_id: str = "local") -> list[Portfolio]:
+        with self._read() as session:
+            rows = session.scalars(select(PortfolioRow).where(PortfolioRow.owner_id == owner_id)
+                                   .order_by(PortfolioRow.id))
+            return [row.to_domain() for row in rows]
+
+    def get_portfolio(self, portfolio_id: int) -> Portfolio:
+        with self._read() as session:
+            return self._portfolio(session, portfolio_id).to_domain()
+
+    def create_portfolio(self, name: str, base_currency: str = "USD", owner_id: str = "local") -> Portfolio:
+        """A new empty portfolio; ValidationError for an empty or long name or a non-ISO currency."""
+        cleaned = _check_name(name)
+        currency = base_currency.strip().upper() if isinstance(base_currency, str) else ""
+        if not _CURRENCY.match(currency):
+            raise ValidationError("invalid portfolio",
+                                  [FieldError("base_currency", "must be a 3-letter currency code like USD")])
+        with self._write() as (session, _):
+            row = PortfolioRow(name=cleaned, base_currency=currency, owner_id=owner_id)
+            session.add(row)
+            session.flush()
+            return row.to_domain()
+
+    def rename_portfolio(self, portfolio_id: int, name: str) -> Portfolio:
+        cleaned = _check_name(name)
+        with self._write(portfolio_id) as (session, row):
+            assert row is not None
+            row.name = cleaned
+            session.flush()
+            return row.to_domain()
+
+    def delete_portfolio(self, portfolio_id: int) -> None:
+        """Delete a portfolio; the database cascades to its transactions."""
+        with self._write(portfolio_id) as (session, _):
+            session.execute(delete(PortfolioRow).where(PortfolioRow.id == portfolio_id))
+
+    def version(self, portfolio_id: int) -> int:
+        """A number that changes whenever the portfolio's transactions do."""
+        with self._read() as session:
+            return self._portfolio(session, portfolio_id).version
+
+    # -- transactions -----------------------------------------------------------------------------------
+
+    def list_transactions(self, portfolio_id: int) -> list[Transaction]:
+        """The ledger ordered by date, then by the order it was entered in."""
+        with self._read() as session:
+            self._portfolio(session, portfolio_id)
+            return self._transactions(session, portfolio_id)
+
+    def add_transaction(self, portfolio_id: int, data: Mapping[str, object]) -> Transaction:
+        """Validate one transaction (JSON values: numbers or strings) and add it unless it oversells."""
+        transaction, errors = validate_transaction(data)
+        if transaction is None:
+            raise ValidationError("transaction rejected", errors)
+        with self._write(portfolio_id) as (session, _):
+            existing = self._transactions(session, portfolio_id)
+            found = _new_oversells(existing, [*existing, transaction])
+            if found:
+                raise ValidationError("transaction rejected", [
+                    FieldError("quantity", _oversell_message(o.ticker, o.date, o.quantity, o.held))
+                    for _, o in found
+                ])
+            row = TransactionRow(**_row_values(portfolio_id, transaction))
+            session.add(row)
+            session.flush()
+            self._bump(session, portfolio_id)
+            return row.to_domain()
+
+    def delete_transaction(self, portfolio_id: int, transaction_id: int) -> None:
+        """Delete one transaction, unless a later SELL would then sell more than is held."""
+        with self._write(portfolio_id) as (session, _):
+            existing = self._transactions(session, portfolio_id)
+            remaining = [t for t in existing if t.id != transaction_id]
+            if len(remaining) == len(existing):
+                raise NotFoundError(f"transaction {transaction_id} not found in portfolio {portfolio_id}")
+            found = _new_oversells(existing, remaining)
+            if found:
+                raise ValidationError("transaction not deleted", [
+                    FieldError("quantity", "deleting it would leave a later SELL short: "
+                               + _oversell_message(o.ticker, o.date, o.quantity, o.held))
+                    for _, o in found
+                ])
+            session.execute(delete(TransactionRow).where(TransactionRow.id == transaction_id))
+            self._bump(session, portfolio_id)
+
+    def import_csv(self, portfolio_id: int, text: str, max_rows: int = DEFAULT_MAX_ROWS) -> int:
+        """Add every row of a CSV ledger in one database transaction, or none (ValidationError)."""
+        with self._read() as session:
+            self._portfolio(session, portfolio_id)  # 404 before 422, and before parsing a big file
+        parsed = parse_transactions_csv_lines(text, max_rows)
+        if not parsed:
+            return 0  # a header alone is a valid, empty ledger
+        with self._write(portfolio_id) as (session, _):
+            existing = self._transactions(session, portfolio_id)
+            new = [transaction for _, transaction in parsed]
+            found = _new_oversells(existing, [*existing, *new])  # existing first on the same date
+            if found:
+                errors = []
+                for index, o in found:
+                    message = _oversell_message(o.ticker, o.date, o.quantity, o.held)
+                    if index < len(existing):  # an earlier new row took shares an existing SELL needs
+                        errors.append(FieldError("quantity", f"the existing SELL (id {existing[index].id}) "
+                                                 f"would be short: {message}"))
+                    else:
+                        errors.append(FieldError("quantity", message, parsed[index - len(existing)][0]))
+                rows = len({e.line for e in errors})
+                raise ValidationError(f"{rows} row{'s' if rows != 1 else ''} rejected", errors)
+            session.execute(insert(TransactionRow), [_row_values(portfolio_id, t) for t in new])
+            self._bump(session, portfolio_id)
+            return len(new)
+
+    def export_csv(self, portfolio_id: int) -> str:
+        """The ledger as CSV, which `import_csv` reads back to the same transactions."""
+        return write_transactions_csv(self.list_transactions(portfolio_id))
+
+    # -- tickers (the price warm-up) --------------------------------------------------------------------
+
+    def all_tickers(self) -> dict[str, dt.date]:
+        """Every ticker of every portfolio, with its earliest transaction date."""
+        with self._read() as session:
+            rows = session.execute(select(TransactionRow.ticker, func.min(TransactionRow.date))
+                                   .group_by(TransactionRow.ticker).order_by(TransactionRow.ticker))
+            return {ticker: first for ticker, first in rows}
+
+    def portfolio_tickers(self, portfolio_id: int) -> dict[str, dt.date]:
+        """The portfolio's tickers, with their earliest transaction date."""
+        with self._read() as session:
+            self._portfolio(session, portfolio_id)
+            rows = session.execute(select(TransactionRow.ticker, func.min(TransactionRow.date))
+                                   .where(TransactionRow.portfolio_id == portfolio_id)
+                                   .group_by(TransactionRow.ticker).order_by(TransactionRow.ticker))
+            return {ticker: first for ticker, first in rows}

@@ -1,0 +1,180 @@
+"""The shared price store: diskcache in CACHE_DIR, one SQLite file that every process and worker opens.
+
+Daily bars are kept per ticker for good (a past bar as traded never changes) and only the tail is written again;
+quotes carry their fetch time, so freshness is decided when read; failures are remembered with a retry time, so a
+delisted or failing symbol is not asked for again in a tight loop. Locks and counters for the whole deployment
+live here too, because every gunicorn worker sees the same file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import diskcache
+import pandas as pd
+
+from services.models import Quote
+from services.providers.base import empty_bars
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    """The last failed fetch of a ticker, and when it may be asked for again."""
+
+    ticker: str
+    error: str
+    failed_at: dt.datetime
+    retry_after: dt.datetime
+
+
+def _open_cache(directory: Path) -> diskcache.Cache:
+    # timeout: a writer in another process holds SQLite's lock only for milliseconds; waiting beats failing.
+    return diskcache.Cache(str(directory), timeout=10, size_limit=2**30, eviction_policy="least-recently-stored")
+
+
+class PriceCache:
+    """Bars, quotes, failures, locks and counters in one diskcache directory."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self._memo: dict[str, tuple[float, pd.DataFrame]] = {}
+        self._memo_lock = threading.Lock()
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._cache = _open_cache(self.directory)
+            self._cache.get("__probe__")
+        except Exception as error:  # a corrupted cache is only a cache: rebuild it rather than refuse to start
+            log.warning("price cache at %s unusable (%s); rebuilding it", self.directory, error)
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._cache = _open_cache(self.directory)
+
+    # -- bars ---------------------------------------------------------------------------------------------------
+    def get_bars(self, ticker: str) -> pd.DataFrame | None:
+        """The cached daily bars of a ticker, or None if it was never fetched.
+
+        Kept in memory too, keyed by the stamp written with them, so a warm page re-reads no pickles.
+        """
+        stamp = self._cache.get(f"bars-stamp:{ticker}")
+        if stamp is None:
+            return None
+        with self._memo_lock:
+            memo = self._memo.get(ticker)
+        if memo is not None and memo[0] == stamp:
+            return memo[1]
+        bars = self._cache.get(f"bars:{ticker}")
+        if bars is None:
+            return None
+        with self._memo_lock:
+            self._memo[ticker] = (stamp, bars)
+        return bars
+
+    def history_from(self, ticker: str) -> dt.date | None:
+        """The earliest date the cached bars of a ticker were fetched from (they cover it onwards)."""
+        return self._cache.get(f"bars-from:{ticker}")
+
+    def put_bars(self, ticker: str, new_bars: pd.DataFrame, requested_from: dt.date) -> pd.DataFrame:
+        """Merge freshly fetched bars: rows before the new first date stay, the rest are replaced."""
+        with self._cache.transact():
+            known_from = self._cache.get(f"bars-from:{ticker}")
+            self._cache.set(f"bars-from:{ticker}", min(known_from or requested_from, requested_from))
+            existing = self._cache.get(f"bars:{ticker}")
+            if existing is None or existing.empty:
+                merged = new_bars
+            elif new_bars.empty:
+                merged = existing
+            else:
+                merged = pd.concat([existing.loc[existing.index < new_bars.index[0]], new_bars])
+            merged = merged if not merged.empty else empty_bars()
+            self._cache.set(f"bars:{ticker}", merged)
+            self._cache.set(f"bars-stamp:{ticker}", time.time())
+        return merged
+
+    # -- quotes and failures --------------------------------------------------------------------------------------
+    def get_quote(self, ticker: str) -> Quote | None:
+        return self._cache.get(f"quote:{ticker}")
+
+    def put_quote(self, quote: Quote) -> None:
+        self._cache.set(f"quote:{quote.ticker}", quote)
+        self._cache.delete(f"fail:{quote.ticker}")
+
+    def get_failure(self, ticker: str) -> FailureRecord | None:
+        return self._cache.get(f"fail:{ticker}")
+
+    def put_failure(self, record: FailureRecord) -> None:
+        self._cache.set(f"fail:{record.ticker}", record)
+
+    # -- generic values, counters and locks for the whole deployment ----------------------------------------------
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._cache.get(key, default)
+
+    def set(self, key: str, value: Any, expire: float | None = None) -> None:
+        self._cache.set(key, value, expire=expire)
+
+    def delete(self, key: str) -> None:
+        self._cache.delete(key)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Drop every key starting with `prefix` (a portfolio's derived caches)."""
+        removed = 0
+        for key in list(self._cache.iterkeys()):
+            if isinstance(key, str) and key.startswith(prefix):
+                removed += bool(self._cache.delete(key))
+        return removed
+
+    def incr(self, key: str, amount: int = 1) -> int:
+        return self._cache.incr(key, amount, default=0)
+
+    def try_lock(self, name: str, ttl_s: float) -> str | None:
+        """Take a lock shared by every process, or None if someone holds it. Expires after `ttl_s`."""
+        token = f"{os.getpid()}:{uuid.uuid4().hex}"
+        return token if self._cache.add(f"lock:{name}", token, expire=ttl_s) else None
+
+    def unlock(self, name: str, token: str) -> None:
+        with self._cache.transact():
+            if self._cache.get(f"lock:{name}") == token:
+                self._cache.delete(f"lock:{name}")
+
+    def is_locked(self, name: str) -> bool:
+        return self._cache.get(f"lock:{name}") is not None
+
+    @contextmanager
+    def locked(self, name: str, ttl_s: float, wait_s: float) -> Iterator[bool]:
+        """Hold a shared lock for the block; yields False if it could not be had within `wait_s`."""
+        deadline = time.monotonic() + wait_s
+        token = self.try_lock(name, ttl_s)
+        while token is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+            token = self.try_lock(name, ttl_s)
+        try:
+            yield token is not None
+        finally:
+            if token is not None:
+                self.unlock(name, token)
+
+    def tickers_with_quotes(self) -> Iterable[str]:
+        for key in self._cache.iterkeys():
+            if isinstance(key, str) and key.startswith("quote:"):
+                yield key[len("quote:"):]
+
+    def writable(self) -> bool:
+        """True if a value can be written and read back (the health check)."""
+        probe = uuid.uuid4().hex
+        self._cache.set("__health__", probe, expire=60)
+        return self._cache.get("__health__") == probe
+
+    def close(self) -> None:
+        self._cache.close()

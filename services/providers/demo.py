@@ -1,0 +1,179 @@
+"""The offline price provider: deterministic simulated prices for any valid symbol.
+
+Bars fall on the exchange's real trading days (exchange_calendars) from 2000 to today; each symbol's path is seeded
+by its name, so every run, process and machine sees the same history. While the market is open the current price
+moves minute by minute towards the day's close. Every price it gives is simulated and labelled so in the UI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from services.market_hours import MarketClock, exchange_for
+from services.models import Quote
+from services.providers.base import (
+    FetchRequest,
+    FetchResult,
+    SymbolNotFoundError,
+    TickerHistory,
+    TransientError,
+    is_valid_ticker,
+)
+
+# Real splits of well-known tickers, so a sample ledger's SPLIT rows meet a matching drop in the simulated price.
+KNOWN_SPLITS: dict[str, tuple[tuple[str, float], ...]] = {
+    "AAPL": (("2014-06-09", 7.0), ("2020-08-31", 4.0)),
+    "NVDA": (("2021-07-20", 4.0), ("2024-06-10", 10.0)),
+    "TSLA": (("2020-08-31", 5.0), ("2022-08-25", 3.0)),
+    "AMZN": (("2022-06-06", 20.0),),
+    "GOOGL": (("2022-07-18", 20.0),),
+    "WMT": (("2024-02-26", 3.0),),
+    "AVGO": (("2024-07-15", 10.0),),
+}
+# Quarterly payers get a dividend in the first session of Feb, May, Aug and Nov.
+DIVIDEND_MONTHS = (2, 5, 8, 11)
+REFERENCE_DAY = pd.Timestamp("2025-01-02")  # after every known split
+
+
+def _seed(symbol: str) -> int:
+    return zlib.crc32(symbol.encode("utf-8"))
+
+
+def _unit(text: str) -> float:
+    """A deterministic number in [0, 1) for a string."""
+    return zlib.crc32(text.encode("utf-8")) / 2**32
+
+
+class DemoProvider:
+    """Simulated daily bars and intraday quotes; one `fetch` call is one (simulated) upstream request."""
+
+    name = "demo"
+    max_batch = 100
+    simulated = True
+
+    def __init__(
+        self,
+        clock: MarketClock,
+        latency_ms: int = 0,
+        failure_rate: float = 0.0,
+        fail_symbols: frozenset[str] = frozenset(),
+        history_start: dt.date = dt.date(2000, 1, 1),
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self._clock = clock
+        self._latency_s = latency_ms / 1000.0
+        self._failure_rate = failure_rate
+        self._fail_symbols = fail_symbols
+        self._history_start = history_start
+        self._sleep = sleep
+        self._attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def fetch(self, requests: Sequence[FetchRequest]) -> FetchResult:
+        """Answer every symbol after one simulated round trip."""
+        if self._latency_s:
+            self._sleep(self._latency_s)
+        now = self._clock.now()
+        result: FetchResult = {}
+        for request in requests:
+            try:
+                result[request.ticker] = self._history(request, now)
+            except (SymbolNotFoundError, TransientError) as error:
+                result[request.ticker] = error
+        return result
+
+    def _history(self, request: FetchRequest, now: dt.datetime) -> TickerHistory:
+        ticker = request.ticker
+        if not is_valid_ticker(ticker) or ticker in self._fail_symbols:
+            raise SymbolNotFoundError(f"{ticker}: no data found, symbol may be delisted (demo)")
+        with self._lock:
+            attempt = self._attempts.get(ticker, 0)
+            self._attempts[ticker] = attempt + 1
+        # Deterministic failures: the same symbol and attempt number always fail or succeed alike.
+        if self._failure_rate and _unit(f"{ticker}:{attempt}") < self._failure_rate:
+            raise TransientError(f"{ticker}: simulated upstream failure (demo)")
+
+        exchange = exchange_for(ticker)
+        calendar_today = self._clock.calendar(exchange).minute_to_session(
+            pd.Timestamp(now), direction="previous"
+        ).date()
+        bars = simulated_bars(ticker, exchange, self._history_start, calendar_today, self._clock)
+        session = self._clock.current_session(exchange, now)
+        if session is not None and len(bars) and bars.index[-1].date() == session:
+            # During the session the last bar is today's, and it moves towards the day's close.
+            bars = bars.copy()
+            bars.iloc[-1, 0] = self._intraday_price(ticker, bars, exchange, session, now)
+        window = bars.loc[bars.index >= pd.Timestamp(request.start)]
+        if window.empty:
+            raise SymbolNotFoundError(f"{ticker}: no data in the requested range (demo)")
+        last_close = float(window["close"].iloc[-1])
+        previous_close = float(bars["close"].iloc[-2]) if len(bars) >= 2 else None
+        last_date = window.index[-1].date()
+        market_time = (
+            now if session is not None and last_date == session
+            else self._clock.calendar(exchange).session_close(pd.Timestamp(last_date)).to_pydatetime()
+        )
+        quote = Quote(
+            ticker=ticker, price=last_close, previous_close=previous_close,
+            currency="GBP" if ticker.endswith(".L") else "CAD" if ticker.endswith(".TO") else "USD",
+            market_time=market_time, fetched_at=now,
+        )
+        return TickerHistory(ticker=ticker, bars=window, quote=quote)
+
+    def _intraday_price(self, ticker: str, bars: pd.DataFrame, exchange: str, session: dt.date,
+                        now: dt.datetime) -> float:
+        calendar = self._clock.calendar(exchange)
+        opened = calendar.session_open(pd.Timestamp(session))
+        closes = calendar.session_close(pd.Timestamp(session))
+        elapsed = min(1.0, max(0.0, (pd.Timestamp(now) - opened) / (closes - opened)))
+        previous, target = float(bars["close"].iloc[-2]), float(bars["close"].iloc[-1])
+        minute = int(pd.Timestamp(now).timestamp() // 60)
+        wiggle = (_unit(f"{ticker}:{minute}") - 0.5) * 0.004 * (1.0 - elapsed)
+        return round((previous + (target - previous) * elapsed) * (1.0 + wiggle), 4)
+
+
+def simulated_bars(ticker: str, exchange: str, start: dt.date, end: dt.date, clock: MarketClock) -> pd.DataFrame:
+    """The full simulated history of one symbol up to `end`.
+
+    Cached: the same inputs give the same frame, which callers must not modify.
+    """
+    return _simulated_bars(ticker, exchange, start, end, clock)
+
+
+@lru_cache(maxsize=2048)
+def _simulated_bars(ticker: str, exchange: str, start: dt.date, end: dt.date, clock: MarketClock) -> pd.DataFrame:
+    sessions = clock.sessions(exchange, start, end)
+    rng = np.random.default_rng(_seed(ticker))
+    annual_return = rng.uniform(0.02, 0.14)
+    volatility = rng.uniform(0.010, 0.024)
+    reference_price = rng.uniform(25.0, 350.0)
+    # Log-returns with the Ito correction, so the expected yearly growth is `annual_return`.
+    drift = np.log1p(annual_return) / 252 - volatility**2 / 2
+    returns = rng.normal(drift, volatility, size=len(sessions))
+    value = np.exp(np.cumsum(returns))  # the worth of one original share, split-free
+    split = np.ones(len(sessions))
+    for day, ratio in KNOWN_SPLITS.get(ticker, ()):
+        position = sessions.searchsorted(pd.Timestamp(day))
+        if position < len(sessions):
+            split[position] = ratio
+    raw = value / np.cumprod(split)  # as traded: each split divides the price from its day on
+    # Scale so the price on the reference day is a plausible share price, whatever the path did before it.
+    reference = min(sessions.searchsorted(REFERENCE_DAY), len(sessions) - 1) if len(sessions) else 0
+    close = np.round(raw * reference_price / raw[reference], 4) if len(sessions) else raw
+    dividend = np.zeros(len(sessions))
+    if rng.uniform() < 0.6:
+        yield_per_quarter = rng.uniform(0.002, 0.008)
+        months = sessions.month.to_numpy()
+        first_of_month = np.r_[True, months[1:] != months[:-1]]
+        paying = first_of_month & np.isin(months, DIVIDEND_MONTHS)
+        dividend[paying] = np.round(close[paying] * yield_per_quarter, 4)
+    return pd.DataFrame({"close": close, "dividend": dividend, "split": split},
+                        index=pd.DatetimeIndex(sessions, name="date"))

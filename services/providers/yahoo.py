@@ -1,0 +1,281 @@
+"""Daily bars and the latest quote from Yahoo Finance, through yfinance (1.7).
+
+One `fetch` of one symbol is one request to Yahoo's v8 chart endpoint (`max_batch = 1`): the price service runs
+many in parallel behind its rate limiter, and retries what we report as transient. So this module has no thread
+pool and no retry loop of its own; it maps every outcome to a `TickerHistory` or a `ProviderError`.
+
+How we keep it to one HTTP request per symbol (after the one-time cookie and crumb):
+- yfinance's caches point at a writable folder (`cache_dir / "yfinance"`). Without a working cookie cache
+  yfinance fetches the fc.yahoo.com cookie again before every request.
+- The symbol's exchange timezone goes into yfinance's tz cache before the first `history()`: otherwise yfinance
+  asks the chart endpoint once more (range=1d) just to learn it.
+- The quote comes from the metadata of the same chart response (`get_history_metadata()` after `history()`
+  makes no request as long as we do not read its lazy `tradingPeriods` key, which costs an intraday request).
+
+Yahoo's answers are not what the contract wants as is, so we convert:
+- "Close" and "Dividends" are adjusted for every split up to now; we multiply back by the splits after each day
+  so `close` is the price as traded and a cached bar never changes.
+- Prices in minor units (GBp pence on most .L tickers, ZAc, ILA) are divided by 100 and reported in the major
+  currency, as the ledger records them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yfinance as yf
+from yfinance import cache as yf_cache
+from yfinance.exceptions import (
+    YFDataException,
+    YFPricesMissingError,
+    YFRateLimitError,
+    YFTzMissingError,
+)
+
+from services.models import Quote
+from services.providers.base import (
+    FetchRequest,
+    FetchResult,
+    ProviderError,
+    RateLimitError,
+    SymbolNotFoundError,
+    TickerHistory,
+    TransientError,
+    empty_bars,
+    is_valid_ticker,
+)
+
+log = logging.getLogger(__name__)
+
+CHART_PATH = "/v8/finance/chart/"
+
+# Yahoo quotes these in the minor unit; the ledger and the dashboard use the major one.
+MINOR_CURRENCIES: dict[str, tuple[str, float]] = {"GBp": ("GBP", 100.0), "ZAc": ("ZAR", 100.0), "ILA": ("ILS", 100.0)}
+
+_SUFFIX_TIMEZONES = {".L": "Europe/London", ".TO": "America/Toronto"}
+
+
+def default_exchange_tz(ticker: str) -> str:
+    """The IANA timezone of the exchange a Yahoo symbol trades on, from its suffix (New York if none)."""
+    for suffix, tz in _SUFFIX_TIMEZONES.items():
+        if ticker.endswith(suffix):
+            return tz
+    return "America/New_York"
+
+
+_configure_lock = threading.Lock()
+_configured_cache_dir: Path | None = None
+
+
+def _configure_yfinance(cache_dir: Path) -> None:
+    """Process-wide yfinance settings, once: raise instead of log, and caches in a folder we can write."""
+    global _configured_cache_dir
+    with _configure_lock:
+        # The supported replacement of history(raise_errors=True), which is deprecated in 1.7 and warns on every
+        # call. With it, history() raises YFPricesMissingError etc. instead of logging and returning an empty frame.
+        yf.config.debug.hide_exceptions = False
+        if _configured_cache_dir == cache_dir:
+            return
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        yf.set_tz_cache_location(str(cache_dir))
+        # yfinance opens each cache once and keeps it, so a new location only takes effect for caches not yet
+        # opened. Forget the opened ones (only happens when the location changes, e.g. between tests).
+        for manager, attribute in ((yf_cache._TzCacheManager, "_tz_cache"),
+                                   (yf_cache._CookieCacheManager, "_Cookie_cache"),
+                                   (yf_cache._ISINCacheManager, "_isin_cache")):
+            if hasattr(manager, attribute):
+                setattr(manager, attribute, None)
+        _configured_cache_dir = cache_dir
+
+
+def _new_session() -> Any:
+    """The session yfinance itself would make: curl_cffi impersonating Chrome (Yahoo blocks plain clients)."""
+    from curl_cffi import requests as curl_requests
+
+    return curl_requests.Session(impersonate="chrome")
+
+
+class YahooProvider:
+    """`PriceProvider` over yfinance: one symbol per fetch, errors reported, never raised."""
+
+    name = "yahoo"
+    max_batch = 1
+    simulated = False
+
+    def __init__(self, cache_dir: Path, session: Any = None, timeout_s: float = 20.0,
+                 exchange_tz: Callable[[str], str] | None = None):
+        _configure_yfinance(Path(cache_dir) / "yfinance")
+        self._session = session if session is not None else _new_session()
+        self._timeout_s = timeout_s
+        self._exchange_tz = exchange_tz or default_exchange_tz
+        self._chart_status = threading.local()
+        self._watch_chart_status(self._session)
+
+    def _watch_chart_status(self, session: Any) -> None:
+        """Remember, per thread, the HTTP status of the last chart response.
+
+        yfinance parses the body without looking at the status, so a 5xx whose body is JSON without a "chart"
+        (Yahoo sends such, e.g. yfinance issue #2721) would look like "no data" (YFPricesMissingError), and a
+        401 for a refused crumb likewise. The status tells those apart from a real 404 "symbol may be delisted".
+        Both session kinds yfinance accepts (requests, curl_cffi) route get() through request().
+        """
+        request = session.request
+        chart_status = self._chart_status
+
+        def request_and_record(*args: Any, **kwargs: Any) -> Any:
+            response = request(*args, **kwargs)
+            url = kwargs.get("url", args[1] if len(args) > 1 else "")
+            if CHART_PATH in str(url):
+                chart_status.value = response.status_code
+            return response
+
+        session.request = request_and_record
+
+    def fetch(self, requests: Sequence[FetchRequest]) -> FetchResult:
+        """Each symbol's bars from its start date and its latest quote, or why not. Never raises."""
+        return {request.ticker: self._fetch_one(request) for request in requests}
+
+    def _fetch_one(self, request: FetchRequest) -> TickerHistory | ProviderError:
+        ticker = request.ticker
+        if not is_valid_ticker(ticker):
+            return SymbolNotFoundError(f"{ticker}: not a Yahoo symbol")
+        self._chart_status.value = None
+        try:
+            return self._history(request)
+        except Exception as error:
+            result = classify_error(ticker, error, getattr(self._chart_status, "value", None))
+            if type(result) is ProviderError:
+                log.warning("yahoo: unexpected error for %s", ticker, exc_info=error)
+            return result
+
+    def _history(self, request: FetchRequest) -> TickerHistory:
+        ticker = request.ticker
+        primed_tz = self._prime_timezone(ticker)
+        fetched_at = dt.datetime.now(dt.UTC)
+        yf_ticker = yf.Ticker(ticker, session=self._session)
+        try:
+            frame = yf_ticker.history(start=request.start, interval="1d", auto_adjust=False, actions=True,
+                                      timeout=self._timeout_s)
+            missing: YFPricesMissingError | None = None
+        except YFPricesMissingError as error:
+            # Raised after the response's metadata is stored, so reading it below makes no request.
+            frame, missing = None, error
+        meta = yf_ticker.get_history_metadata()
+        if frame is None or frame.empty:
+            # No session in the range (a weekend, before the open) but Yahoo still sent the quote: keep it.
+            if not _number(meta.get("regularMarketPrice")):
+                raise missing or YFPricesMissingError(ticker, "(empty frame)")
+            frame = None
+        tz = meta.get("exchangeTimezoneName")
+        if tz and tz != primed_tz:
+            yf_cache.get_tz_cache().store(ticker, tz)  # Yahoo knows better than our guess: use it next time
+        currency, divisor = _major_currency(meta.get("currency"))
+        bars = empty_bars() if frame is None else as_traded_bars(frame, divisor)
+        quote = Quote(
+            ticker=ticker,
+            price=_scaled(meta.get("regularMarketPrice"), divisor),
+            previous_close=_previous_close(frame, meta, divisor),
+            currency=currency,
+            market_time=_utc(meta.get("regularMarketTime")),
+            fetched_at=fetched_at,
+        )
+        return TickerHistory(ticker=ticker, bars=bars, quote=quote)
+
+    def _prime_timezone(self, ticker: str) -> str | None:
+        """Put the exchange timezone in yfinance's tz cache, so history() does not ask Yahoo for it."""
+        tz_cache = yf_cache.get_tz_cache()
+        known = tz_cache.lookup(ticker)
+        if known:
+            return known
+        tz = self._exchange_tz(ticker)
+        tz_cache.store(ticker, tz)
+        return tz
+
+
+def classify_error(ticker: str, error: BaseException, http_status: int | None) -> ProviderError:
+    """The contract's error for what yfinance raised, given the HTTP status of the chart response if any."""
+    if isinstance(error, YFRateLimitError) or http_status == 429:
+        return RateLimitError(f"{ticker}: rate limited by Yahoo (HTTP 429)")
+    if http_status is not None and http_status >= 500:
+        return TransientError(f"{ticker}: Yahoo answered HTTP {http_status}")
+    if http_status in (401, 403):
+        return ProviderError(f"{ticker}: Yahoo refused the request (HTTP {http_status}; cookie or crumb rejected)")
+    if isinstance(error, (YFPricesMissingError, YFTzMissingError)):
+        return SymbolNotFoundError(str(error))
+    if isinstance(error, YFDataException):  # "*** YAHOO! FINANCE IS CURRENTLY DOWN! ***"
+        return TransientError(f"{ticker}: {error}")
+    if isinstance(error, json.JSONDecodeError):  # a truncated or HTML body, as during an outage
+        return TransientError(f"{ticker}: unreadable response from Yahoo (HTTP {http_status}): {error}")
+    if isinstance(error, OSError):  # timeouts and connection errors of requests and curl_cffi are OSErrors
+        return TransientError(f"{ticker}: {type(error).__name__}: {error}")
+    return ProviderError(f"{ticker}: unexpected {type(error).__name__} from yfinance: {error}")
+
+
+def as_traded_bars(frame: pd.DataFrame, divisor: float = 1.0) -> pd.DataFrame:
+    """The contract's bars from yfinance's history(auto_adjust=False, actions=True).
+
+    Yahoo's Close and Dividends are adjusted for every split up to now, and the window runs to now, so the
+    factor that undoes it for a day is the product of the splits strictly after that day in the frame.
+    """
+    splits = frame["Stock Splits"].fillna(0.0).replace(0.0, 1.0)  # Yahoo writes 0 for "no split"
+    later_splits = splits[::-1].cumprod()[::-1].shift(-1, fill_value=1.0)
+    bars = pd.DataFrame({
+        "close": frame["Close"] * later_splits / divisor,
+        "dividend": frame["Dividends"].fillna(0.0) * later_splits / divisor,
+        "split": splits,
+    }).astype("float64")
+    index = frame.index.tz_localize(None) if frame.index.tz is not None else frame.index
+    bars.index = pd.DatetimeIndex(index.normalize(), name="date")
+    bars = bars[bars["close"].notna()]
+    return bars[~bars.index.duplicated(keep="last")].sort_index()
+
+
+def _previous_close(frame: pd.DataFrame | None, meta: Mapping[str, Any], divisor: float) -> float | None:
+    """The close of the session before the last bar, on today's share basis (so it compares with the price).
+
+    In a start/end query Yahoo's chartPreviousClose is the close before the FIRST bar of the range, so it is
+    only the right value when the range holds exactly one bar; with more, the bar before the last is.
+    """
+    if frame is not None and len(frame) >= 2:
+        return _scaled(frame["Close"].iloc[-2], divisor)
+    if frame is not None and len(frame) == 1:
+        return _scaled(meta.get("chartPreviousClose"), divisor)
+    return _scaled(meta.get("previousClose"), divisor)  # only in range=1d answers; else unknown
+
+
+def _major_currency(currency: str | None) -> tuple[str | None, float]:
+    if currency in MINOR_CURRENCIES:
+        return MINOR_CURRENCIES[currency]
+    return currency, 1.0
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _scaled(value: Any, divisor: float) -> float | None:
+    number = _number(value)
+    return None if number is None else number / divisor
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """regularMarketTime: epoch seconds from Yahoo, or the exchange-local Timestamp yfinance formats it into."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()

@@ -1,0 +1,319 @@
+"""services/csv_io.py: every rejection names its line and field; exports import back unchanged."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services import csv_io
+from services.csv_io import (
+    escape_cell,
+    parse_transactions_csv,
+    parse_transactions_csv_lines,
+    unescape_cell,
+    validate_transaction,
+    write_transactions_csv,
+)
+from services.models import FieldError, Transaction, ValidationError
+
+HEADER = "date,ticker,type,quantity,price,fees,note"
+TOMORROW = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+
+
+def rejected(text: str) -> ValidationError:
+    with pytest.raises(ValidationError) as info:
+        parse_transactions_csv(text)
+    return info.value
+
+
+def where(error: ValidationError) -> list[tuple[int | None, str]]:
+    return [(e.line, e.field) for e in error.errors]
+
+
+# (data row under the full header, the field named, a piece of the message)
+BAD_ROWS = [
+    ("2024-13-01,AAPL,BUY,1,10,,", "date", "not a real date"),
+    ("2024-02-30,AAPL,BUY,1,10,,", "date", "not a real date"),
+    ("2024/01/02,AAPL,BUY,1,10,,", "date", "YYYY-MM-DD"),
+    ("02-01-2024,AAPL,BUY,1,10,,", "date", "YYYY-MM-DD"),
+    ("2024-1-2,AAPL,BUY,1,10,,", "date", "YYYY-MM-DD"),
+    ("yesterday,AAPL,BUY,1,10,,", "date", "YYYY-MM-DD"),
+    (",AAPL,BUY,1,10,,", "date", "is required"),
+    (f"{TOMORROW},AAPL,BUY,1,10,,", "date", "future"),
+    ("9999-12-31,AAPL,BUY,1,10,,", "date", "future"),
+    ("1899-12-31,AAPL,BUY,1,10,,", "date", "1900-01-01"),
+    ("2024-01-02,A B,BUY,1,10,,", "ticker", "not a valid ticker"),
+    ("2024-01-02,<script>,BUY,1,10,,", "ticker", "not a valid ticker"),
+    ("2024-01-02,AAPL..L,BUY,1,10,,", "ticker", "not a valid ticker"),
+    ("2024-01-02,AAPL.,BUY,1,10,,", "ticker", "not a valid ticker"),
+    ("2024-01-02,ABCDEFGHIJKLMNOPQ,BUY,1,10,,", "ticker", "not a valid ticker"),
+    ("2024-01-02,,BUY,1,10,,", "ticker", "is required"),
+    ("2024-01-02,AAPL,HOLD,1,10,,", "type", "must be one of BUY, SELL, DIVIDEND, SPLIT"),
+    ("2024-01-02,AAPL,BUYS,1,10,,", "type", "must be one of"),
+    ("2024-01-02,AAPL,,1,10,,", "type", "is required"),
+    ("2024-01-02,AAPL,BUY,-5,10,,", "quantity", "must not be negative"),
+    ("2024-01-02,AAPL,BUY,0,10,,", "quantity", "greater than 0"),
+    ("2024-01-02,AAPL,BUY,0.000,10,,", "quantity", "greater than 0"),
+    ("2024-01-02,AAPL,BUY,-0,10,,", "quantity", "greater than 0"),
+    ("2024-01-02,AAPL,BUY,NaN,10,,", "quantity", "finite"),
+    ("2024-01-02,AAPL,BUY,nan,10,,", "quantity", "finite"),
+    ("2024-01-02,AAPL,BUY,inf,10,,", "quantity", "finite"),
+    ("2024-01-02,AAPL,BUY,-Infinity,10,,", "quantity", "finite"),
+    ("2024-01-02,AAPL,BUY,1e13,10,,", "quantity", "at most 1000000000000"),
+    ("2024-01-02,AAPL,BUY,1000000000000.5,10,,", "quantity", "at most"),
+    ("2024-01-02,AAPL,BUY,1.123456789,10,,", "quantity", "more than 8 decimal places"),
+    ("2024-01-02,AAPL,BUY,ten,10,,", "quantity", "not a number"),
+    ('2024-01-02,AAPL,BUY,"1,000",10,,', "quantity", "not a number"),
+    ("2024-01-02,AAPL,BUY,1_000,10,,", "quantity", "not a number"),
+    ("2024-01-02,AAPL,BUY,0x10,10,,", "quantity", "not a number"),
+    ("2024-01-02,AAPL,BUY,1" + "0" * 40 + ",10,,", "quantity", "longer than 40"),
+    ("2024-01-02,AAPL,BUY,,10,,", "quantity", "is required"),
+    ("2024-01-02,AAPL,BUY,1,,,", "price", "is required for a BUY"),
+    ("2024-01-02,AAPL,SELL,1,,,", "price", "is required for a SELL"),
+    ("2024-01-02,AAPL,DIVIDEND,1,,,", "price", "is required for a DIVIDEND"),
+    ("2024-01-02,AAPL,BUY,1,0,,", "price", "greater than 0 for a BUY"),
+    ("2024-01-02,AAPL,BUY,1,-10,,", "price", "must not be negative"),
+    ("2024-01-02,AAPL,BUY,1,inf,,", "price", "finite"),
+    ("2024-01-02,AAPL,BUY,1,0.123456789,,", "price", "more than 8 decimal places"),
+    ("2024-01-02,AAPL,BUY,1,$10,,", "price", "not a number"),
+    ("2024-01-02,AAPL,SPLIT,2,5,,", "price", "empty or 0 for a SPLIT"),
+    ("2024-01-02,AAPL,SPLIT,2,0.01,,", "price", "empty or 0 for a SPLIT"),
+    ("2024-01-02,AAPL,BUY,1,10,-1,", "fees", "must not be negative"),
+    ("2024-01-02,AAPL,BUY,1,10,0.00001,", "fees", "more than 4 decimal places"),
+    ("2024-01-02,AAPL,BUY,1,10,NaN,", "fees", "finite"),
+    ("2024-01-02,AAPL,BUY,1,10,free,", "fees", "not a number"),
+    ("2024-01-02,AAPL,BUY,1,10,," + "x" * 501, "note", "longer than 500"),
+]
+
+
+@pytest.mark.parametrize(("row", "field", "fragment"), BAD_ROWS)
+def test_a_bad_row_is_named_by_line_and_field(row: str, field: str, fragment: str) -> None:
+    error = rejected(f"{HEADER}\n2024-01-01,MSFT,BUY,1,10,,fine\n{row}\n")
+    assert error.message == "1 row rejected"
+    assert where(error) == [(3, field)]
+    assert fragment in error.errors[0].message
+
+
+# (data row, the transaction it becomes)
+GOOD_ROWS = [
+    ("2024-01-02,aapl,buy,10,100.50,1.5,first", Transaction(
+        dt.date(2024, 1, 2), "AAPL", "BUY", Decimal(10), Decimal("100.5"), Decimal("1.5"), "first")),
+    (" 2024-01-02 , AAPL , Sell , 1 , 2 , , spaced ", Transaction(
+        dt.date(2024, 1, 2), "AAPL", "SELL", Decimal(1), Decimal(2), Decimal(0), "spaced")),
+    ("2024-01-02,AAPL,SPLIT,2,,,", Transaction(dt.date(2024, 1, 2), "AAPL", "SPLIT", Decimal(2), Decimal(0))),
+    ("2024-01-02,AAPL,SPLIT,0.5,0,,", Transaction(
+        dt.date(2024, 1, 2), "AAPL", "SPLIT", Decimal("0.5"), Decimal(0))),
+    ("2024-01-02,AAPL,SPLIT,3,0.00,,", Transaction(dt.date(2024, 1, 2), "AAPL", "SPLIT", Decimal(3), Decimal(0))),
+    ("2024-01-02,KO,DIVIDEND,100,0.46,,", Transaction(
+        dt.date(2024, 1, 2), "KO", "DIVIDEND", Decimal(100), Decimal("0.46"))),
+    ("2024-01-02,BRK-B,BUY,0.12345678,0.00000001,0.0001,", Transaction(
+        dt.date(2024, 1, 2), "BRK-B", "BUY", Decimal("0.12345678"), Decimal("0.00000001"), Decimal("0.0001"))),
+    ("2024-01-02,VOD.L,BUY,1e3,1.10000000000,,", Transaction(
+        dt.date(2024, 1, 2), "VOD.L", "BUY", Decimal(1000), Decimal("1.1"))),
+    ("2024-01-02,^GSPC,BUY,1000000000000,1,,", Transaction(
+        dt.date(2024, 1, 2), "^GSPC", "BUY", Decimal("1e12"), Decimal(1))),
+    ("1900-01-01,EURUSD=X,BUY,1,1,,", Transaction(dt.date(1900, 1, 1), "EURUSD=X", "BUY", Decimal(1), Decimal(1))),
+    ("2024-01-02,AAPL,BUY,1,10,,'=1+2", Transaction(
+        dt.date(2024, 1, 2), "AAPL", "BUY", Decimal(1), Decimal(10), note="=1+2")),
+    ('2024-01-02,AAPL,BUY,1,10,,"a, quoted ""note"""', Transaction(
+        dt.date(2024, 1, 2), "AAPL", "BUY", Decimal(1), Decimal(10), note='a, quoted "note"')),
+]
+
+
+@pytest.mark.parametrize(("row", "expected"), GOOD_ROWS)
+def test_a_good_row_becomes_an_exact_transaction(row: str, expected: Transaction) -> None:
+    assert parse_transactions_csv(f"{HEADER}\n{row}\n") == [expected]
+
+
+def test_today_is_accepted_and_tomorrow_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csv_io, "today", lambda: dt.date(2024, 6, 30))
+    assert parse_transactions_csv(f"{HEADER}\n2024-06-30,AAPL,BUY,1,1,,\n")[0].date == dt.date(2024, 6, 30)
+    assert where(rejected(f"{HEADER}\n2024-07-01,AAPL,BUY,1,1,,\n")) == [(2, "date")]
+
+
+# (whole file, the (line, field) pairs reported)
+BAD_FILES = [
+    ("", [(1, "file")]),
+    ("\n\n  \n", [(1, "file")]),
+    ("\ufeff", [(1, "file")]),
+    ("date,ticker,type,quantity\n2024-01-02,AAPL,BUY,1\n", [(1, "header")]),
+    ("date,ticker,type,quantity,price,colour\n", [(1, "header")]),
+    ("date,ticker,type,quantity,price,price\n", [(1, "header")]),
+    ("date,ticker,type,quantity,price,\n", [(1, "header")]),
+    ("ticker,type\n", [(1, "header")]),
+    ("AAPL,2024-01-02,BUY,1,10\n", [(1, "header"), (1, "header")]),  # no header row: unknown + missing
+    (f"{HEADER}\n2024-01-02,AAPL,BUY,1,10,0\n", [(2, "file")]),
+    (f"{HEADER}\n2024-01-02,AAPL,BUY,1,10,0,note,extra\n", [(2, "file")]),
+    (f"{HEADER}\n2024-01-02\n", [(2, "file")]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_FILES)
+def test_a_structural_problem_is_named(text: str, expected: list[tuple[int, str]]) -> None:
+    assert where(rejected(text)) == expected
+
+
+def test_header_problems_name_the_columns() -> None:
+    messages = [e.message for e in rejected("Date,Ticker,Type,Qty,Price,Colour,Date\n").errors]
+    assert any("unknown column(s): qty, colour" in m for m in messages)
+    assert any("duplicate column(s): date" in m for m in messages)
+    assert any("missing column(s): quantity" in m for m in messages)
+
+
+def test_a_header_alone_is_an_empty_ledger() -> None:
+    assert parse_transactions_csv(f"{HEADER}\n") == []
+    assert parse_transactions_csv("date,ticker,type,quantity,price") == []
+
+
+def test_bom_reordered_upper_case_padded_columns_are_accepted() -> None:
+    text = "\ufeff NOTE , Price,QUANTITY ,Type,TICKER,Date\r\nhi,10,2,BUY,msft,2024-03-04\r\n"
+    assert parse_transactions_csv(text) == [
+        Transaction(dt.date(2024, 3, 4), "MSFT", "BUY", Decimal(2), Decimal(10), note="hi")
+    ]
+
+
+def test_every_bad_row_is_reported_with_every_bad_field() -> None:
+    text = "\n".join([
+        HEADER,
+        "2024-01-02,AAPL,BUY,1,10,,ok",  # 2
+        "2024-13-02,AAPL,BUY,-1,10,,",  # 3: date and quantity
+        "2024-01-02,AAPL,BUY,1,10,,ok",  # 4
+        "2024-01-02,A B,BUY,1,10",  # 5: cell count
+        "2024-01-02,AAPL,SPLIT,2,3,,",  # 6
+        "",
+    ])
+    error = rejected(text)
+    assert error.message == "3 rows rejected"
+    assert where(error) == [(3, "date"), (3, "quantity"), (5, "file"), (6, "price")]
+    assert error.to_json()["errors"][0] == {"line": 3, "field": "date", "message": error.errors[0].message}
+
+
+def test_lines_are_physical_lines_across_blank_lines_and_multi_line_notes() -> None:
+    text = f'{HEADER}\n\n2024-01-02,AAPL,BUY,1,10,,"two\nlines"\n2024-01-02,AAPL,BUY,0,10,,\n'
+    assert where(rejected(text)) == [(5, "quantity")]
+    good = text.replace(",0,10,,\n", ",3,10,,\n")
+    assert [(line, t.note) for line, t in parse_transactions_csv_lines(good)] == [(3, "two\nlines"), (5, "")]
+
+
+def test_optional_columns_can_be_left_out() -> None:
+    [transaction] = parse_transactions_csv("date,ticker,type,quantity,price\n2024-01-02,AAPL,BUY,1,10\n")
+    assert (transaction.fees, transaction.note) == (Decimal(0), "")
+
+
+def test_more_rows_than_allowed_is_refused() -> None:
+    text = HEADER + "\n" + "2024-01-02,AAPL,BUY,1,10,,\n" * 4
+    assert len(parse_transactions_csv(text, max_rows=4)) == 4
+    assert where(rejected_with(text, max_rows=3)) == [(5, "file")]
+
+
+def rejected_with(text: str, **kwargs: int) -> ValidationError:
+    with pytest.raises(ValidationError) as info:
+        parse_transactions_csv(text, **kwargs)
+    return info.value
+
+
+# --- one JSON transaction --------------------------------------------------------------------------------
+
+def test_json_numbers_are_read_as_the_decimals_they_print_as() -> None:
+    transaction, errors = validate_transaction(
+        {"date": "2024-01-02", "ticker": "aapl", "type": "buy", "quantity": 3, "price": 0.1, "fees": 0.2,
+         "note": None, "id": 99}
+    )
+    assert errors == []
+    assert transaction == Transaction(dt.date(2024, 1, 2), "AAPL", "BUY", Decimal(3), Decimal("0.1"),
+                                      Decimal("0.2"))
+    assert transaction.price + transaction.fees == Decimal("0.3")  # float 0.1 + 0.2 would not be
+
+
+@pytest.mark.parametrize(("field", "value", "fragment"), [
+    ("quantity", float("nan"), "finite"),
+    ("quantity", float("inf"), "finite"),
+    ("quantity", True, "must be a number"),
+    ("quantity", [1], "must be a number"),
+    ("quantity", Decimal("NaN"), "finite"),
+    ("quantity", 1e-9, "more than 8 decimal places"),
+    ("price", -0.5, "must not be negative"),
+    ("date", 20240102, "YYYY-MM-DD"),
+    ("date", dt.datetime(2024, 1, 2, 10, 0), "not a date and time"),
+    ("ticker", 42, "must be text"),
+    ("type", 1, "must be one of"),
+    ("note", 5, "must be text"),
+    ("note", "a\x00b", "NUL"),
+])
+def test_a_bad_json_value_is_named_without_a_line(field: str, value: object, fragment: str) -> None:
+    data = {"date": "2024-01-02", "ticker": "AAPL", "type": "BUY", "quantity": "1", "price": "10"}
+    transaction, errors = validate_transaction({**data, field: value})
+    assert transaction is None
+    assert [(e.line, e.field) for e in errors] == [(None, field)]
+    assert fragment in errors[0].message
+
+
+def test_a_json_body_missing_everything_reports_each_required_field() -> None:
+    transaction, errors = validate_transaction({}, line=7)
+    assert transaction is None
+    assert errors == [
+        FieldError("date", "is required", 7), FieldError("ticker", "is required", 7),
+        FieldError("type", "is required", 7), FieldError("quantity", "is required", 7),
+    ]  # price is only required once the type is known to need one
+
+
+def test_a_date_object_is_accepted() -> None:
+    transaction, _ = validate_transaction(
+        {"date": dt.date(2020, 5, 1), "ticker": "AAPL", "type": "SPLIT", "quantity": 4, "price": None})
+    assert transaction is not None and (transaction.date, transaction.price) == (dt.date(2020, 5, 1), 0)
+
+
+# --- export and the round trip -----------------------------------------------------------------------------
+
+def test_export_writes_the_canonical_header_and_plain_numbers() -> None:
+    transactions = [
+        Transaction(dt.date(2024, 1, 2), "AAPL", "BUY", Decimal("1E+1"), Decimal("123.4500"), Decimal("0.50"),
+                    "plain", id=5),
+        Transaction(dt.date(2024, 2, 3), "AAPL", "SPLIT", Decimal("0.5"), Decimal("0E-10")),
+    ]
+    assert write_transactions_csv(transactions) == (
+        "date,ticker,type,quantity,price,fees,note\n"
+        "2024-01-02,AAPL,BUY,10,123.45,0.5,plain\n"
+        "2024-02-03,AAPL,SPLIT,0.5,0,0,\n"
+    )
+
+
+@pytest.mark.parametrize(("note", "written"), [
+    ("=1+2", "'=1+2"),
+    ("-5% day", "'-5% day"),
+    ("+1 share", "'+1 share"),
+    ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+    ("'=already quoted", "''=already quoted"),
+    ("'plain quote", "'plain quote"),
+    ("a=b", "a=b"),
+    ("", ""),
+])
+def test_formula_cells_are_escaped_and_come_back_unchanged(note: str, written: str) -> None:
+    assert escape_cell(note) == written
+    assert unescape_cell(written) == note
+    transaction = Transaction(dt.date(2024, 1, 2), "AAPL", "BUY", Decimal(1), Decimal(10), note=note)
+    exported = write_transactions_csv([transaction])
+    assert exported.splitlines()[1].endswith("," + written)
+    assert parse_transactions_csv(exported) == [transaction]
+
+
+amounts = st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("1e12"), places=8)
+transactions = st.builds(
+    Transaction,
+    date=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date.today()),
+    ticker=st.sampled_from(["AAPL", "BRK-B", "VOD.L", "^GSPC", "EURUSD=X", "7203.T"]),
+    type=st.sampled_from(["BUY", "SELL", "DIVIDEND"]),
+    quantity=amounts,
+    price=amounts,
+    fees=st.decimals(min_value=0, max_value=Decimal("1e12"), places=4),
+    note=st.text(max_size=500).map(str.strip).filter(lambda s: "\x00" not in s),
+)
+
+
+@given(st.lists(transactions, max_size=5))
+def test_any_exported_ledger_imports_back_identical(ledger: list[Transaction]) -> None:
+    assert parse_transactions_csv(write_transactions_csv(ledger)) == ledger
