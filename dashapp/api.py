@@ -132,6 +132,12 @@ def chart_generator_progress(portfolio_id: int):
     return _services().dashboard.chart_progress(portfolio_id)
 
 
+@api.route("/api/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown_endpoint(unknown: str):
+    # Without this, Dash's catch-all page route would answer an unknown API path with the HTML index (200).
+    return _error(f"no such endpoint: /api/{unknown}", 404)
+
+
 # -- operations --------------------------------------------------------------------------------------------------
 @api.get("/healthz")
 def healthz():

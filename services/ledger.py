@@ -249,9 +249,8 @@ class Ledger:
 
     @staticmethod
     def _bump(session: Session, portfolio_id: int) -> None:
-        session.execute(
-            update(PortfolioRow).where(PortfolioRow.id == portfolio_id).values(version=PortfolioRow.version + 1)
-        )
+        bump = update(PortfolioRow).where(PortfolioRow.id == portfolio_id)
+        session.execute(bump.values(version=PortfolioRow.version + 1))
 
     def ping(self) -> bool:
         """True when the database answers."""

@@ -210,7 +210,7 @@ class MarketClock:
         # One lock per exchange: a slow build (XKRX takes seconds) must not hold up other exchanges.
         with self._locks.setdefault(exchange, threading.Lock()):
             schedule = self._schedules.get(exchange)
-            if schedule is None or needed < schedule.rebuild_at:
+            if schedule is None or needed >= schedule.rebuild_at:  # not rebuilt while we waited
                 schedule = self._schedules[exchange] = self._build(exchange, needed)
         return schedule
 

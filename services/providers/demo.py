@@ -150,7 +150,10 @@ def simulated_bars(ticker: str, exchange: str, start: dt.date, end: dt.date, clo
 
 @lru_cache(maxsize=2048)
 def _simulated_bars(ticker: str, exchange: str, start: dt.date, end: dt.date, clock: MarketClock) -> pd.DataFrame:
-    sessions = clock.sessions(exchange, start, end)
+    # The path is always generated through REFERENCE_DAY and then cut at `end`: the scaling below anchors on
+    # that day, so a history that ends earlier is still a prefix of the one that ends later (cached bars and
+    # a later tail fetch must agree).
+    sessions = clock.sessions(exchange, start, max(end, REFERENCE_DAY.date()))
     rng = np.random.default_rng(_seed(ticker))
     annual_return = rng.uniform(0.02, 0.14)
     volatility = rng.uniform(0.010, 0.024)
@@ -161,6 +164,9 @@ def _simulated_bars(ticker: str, exchange: str, start: dt.date, end: dt.date, cl
     value = np.exp(np.cumsum(returns))  # the worth of one original share, split-free
     split = np.ones(len(sessions))
     for day, ratio in KNOWN_SPLITS.get(ticker, ()):
+        # A split before the first session is already in the prices; searchsorted would put it on day one.
+        if len(sessions) and pd.Timestamp(day) < sessions[0]:
+            continue
         position = sessions.searchsorted(pd.Timestamp(day))
         if position < len(sessions):
             split[position] = ratio
@@ -169,11 +175,15 @@ def _simulated_bars(ticker: str, exchange: str, start: dt.date, end: dt.date, cl
     reference = min(sessions.searchsorted(REFERENCE_DAY), len(sessions) - 1) if len(sessions) else 0
     close = np.round(raw * reference_price / raw[reference], 4) if len(sessions) else raw
     dividend = np.zeros(len(sessions))
-    if rng.uniform() < 0.6:
-        yield_per_quarter = rng.uniform(0.002, 0.008)
+    # A generator of its own: drawn from `rng` after the returns, whether a symbol pays would depend on how
+    # many sessions there are, so its dividends would come and go from one day to the next.
+    dividend_rng = np.random.default_rng([_seed(ticker), 1])
+    if dividend_rng.uniform() < 0.6:
+        yield_per_quarter = dividend_rng.uniform(0.002, 0.008)
         months = sessions.month.to_numpy()
         first_of_month = np.r_[True, months[1:] != months[:-1]]
         paying = first_of_month & np.isin(months, DIVIDEND_MONTHS)
         dividend[paying] = np.round(close[paying] * yield_per_quarter, 4)
-    return pd.DataFrame({"close": close, "dividend": dividend, "split": split},
+    bars = pd.DataFrame({"close": close, "dividend": dividend, "split": split},
                         index=pd.DatetimeIndex(sessions, name="date"))
+    return bars.loc[bars.index <= pd.Timestamp(end)]

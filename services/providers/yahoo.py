@@ -1,20 +1,20 @@
 """Daily bars and the latest quote from Yahoo Finance, through yfinance (1.7).
 
-One `fetch` of one symbol is one request to Yahoo's v8 chart endpoint (`max_batch = 1`): the price service runs
-many in parallel behind its rate limiter, and retries what we report as transient. So this module has no thread
-pool and no retry loop of its own; it maps every outcome to a `TickerHistory` or a `ProviderError`.
+One `fetch` of one symbol is one request to Yahoo's v8 chart endpoint (`max_batch = 1`): the price service
+runs many in parallel behind its rate limiter, and retries what we report as transient. So this module has no
+thread pool and no retry loop of its own; it maps every outcome to a `TickerHistory` or a `ProviderError`.
 
 How we keep it to one HTTP request per symbol (after the one-time cookie and crumb):
 - yfinance's caches point at a writable folder (`cache_dir / "yfinance"`). Without a working cookie cache
   yfinance fetches the fc.yahoo.com cookie again before every request.
-- The symbol's exchange timezone goes into yfinance's tz cache before the first `history()`: otherwise yfinance
-  asks the chart endpoint once more (range=1d) just to learn it.
+- The symbol's exchange timezone goes into yfinance's tz cache before the first `history()`: otherwise
+  yfinance asks the chart endpoint once more (range=1d) just to learn it.
 - The quote comes from the metadata of the same chart response (`get_history_metadata()` after `history()`
   makes no request as long as we do not read its lazy `tradingPeriods` key, which costs an intraday request).
 
 Yahoo's answers are not what the contract wants as is, so we convert:
-- "Close" and "Dividends" are adjusted for every split up to now; we multiply back by the splits after each day
-  so `close` is the price as traded and a cached bar never changes.
+- "Close" and "Dividends" are adjusted for every split up to now; we multiply back by the splits after each
+  day, so `close` is the price as traded and a cached bar never changes.
 - Prices in minor units (GBp pence on most .L tickers, ZAc, ILA) are divided by 100 and reported in the major
   currency, as the ledger records them.
 """
@@ -58,7 +58,9 @@ log = logging.getLogger(__name__)
 CHART_PATH = "/v8/finance/chart/"
 
 # Yahoo quotes these in the minor unit; the ledger and the dashboard use the major one.
-MINOR_CURRENCIES: dict[str, tuple[str, float]] = {"GBp": ("GBP", 100.0), "ZAc": ("ZAR", 100.0), "ILA": ("ILS", 100.0)}
+MINOR_CURRENCIES: dict[str, tuple[str, float]] = {
+    "GBp": ("GBP", 100.0), "ZAc": ("ZAR", 100.0), "ILA": ("ILS", 100.0),
+}
 
 _SUFFIX_TIMEZONES = {".L": "Europe/London", ".TO": "America/Toronto"}
 
@@ -79,8 +81,8 @@ def _configure_yfinance(cache_dir: Path) -> None:
     """Process-wide yfinance settings, once: raise instead of log, and caches in a folder we can write."""
     global _configured_cache_dir
     with _configure_lock:
-        # The supported replacement of history(raise_errors=True), which is deprecated in 1.7 and warns on every
-        # call. With it, history() raises YFPricesMissingError etc. instead of logging and returning an empty frame.
+        # The supported replacement of history(raise_errors=True), deprecated in 1.7 (it warns on every call):
+        # history() then raises YFPricesMissingError etc. instead of logging and returning an empty frame.
         yf.config.debug.hide_exceptions = False
         if _configured_cache_dir == cache_dir:
             return
@@ -117,14 +119,15 @@ class YahooProvider:
         self._timeout_s = timeout_s
         self._exchange_tz = exchange_tz or default_exchange_tz
         self._chart_status = threading.local()
-        self._watch_chart_status(self._session)
+
 
     def _watch_chart_status(self, session: Any) -> None:
         """Remember, per thread, the HTTP status of the last chart response.
 
-        yfinance parses the body without looking at the status, so a 5xx whose body is JSON without a "chart"
-        (Yahoo sends such, e.g. yfinance issue #2721) would look like "no data" (YFPricesMissingError), and a
-        401 for a refused crumb likewise. The status tells those apart from a real 404 "symbol may be delisted".
+        yfinance parses the body without looking at the status, so a 5xx whose body is JSON without
+        a "chart" (Yahoo sends such, e.g. yfinance issue #2721) would pass for "no data"
+        (YFPricesMissingError), and a 401 for a refused crumb likewise. The status tells those apart from a
+        real 404 "symbol may be delisted".
         Both session kinds yfinance accepts (requests, curl_cffi) route get() through request().
         """
         request = session.request
@@ -207,7 +210,7 @@ def classify_error(ticker: str, error: BaseException, http_status: int | None) -
     if http_status is not None and http_status >= 500:
         return TransientError(f"{ticker}: Yahoo answered HTTP {http_status}")
     if http_status in (401, 403):
-        return ProviderError(f"{ticker}: Yahoo refused the request (HTTP {http_status}; cookie or crumb rejected)")
+        return ProviderError(f"{ticker}: Yahoo refused the request (HTTP {http_status}: cookie or crumb)")
     if isinstance(error, (YFPricesMissingError, YFTzMissingError)):
         return SymbolNotFoundError(str(error))
     if isinstance(error, YFDataException):  # "*** YAHOO! FINANCE IS CURRENTLY DOWN! ***"
@@ -271,7 +274,7 @@ def _scaled(value: Any, divisor: float) -> float | None:
 
 
 def _utc(value: Any) -> dt.datetime | None:
-    """regularMarketTime: epoch seconds from Yahoo, or the exchange-local Timestamp yfinance formats it into."""
+    """regularMarketTime: epoch seconds, or the exchange-local Timestamp yfinance formats them into."""
     if value is None:
         return None
     if isinstance(value, int | float):

@@ -107,16 +107,19 @@ GOOD_ROWS = [
     ("2024-01-02,AAPL,SPLIT,2,,,", Transaction(dt.date(2024, 1, 2), "AAPL", "SPLIT", Decimal(2), Decimal(0))),
     ("2024-01-02,AAPL,SPLIT,0.5,0,,", Transaction(
         dt.date(2024, 1, 2), "AAPL", "SPLIT", Decimal("0.5"), Decimal(0))),
-    ("2024-01-02,AAPL,SPLIT,3,0.00,,", Transaction(dt.date(2024, 1, 2), "AAPL", "SPLIT", Decimal(3), Decimal(0))),
+    ("2024-01-02,AAPL,SPLIT,3,0.00,,", Transaction(
+        dt.date(2024, 1, 2), "AAPL", "SPLIT", Decimal(3), Decimal(0))),
     ("2024-01-02,KO,DIVIDEND,100,0.46,,", Transaction(
         dt.date(2024, 1, 2), "KO", "DIVIDEND", Decimal(100), Decimal("0.46"))),
     ("2024-01-02,BRK-B,BUY,0.12345678,0.00000001,0.0001,", Transaction(
-        dt.date(2024, 1, 2), "BRK-B", "BUY", Decimal("0.12345678"), Decimal("0.00000001"), Decimal("0.0001"))),
+        dt.date(2024, 1, 2), "BRK-B", "BUY", Decimal("0.12345678"), Decimal("0.00000001"),
+        Decimal("0.0001"))),
     ("2024-01-02,VOD.L,BUY,1e3,1.10000000000,,", Transaction(
         dt.date(2024, 1, 2), "VOD.L", "BUY", Decimal(1000), Decimal("1.1"))),
     ("2024-01-02,^GSPC,BUY,1000000000000,1,,", Transaction(
         dt.date(2024, 1, 2), "^GSPC", "BUY", Decimal("1e12"), Decimal(1))),
-    ("1900-01-01,EURUSD=X,BUY,1,1,,", Transaction(dt.date(1900, 1, 1), "EURUSD=X", "BUY", Decimal(1), Decimal(1))),
+    ("1900-01-01,EURUSD=X,BUY,1,1,,", Transaction(
+        dt.date(1900, 1, 1), "EURUSD=X", "BUY", Decimal(1), Decimal(1))),
     ("2024-01-02,AAPL,BUY,1,10,,'=1+2", Transaction(
         dt.date(2024, 1, 2), "AAPL", "BUY", Decimal(1), Decimal(10), note="=1+2")),
     ('2024-01-02,AAPL,BUY,1,10,,"a, quoted ""note"""', Transaction(

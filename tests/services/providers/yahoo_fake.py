@@ -2,8 +2,9 @@
 
 yfinance 1.7 accepts a plain `requests.Session` (see `yfinance._http.is_supported_session`), as its own
 tests/replay.py does, so the real yfinance code (cookie, crumb, chart parsing) runs against these answers.
-The chart JSON is shaped like Yahoo's v8 answer to `GET https://query2.finance.yahoo.com/v8/finance/chart/<SYM>
-?period1=..&period2=..&interval=1d&includePrePost=False&events=div,splits,capitalGains&crumb=..` for daily bars.
+The chart JSON is shaped like Yahoo's v8 answer for daily bars to
+`GET https://query2.finance.yahoo.com/v8/finance/chart/<SYM>?period1=..&period2=..&interval=1d
+&includePrePost=False&events=div,splits,capitalGains&crumb=..`, the request yfinance 1.7's history() sends.
 Every request is counted by kind; any URL the fake does not know raises, so nothing can reach the network.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -26,8 +28,8 @@ SESSIONS = {"America/New_York": ((9, 30), (16, 0)), "Europe/London": ((8, 0), (1
 EXCHANGES = {"America/New_York": "NMS", "Europe/London": "LSE", "America/Toronto": "TOR"}
 
 # Yahoo's answers, byte for byte where it matters to yfinance.
-DELISTED_BODY = {"chart": {"result": None,
-                           "error": {"code": "Not Found", "description": "No data found, symbol may be delisted"}}}
+DELISTED_BODY = {"chart": {"result": None, "error": {
+    "code": "Not Found", "description": "No data found, symbol may be delisted"}}}
 SERVER_ERROR_HTML = ("<!doctype html><html><head><title>Yahoo! - Error report</title></head>"
                      "<body><h1>HTTP Status 500 - Internal Server Error</h1></body></html>")
 SERVER_ERROR_JSON = {"finance": {"result": None, "error": {"code": "internal-error",
@@ -54,7 +56,7 @@ class FakeSymbol:
     bars: list[Bar]
     regular_market_price: float
     regular_market_time: dt.datetime  # UTC
-    chart_previous_close: float
+    close_before_table: float  # Yahoo's close of the session before the first bar of `bars`
     currency: str = "USD"
     timezone: str = "America/New_York"
     instrument_type: str = "EQUITY"
@@ -67,10 +69,13 @@ def _timestamp(day: dt.date, hour_minute: tuple[int, int], tz: str) -> int:
 
 
 def chart_json(symbol: str, fake: FakeSymbol, period1: int, period2: int) -> dict:
-    """Yahoo's v8 chart answer for daily bars between two epoch seconds (bars stamped in [period1, period2))."""
+    """Yahoo's v8 chart answer: the daily bars stamped in [period1, period2) (epoch seconds)."""
     tz = ZoneInfo(fake.timezone)
     opens_at, closes_at = SESSIONS[fake.timezone]
     bars = [b for b in fake.bars if period1 <= _timestamp(b.day, opens_at, fake.timezone) < period2]
+    # chartPreviousClose is the close of the last session BEFORE the range (Yahoo: before period1).
+    earlier = [b for b in fake.bars if _timestamp(b.day, opens_at, fake.timezone) < period1]
+    chart_previous_close = earlier[-1].close if earlier else fake.close_before_table
     stamps = [_timestamp(b.day, opens_at, fake.timezone) for b in bars]
     market_local = fake.regular_market_time.astimezone(tz)
     gmtoffset = int(market_local.utcoffset().total_seconds())
@@ -89,8 +94,8 @@ def chart_json(symbol: str, fake: FakeSymbol, period1: int, period2: int) -> dic
         "exchangeTimezoneName": fake.timezone, "regularMarketPrice": fake.regular_market_price,
         "regularMarketDayHigh": fake.regular_market_price, "regularMarketDayLow": fake.regular_market_price,
         "regularMarketVolume": bars[-1].volume if bars else 0, "longName": f"{symbol} Inc.",
-        "shortName": symbol, "chartPreviousClose": fake.chart_previous_close, "priceHint": 2,
-        # Daily (start/end) answers carry currentTradingPeriod; the tradingPeriods list only comes with intraday.
+        "shortName": symbol, "chartPreviousClose": chart_previous_close, "priceHint": 2,
+        # Daily answers carry currentTradingPeriod; the tradingPeriods list only comes with intraday ones.
         "currentTradingPeriod": {"pre": period((4, 0), opens_at), "regular": period(opens_at, closes_at),
                                  "post": period(closes_at, (20, 0))},
         "dataGranularity": "1d", "range": "", "validRanges": VALID_RANGES,
@@ -101,7 +106,8 @@ def chart_json(symbol: str, fake: FakeSymbol, period1: int, period2: int) -> dic
         return {"chart": {"result": [result], "error": None}}
     result["timestamp"] = stamps
     events: dict = {}
-    dividends = {str(s): {"amount": b.dividend, "date": s} for b, s in zip(bars, stamps, strict=True) if b.dividend}
+    dividends = {str(s): {"amount": b.dividend, "date": s}
+                 for b, s in zip(bars, stamps, strict=True) if b.dividend}
     splits = {str(s): {"date": s, "numerator": float(b.split[0]), "denominator": float(b.split[1]),
                        "splitRatio": f"{b.split[0]}:{b.split[1]}"}
               for b, s in zip(bars, stamps, strict=True) if b.split}
@@ -121,7 +127,7 @@ def chart_json(symbol: str, fake: FakeSymbol, period1: int, period2: int) -> dic
 
 
 def _dividend_adjusted(bars: list[Bar]) -> list[float]:
-    """Yahoo's adjclose: each dividend scales the closes before its ex-date by (1 - dividend / previous close)."""
+    """Yahoo's adjclose: a dividend scales the closes before its ex-date by 1 - dividend / previous close."""
     factors = [1.0] * len(bars)
     for i, bar in enumerate(bars):
         if bar.dividend and i > 0:
@@ -140,6 +146,7 @@ class FakeYahooSession(requests.Session):
         self.counts: Counter[str] = Counter()
         self.log: list[tuple[str, str]] = []  # (kind, full URL), in order
         self.unexpected: list[str] = []
+        self._lock = threading.Lock()  # the provider is used from many threads at once
 
     def fail(self, symbol: str, failure: str | None) -> None:
         self.symbols[symbol].failure = failure
@@ -148,13 +155,14 @@ class FakeYahooSession(requests.Session):
         return sum(1 for kind, url in self.log
                    if kind == "chart" and (symbol is None or urlsplit(url).path.endswith(f"/{symbol}")))
 
-    def request(self, method, url, params=None, **kwargs):  # noqa: D102 - requests.Session's signature
+    def request(self, method, url, params=None, **kwargs):
         prepared = requests.Request(method, url, params=params).prepare()
         parts = urlsplit(prepared.url)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         kind = self._kind(parts.hostname or "", parts.path, query)
-        self.counts[kind] += 1
-        self.log.append((kind, prepared.url))
+        with self._lock:
+            self.counts[kind] += 1
+            self.log.append((kind, prepared.url))
         if kind == "unexpected":
             self.unexpected.append(f"{method} {prepared.url}")
             raise UnexpectedRequest(f"fake Yahoo does not serve {method} {prepared.url}")
@@ -165,7 +173,7 @@ class FakeYahooSession(requests.Session):
             return _response(prepared, 404, "<html><body>404 Not Found</body></html>", "text/html")
         if kind == "crumb":
             return _response(prepared, 200, CRUMB, "text/plain")
-        if kind == "consent":  # outside the EU there is no consent form: yfinance falls back to the basic cookie
+        if kind == "consent":  # no consent form outside the EU: yfinance falls back to the basic cookie
             return _response(prepared, 200, "<html><body>no consent needed</body></html>", "text/html")
         return self._chart(prepared, parts.path.rsplit("/", 1)[-1], query)
 

@@ -1,0 +1,249 @@
+"""The JSON API through Flask's test client, on a real temporary SQLite file and diskcache, demo prices."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+
+from dashapp import create_app
+from services.config import Settings
+from services.container import build_services
+from services.market_hours import MarketClock
+from services.providers.demo import DemoProvider
+
+# A Saturday: every quote taken now is valid until Monday's open, so the warm-load checks cannot race the clock.
+SATURDAY = dt.datetime(2025, 11, 29, 15, 0, tzinfo=dt.UTC)
+
+
+class CountingDemo(DemoProvider):
+    """The demo provider, counting each upstream request and symbol."""
+
+    def __init__(self, clock: MarketClock, **kwargs):
+        super().__init__(clock, **kwargs)
+        self.calls = 0
+        self.symbols: list[str] = []
+        self._count_lock = threading.Lock()
+
+    def fetch(self, requests):
+        with self._count_lock:
+            self.calls += 1
+            self.symbols.extend(r.ticker for r in requests)
+        return super().fetch(requests)
+
+
+@pytest.fixture
+def env(tmp_path):
+    settings = Settings().with_overrides(
+        data_dir=tmp_path, cache_dir=tmp_path / "cache", database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        price_provider="demo", demo_mode=False, price_wait_s=5.0, max_upload_bytes=64 * 1024,
+    )
+    clock = MarketClock(now=lambda: SATURDAY)
+    provider = CountingDemo(clock, fail_symbols=frozenset({"DEAD"}))
+    services = build_services(settings, clock=clock, provider=provider)
+    app = create_app(settings, services)
+    yield app.server.test_client(), services, provider
+    services.prices.shutdown()
+
+
+def _portfolio(client, name="Test") -> int:
+    response = client.post("/api/portfolios", json={"name": name})
+    assert response.status_code == 201
+    return response.get_json()["portfolio"]["id"]
+
+
+LEDGER_CSV = """date,ticker,type,quantity,price,fees,note
+2025-01-06,AAPL,BUY,10,100,5,first
+2025-02-03,AAPL,BUY,10,120,5,
+2025-03-03,AAPL,SELL,5,130,5,trim
+2025-04-01,MSFT,BUY,4,250,0,
+2025-05-01,MSFT,DIVIDEND,4,0.5,,
+"""
+
+
+def test_portfolio_crud(env):
+    client, _, _ = env
+    pid = _portfolio(client, "Retirement")
+    listed = client.get("/api/portfolios").get_json()["portfolios"]
+    assert listed == [{"id": pid, "name": "Retirement", "base_currency": "USD"}]
+    assert client.delete(f"/api/portfolios/{pid}").status_code == 204
+    assert client.get("/api/portfolios").get_json()["portfolios"] == []
+    assert client.delete(f"/api/portfolios/{pid}").status_code == 404
+
+
+def test_transactions_add_list_delete(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    created = client.post(f"/api/portfolios/{pid}/transactions", json={
+        "date": "2025-01-06", "ticker": "aapl", "type": "buy", "quantity": 10, "price": "100.25", "fees": 1})
+    assert created.status_code == 201
+    txn = created.get_json()["transaction"]
+    assert (txn["ticker"], txn["type"], txn["quantity"], txn["price"], txn["fees"]) == ("AAPL", "BUY", 10, 100.25, 1)
+    listed = client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"]
+    assert [t["id"] for t in listed] == [txn["id"]]
+    assert client.delete(f"/api/portfolios/{pid}/transactions/{txn['id']}").status_code == 204
+    assert client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"] == []
+
+
+def test_invalid_transaction_names_each_field(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    response = client.post(f"/api/portfolios/{pid}/transactions", json={
+        "date": "2025-13-01", "ticker": "AAPL", "type": "HOLD", "quantity": -1, "price": 10})
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.get_json()["errors"]}
+    assert {"date", "type", "quantity"} <= fields
+
+
+def test_selling_more_than_held_is_422(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    client.post(f"/api/portfolios/{pid}/transactions", json={
+        "date": "2025-01-06", "ticker": "AAPL", "type": "BUY", "quantity": 3, "price": 10})
+    response = client.post(f"/api/portfolios/{pid}/transactions", json={
+        "date": "2025-01-07", "ticker": "AAPL", "type": "SELL", "quantity": 4, "price": 10})
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "quantity"
+
+
+def test_import_export_round_trip(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    response = client.post(f"/api/portfolios/{pid}/import", data=LEDGER_CSV, content_type="text/csv")
+    assert response.status_code == 200
+    assert response.get_json() == {"imported": 5}
+    exported = client.get(f"/api/portfolios/{pid}/export")
+    assert exported.status_code == 200
+    assert exported.mimetype == "text/csv"
+    other = _portfolio(client, "Copy")
+    assert client.post(f"/api/portfolios/{other}/import", data=exported.data).get_json() == {"imported": 5}
+
+    def strip_ids(rows):
+        return [{k: v for k, v in row.items() if k != "id"} for row in rows]
+
+    first = client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"]
+    second = client.get(f"/api/portfolios/{other}/transactions").get_json()["transactions"]
+    assert strip_ids(first) == strip_ids(second)
+
+
+def test_import_with_a_bad_row_imports_nothing(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    bad = LEDGER_CSV + "2025-06-01,AAPL,BUY,abc,10,,\n"
+    response = client.post(f"/api/portfolios/{pid}/import", data=bad, content_type="text/csv")
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["errors"][0]["line"] == 7  # header is line 1, five good rows, the bad one is line 7
+    assert body["errors"][0]["field"] == "quantity"
+    assert client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"] == []
+
+
+def test_import_rejects_non_utf8_and_oversized_bodies(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    latin1 = "date,ticker,type,quantity,price\n2025-01-06,AAPL,BUY,1,10\n2025-01-07,AAPL,BUY,1,10,\xe9\n"
+    response = client.post(f"/api/portfolios/{pid}/import", data=latin1.encode("latin-1"))
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0] == {"line": 3, "field": "file",
+                                               "message": response.get_json()["errors"][0]["message"]}
+    huge = b"date,ticker,type,quantity,price\n" + b"2025-01-06,AAPL,BUY,1,10\n" * 5000
+    response = client.post(f"/api/portfolios/{pid}/import", data=huge)
+    assert response.status_code == 413
+    assert "limit" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("path", [
+    "/api/portfolios/999/transactions",
+    "/api/dashboard-initial-data/999",
+    "/api/dashboard-holdings-data/999",
+    "/api/dashboard-chart-data/999",
+    "/api/chart-generator-progress/999",
+    "/api/portfolios/999/export",
+    "/api/dashboard-initial-data/abc",
+    "/api/no-such-endpoint",
+])
+def test_unknown_things_are_json_404(env, path):
+    client, _, _ = env
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.is_json and "error" in response.get_json()
+
+
+def test_malformed_bodies_are_json_400(env):
+    client, _, _ = env
+    response = client.post("/api/portfolios", data="not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"]
+    pid = _portfolio(client)
+    response = client.get(f"/api/dashboard-chart-data/{pid}?range=2W")
+    assert response.status_code == 400
+    assert "range" in response.get_json()["error"]
+
+
+def test_dashboard_payloads_cold_then_warm(env):
+    client, services, provider = env
+    pid = _portfolio(client)
+    client.post(f"/api/portfolios/{pid}/import", data=LEDGER_CSV)
+
+    initial = client.get(f"/api/dashboard-initial-data/{pid}").get_json()
+    assert set(initial) == {"portfolio", "summary", "prices", "market"}
+    assert initial["market"]["exchange"] == "XNYS" and initial["market"]["is_open"] is False
+    # Hand-computed from LEDGER_CSV: AAPL 20 bought for 10*100+5 + 10*120+5 = 2210, 5 sold at average
+    # 110.50 -> 552.50 leaves 1657.50; MSFT 4*250 = 1000. Realized: 5*130 - 5 - 552.50 = 92.50. Dividend 4*0.5 = 2.
+    assert initial["summary"]["cost_basis"] == 2657.50
+    assert initial["summary"]["realized_gain"] == 92.50
+    assert initial["summary"]["dividends"] == 2.00
+    assert initial["summary"]["holdings_count"] == 2
+
+    holdings = client.get(f"/api/dashboard-holdings-data/{pid}").get_json()
+    tickers = {row["ticker"]: row for row in holdings["holdings"]}
+    assert set(tickers) == {"AAPL", "MSFT"}
+    assert tickers["AAPL"]["quantity"] == 15 and tickers["AAPL"]["avg_cost"] == 110.5
+    assert holdings["prices"]["status"] == "market_closed"  # fetched on a Saturday: the Friday close holds
+    assert sorted(provider.symbols) == ["AAPL", "MSFT"]  # a cold load fetches each open ticker once
+    assert round(sum(row["weight"] for row in holdings["holdings"]), 6) == 1.0
+
+    chart = client.get(f"/api/dashboard-chart-data/{pid}?range=MAX")
+    assert chart.status_code == 200
+    series = chart.get_json()["series"]
+    assert series["dates"][0] == "2025-01-06" and series["dates"][-1] == "2025-11-28"
+    assert series["cost_basis"][0] == 1005.0  # 10 * 100 + 5 on the first day
+
+    calls_before = provider.calls
+    for path in (f"/api/dashboard-initial-data/{pid}", f"/api/dashboard-holdings-data/{pid}",
+                 f"/api/dashboard-chart-data/{pid}?range=1Y", f"/api/chart-generator-progress/{pid}"):
+        assert client.get(path).status_code == 200
+    assert provider.calls == calls_before  # a warm load asks the price source nothing
+
+
+def test_missing_prices_are_reported_not_invented(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    client.post(f"/api/portfolios/{pid}/import",
+                data="date,ticker,type,quantity,price\n2025-01-06,DEAD,BUY,1,10\n2025-01-06,AAPL,BUY,1,10\n")
+    holdings = client.get(f"/api/dashboard-holdings-data/{pid}").get_json()
+    dead = next(row for row in holdings["holdings"] if row["ticker"] == "DEAD")
+    assert dead["price"] is None and dead["market_value"] is None and dead["price_status"] == "missing"
+    assert holdings["prices"]["status"] == "partial"
+    assert holdings["prices"]["missing"] == ["DEAD"]
+
+
+def test_healthz_and_metrics(env):
+    client, _, _ = env
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    body = health.get_json()
+    assert body["status"] == "ok" and body["checks"] == {"database": True, "cache": True}
+    assert set(body["scheduler"]) == {"leader_pid", "warmup_runs", "last_warmup"}
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200
+    text = metrics.get_data(as_text=True)
+    assert "stocktracker_upstream_requests_total" in text
+    assert "stocktracker_upstream_symbols_total" in text
+
+
+def test_server_timing_header(env):
+    client, _, _ = env
+    response = client.get("/api/portfolios")
+    assert response.headers["Server-Timing"].startswith("app;dur=")

@@ -1,0 +1,309 @@
+"""YahooProvider against a fake Yahoo (yahoo_fake.py): the real yfinance parsing runs, with no network.
+
+Every expected number below is worked out by hand from TABLE, where closes and dividends are as Yahoo sends
+them: adjusted for every split after the day (so a 2-for-1 later halves them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import pytest
+import yfinance as yf
+from yfinance import cache as yf_cache
+from yfinance.data import SingletonMeta, YfData
+
+from services.providers.base import (
+    BAR_COLUMNS,
+    FetchRequest,
+    ProviderError,
+    RateLimitError,
+    SymbolNotFoundError,
+    TickerHistory,
+    TransientError,
+)
+from services.providers.yahoo import YahooProvider, default_exchange_tz
+from tests.services.providers.yahoo_fake import Bar, FakeSymbol, FakeYahooSession
+
+D = dt.date
+UTC = dt.UTC
+JUNE_1 = D(2024, 6, 1)
+
+
+def table() -> dict[str, FakeSymbol]:
+    return {
+        # A 2-for-1 split on Tue 4 June: Yahoo's 50.0 on the 3rd was 100.0 as traded. A dividend on the 5th.
+        "AAPL": FakeSymbol(
+            [Bar(D(2024, 6, 3), 50.0), Bar(D(2024, 6, 4), 51.0, split=(2, 1)),
+             Bar(D(2024, 6, 5), 52.0, dividend=0.25), Bar(D(2024, 6, 6), 53.5)],
+            regular_market_price=53.5, regular_market_time=dt.datetime(2024, 6, 6, 20, 0, tzinfo=UTC),
+            close_before_table=49.0),
+        # A dividend paid BEFORE a 3-for-1 split: Yahoo shows 0.5 and 20.0; as paid and traded, 1.5 and 60.0.
+        "MSFT": FakeSymbol(
+            [Bar(D(2024, 5, 30), 20.0, dividend=0.5), Bar(D(2024, 5, 31), 21.0),
+             Bar(D(2024, 6, 3), 22.0, split=(3, 1))],
+            regular_market_price=22.0, regular_market_time=dt.datetime(2024, 6, 3, 20, 0, tzinfo=UTC),
+            close_before_table=19.5),
+        # The split is on the last bar: the day change must compare 61.0 with 60.0, not with 120.0.
+        "NVDA": FakeSymbol(
+            [Bar(D(2024, 6, 6), 60.0), Bar(D(2024, 6, 7), 61.0, split=(2, 1))],
+            regular_market_price=61.0, regular_market_time=dt.datetime(2024, 6, 7, 20, 0, tzinfo=UTC),
+            close_before_table=59.0),
+        # London, quoted in pence (GBp); the session opens 08:00 BST = 07:00 UTC.
+        "VOD.L": FakeSymbol(
+            [Bar(D(2024, 6, 3), 70.5), Bar(D(2024, 6, 4), 71.2, dividend=2.5)],
+            regular_market_price=71.2, regular_market_time=dt.datetime(2024, 6, 4, 15, 30, tzinfo=UTC),
+            close_before_table=70.0, currency="GBp", timezone="Europe/London"),
+        "SHOP.TO": FakeSymbol(
+            [Bar(D(2024, 6, 3), 80.0), Bar(D(2024, 6, 4), 81.0)],
+            regular_market_price=81.0, regular_market_time=dt.datetime(2024, 6, 4, 20, 0, tzinfo=UTC),
+            close_before_table=79.0, currency="CAD", timezone="America/Toronto"),
+        "FAIL": FakeSymbol(
+            [Bar(D(2024, 6, 3), 10.0)],
+            regular_market_price=10.0, regular_market_time=dt.datetime(2024, 6, 3, 20, 0, tzinfo=UTC),
+            close_before_table=9.0),
+    }
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any real connection attempt fails the test (the fake serves everything)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a test tried to reach the network: {args!r}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+@pytest.fixture(autouse=True)
+def fresh_yfinance():
+    """yfinance keeps one process-wide YfData (session, cookie, crumb): no test starts or ends with one."""
+    SingletonMeta._instances.pop(YfData, None)
+    yield
+    SingletonMeta._instances.pop(YfData, None)
+
+
+@pytest.fixture
+def yahoo():
+    fake = FakeYahooSession(table())
+    yield fake
+    assert fake.unexpected == [], "the provider asked for URLs the fake does not serve"
+
+
+@pytest.fixture
+def provider(tmp_path, yahoo):
+    # A new tmp_path per test also gives yfinance empty tz and cookie caches.
+    return YahooProvider(tmp_path, session=yahoo, timeout_s=5.0)
+
+
+def fetch_one(provider: YahooProvider, ticker: str, start: dt.date = JUNE_1) -> TickerHistory | ProviderError:
+    results = provider.fetch([FetchRequest(ticker, start)])
+    assert list(results) == [ticker]
+    return results[ticker]
+
+
+def history(provider: YahooProvider, ticker: str, start: dt.date = JUNE_1) -> TickerHistory:
+    result = fetch_one(provider, ticker, start)
+    assert isinstance(result, TickerHistory), result
+    return result
+
+
+def dates(*days: str) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(days, name="date")
+
+
+# -- bars ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("ticker", "start", "days", "close", "dividend", "split"), [
+    pytest.param("AAPL", JUNE_1, ["2024-06-03", "2024-06-04", "2024-06-05", "2024-06-06"],
+                 [100.0, 51.0, 52.0, 53.5], [0.0, 0.0, 0.25, 0.0], [1.0, 2.0, 1.0, 1.0],
+                 id="split-unadjusted"),
+    pytest.param("AAPL", D(2024, 6, 4), ["2024-06-04", "2024-06-05", "2024-06-06"],
+                 [51.0, 52.0, 53.5], [0.0, 0.25, 0.0], [2.0, 1.0, 1.0], id="window-from-split-day"),
+    pytest.param("MSFT", D(2024, 5, 29), ["2024-05-30", "2024-05-31", "2024-06-03"],
+                 [60.0, 63.0, 22.0], [1.5, 0.0, 0.0], [1.0, 1.0, 3.0], id="dividend-before-split"),
+    pytest.param("NVDA", JUNE_1, ["2024-06-06", "2024-06-07"],
+                 [120.0, 61.0], [0.0, 0.0], [1.0, 2.0], id="split-on-last-day"),
+    pytest.param("VOD.L", JUNE_1, ["2024-06-03", "2024-06-04"],
+                 [0.705, 0.712], [0.0, 0.025], [1.0, 1.0], id="pence-to-pounds"),
+    pytest.param("SHOP.TO", JUNE_1, ["2024-06-03", "2024-06-04"],
+                 [80.0, 81.0], [0.0, 0.0], [1.0, 1.0], id="toronto"),
+])
+def test_bars_are_as_traded(provider, ticker, start, days, close, dividend, split):
+    bars = history(provider, ticker, start).bars
+
+    assert tuple(bars.columns) == BAR_COLUMNS
+    assert bars.index.equals(dates(*days))
+    assert bars.index.tz is None
+    assert list(bars.dtypes) == ["float64"] * 3
+    assert bars["close"].tolist() == pytest.approx(close)
+    assert bars["dividend"].tolist() == pytest.approx(dividend)
+    assert bars["split"].tolist() == pytest.approx(split)
+
+
+# -- quote ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("ticker", "start", "price", "previous_close", "currency", "market_time"), [
+    # Several bars: the previous close is the bar before the last (Yahoo's, on today's share basis).
+    pytest.param("AAPL", JUNE_1, 53.5, 52.0, "USD", dt.datetime(2024, 6, 6, 20, 0, tzinfo=UTC), id="usd"),
+    pytest.param("NVDA", JUNE_1, 61.0, 60.0, "USD", dt.datetime(2024, 6, 7, 20, 0, tzinfo=UTC),
+                 id="split-today-compares-like-with-like"),
+    pytest.param("VOD.L", JUNE_1, 0.712, 0.705, "GBP", dt.datetime(2024, 6, 4, 15, 30, tzinfo=UTC), id="gbp"),
+    pytest.param("SHOP.TO", JUNE_1, 81.0, 80.0, "CAD", dt.datetime(2024, 6, 4, 20, 0, tzinfo=UTC), id="cad"),
+    # One bar: chartPreviousClose, the close before the range (5 June's 52.0), is the session before it.
+    pytest.param("AAPL", D(2024, 6, 6), 53.5, 52.0, "USD", dt.datetime(2024, 6, 6, 20, 0, tzinfo=UTC),
+                 id="one-bar-uses-chart-previous-close"),
+    pytest.param("VOD.L", D(2024, 6, 4), 0.712, 0.705, "GBP", dt.datetime(2024, 6, 4, 15, 30, tzinfo=UTC),
+                 id="one-bar-pence"),
+])
+def test_quote(provider, ticker, start, price, previous_close, currency, market_time):
+    before = dt.datetime.now(UTC)
+    quote = history(provider, ticker, start).quote
+    after = dt.datetime.now(UTC)
+
+    assert quote.ticker == ticker
+    assert quote.price == pytest.approx(price)
+    assert quote.previous_close == pytest.approx(previous_close)
+    assert quote.currency == currency
+    assert quote.market_time == market_time
+    assert quote.market_time.utcoffset() == dt.timedelta(0)
+    assert before <= quote.fetched_at <= after
+
+
+def test_a_range_without_sessions_still_gives_the_quote(provider):
+    # Asked from Saturday 8 June, after the last bar: Yahoo answers the meta with no bars.
+    result = history(provider, "AAPL", D(2024, 6, 8))
+
+    assert result.bars.empty
+    assert tuple(result.bars.columns) == BAR_COLUMNS
+    assert result.quote.price == 53.5
+    assert result.quote.previous_close is None  # unknown without a bar; never made up
+    assert result.quote.market_time == dt.datetime(2024, 6, 6, 20, 0, tzinfo=UTC)
+
+
+def test_fetch_answers_every_requested_symbol(provider):
+    results = provider.fetch([FetchRequest("AAPL", JUNE_1), FetchRequest("NOPE", JUNE_1)])
+
+    assert set(results) == {"AAPL", "NOPE"}
+    assert isinstance(results["AAPL"], TickerHistory)
+    assert isinstance(results["NOPE"], SymbolNotFoundError)
+    assert provider.fetch([]) == {}
+
+
+# -- errors --------------------------------------------------------------------------------------------------
+
+def test_delisted_symbol_is_not_found_and_others_still_work(provider, yahoo):
+    yahoo.fail("FAIL", "404")
+
+    assert isinstance(fetch_one(provider, "AAPL"), TickerHistory)
+    error = fetch_one(provider, "FAIL")
+    after = fetch_one(provider, "MSFT", D(2024, 5, 29))
+
+    assert isinstance(error, SymbolNotFoundError)
+    assert not error.transient
+    assert "No data found, symbol may be delisted" in str(error)
+    assert isinstance(after, TickerHistory)
+    assert after.bars["close"].tolist() == pytest.approx([60.0, 63.0, 22.0])
+    # yfinance 1.7 meets any HTTP >= 400 by switching cookie strategy, getting a new crumb and asking again.
+    assert yahoo.chart_requests("FAIL") == 2
+
+
+def test_unknown_symbol_is_not_found(provider, yahoo):
+    error = fetch_one(provider, "ZZZZ")  # not in the table: the fake answers 404 like Yahoo
+
+    assert isinstance(error, SymbolNotFoundError)
+    assert yahoo.chart_requests("ZZZZ") == 2
+
+
+def test_malformed_symbol_is_not_found_without_asking(provider, yahoo):
+    error = fetch_one(provider, "no such$")
+
+    assert isinstance(error, SymbolNotFoundError)
+    assert sum(yahoo.counts.values()) == 0
+
+
+@pytest.mark.parametrize(("failure", "expected", "transient"), [
+    pytest.param("429", RateLimitError, False, id="429-rate-limited"),
+    pytest.param("500", TransientError, True, id="500-html"),
+    pytest.param("500json", TransientError, True, id="500-json-without-chart"),
+    pytest.param("timeout", TransientError, True, id="read-timeout"),
+])
+def test_failures_map_to_the_contract(provider, yahoo, failure, expected, transient):
+    yahoo.fail("FAIL", failure)
+
+    error = fetch_one(provider, "FAIL")
+    later = fetch_one(provider, "AAPL")  # the same provider goes on working
+
+    assert type(error) is expected
+    assert error.transient is transient
+    assert "FAIL" in str(error)
+    assert isinstance(later, TickerHistory)
+
+
+def test_a_timeout_is_not_retried_by_the_provider(provider, yahoo):
+    yahoo.fail("FAIL", "timeout")
+
+    fetch_one(provider, "FAIL")
+
+    assert yahoo.chart_requests("FAIL") == 1  # retrying is the price service's job
+
+
+# -- request counts ------------------------------------------------------------------------------------------
+
+TICKERS = ["AAPL", "MSFT", "NVDA", "VOD.L", "SHOP.TO"]
+
+
+def test_one_chart_request_per_ticker_after_one_cookie_and_crumb(provider, yahoo):
+    for ticker in TICKERS:
+        assert isinstance(fetch_one(provider, ticker), TickerHistory)
+
+    assert yahoo.counts == {"cookie": 1, "crumb": 1, "chart": len(TICKERS)}
+    assert [yahoo.chart_requests(t) for t in TICKERS] == [1] * len(TICKERS)
+
+    for ticker in TICKERS:  # again: nothing but the chart requests
+        fetch_one(provider, ticker)
+    assert yahoo.counts == {"cookie": 1, "crumb": 1, "chart": 2 * len(TICKERS)}
+
+
+def test_parallel_fetches_share_one_cookie_and_crumb(provider, yahoo):
+    # How the price service runs the provider: many single-symbol fetches on a thread pool.
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        results = list(pool.map(lambda t: fetch_one(provider, t), TICKERS * 2))
+
+    assert all(isinstance(r, TickerHistory) for r in results)
+    assert yahoo.counts == {"cookie": 1, "crumb": 1, "chart": 2 * len(TICKERS)}
+
+
+def test_timezones_come_from_the_caller_not_from_yahoo(tmp_path, yahoo):
+    asked: list[str] = []
+
+    def exchange_tz(ticker: str) -> str:
+        asked.append(ticker)
+        return "Asia/Tokyo" if ticker == "AAPL" else default_exchange_tz(ticker)  # a wrong guess for AAPL
+
+    provider = YahooProvider(tmp_path, session=yahoo, exchange_tz=exchange_tz)
+    for ticker in ["AAPL", "VOD.L", "AAPL"]:
+        assert isinstance(fetch_one(provider, ticker), TickerHistory)
+
+    assert yahoo.counts["timezone"] == 0
+    assert asked == ["AAPL", "VOD.L"]  # once per ticker: then it is in yfinance's cache
+    tz_cache = yf_cache.get_tz_cache()
+    assert tz_cache.lookup("VOD.L") == "Europe/London"
+    assert tz_cache.lookup("AAPL") == "America/New_York"  # corrected from Yahoo's answer
+
+
+def test_without_a_primed_timezone_yfinance_asks_yahoo(provider, yahoo):
+    # Why the provider primes the tz cache (and proof the fake can see a timezone request at all).
+    yf.Ticker("SHOP.TO", session=yahoo).history(start=JUNE_1, auto_adjust=False)
+
+    assert yahoo.counts["timezone"] == 1
+
+
+def test_default_exchange_timezones():
+    assert default_exchange_tz("AAPL") == "America/New_York"
+    assert default_exchange_tz("VOD.L") == "Europe/London"
+    assert default_exchange_tz("SHOP.TO") == "America/Toronto"
+    assert default_exchange_tz("^GSPC") == "America/New_York"

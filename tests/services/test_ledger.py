@@ -1,0 +1,440 @@
+"""services/ledger.py on a real SQLite file: exact amounts, all-or-nothing imports, no oversells, locking."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+
+from services.analytics import oversells
+from services.ledger import Ledger
+from services.models import NotFoundError, Portfolio, Transaction, ValidationError
+
+HEADER = "date,ticker,type,quantity,price,fees,note"
+
+
+def csv(*rows: str) -> str:
+    return "\n".join([HEADER, *rows]) + "\n"
+
+
+def buy(day: str, ticker: str, quantity: str, price: str = "10", fees: str = "0") -> dict[str, object]:
+    return {"date": day, "ticker": ticker, "type": "BUY", "quantity": quantity, "price": price, "fees": fees}
+
+
+def sell(day: str, ticker: str, quantity: str, price: str = "12") -> dict[str, object]:
+    return {"date": day, "ticker": ticker, "type": "SELL", "quantity": quantity, "price": price}
+
+
+def shape(transactions: list[Transaction]) -> list[tuple]:
+    """The values of a ledger without its ids."""
+    return [(t.date, t.ticker, t.type, t.quantity, t.price, t.fees, t.note) for t in transactions]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "nested" / "folder" / "ledger.db"
+
+
+@pytest.fixture
+def ledger(db_path: Path) -> Iterator[Ledger]:
+    ledger = Ledger(f"sqlite:///{db_path}")
+    ledger.create_all()
+    yield ledger
+    ledger.dispose()
+
+
+@pytest.fixture
+def portfolio(ledger: Ledger) -> Portfolio:
+    return ledger.create_portfolio("Main")
+
+
+def raw(db_path: Path, sql: str, *params: object) -> list[tuple]:
+    with sqlite3.connect(db_path) as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+# --- the database -----------------------------------------------------------------------------------------
+
+def test_sqlite_file_is_created_with_wal_and_foreign_keys(ledger: Ledger, db_path: Path) -> None:
+    assert db_path.is_file()
+    assert raw(db_path, "PRAGMA journal_mode") == [("wal",)]
+    with ledger.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+    assert ledger.ping() is True
+
+
+def test_ping_is_false_when_the_database_cannot_be_opened(tmp_path: Path) -> None:
+    (tmp_path / "a-directory.db").mkdir()
+    broken = Ledger(f"sqlite:///{tmp_path / 'a-directory.db'}")
+    assert broken.ping() is False
+
+
+def test_create_all_is_idempotent_and_keeps_data(ledger: Ledger, portfolio: Portfolio) -> None:
+    ledger.create_all()
+    assert ledger.list_portfolios() == [portfolio]
+
+
+def test_in_memory_database_works(tmp_path: Path) -> None:
+    memory = Ledger("sqlite://")
+    memory.create_all()
+    created = memory.create_portfolio("Scratch")
+    memory.add_transaction(created.id, buy("2024-01-02", "AAPL", "1"))
+    assert len(memory.list_transactions(created.id)) == 1
+
+
+# --- portfolios -------------------------------------------------------------------------------------------
+
+def test_portfolio_crud(ledger: Ledger) -> None:
+    first = ledger.create_portfolio("  Retirement  ", "eur")
+    second = ledger.create_portfolio("Play money")
+    other = ledger.create_portfolio("Someone else's", owner_id="alice")
+    assert first == Portfolio(id=first.id, name="Retirement", base_currency="EUR", owner_id="local")
+    assert second.base_currency == "USD"
+    assert ledger.list_portfolios() == [first, second]
+    assert ledger.list_portfolios("alice") == [other]
+    assert ledger.get_portfolio(second.id) == second
+    renamed = ledger.rename_portfolio(second.id, "Serious money")
+    assert renamed.name == "Serious money" and ledger.get_portfolio(second.id).name == "Serious money"
+    ledger.delete_portfolio(first.id)
+    assert ledger.list_portfolios() == [renamed]
+    with pytest.raises(NotFoundError):
+        ledger.get_portfolio(first.id)
+
+
+@pytest.mark.parametrize(("name", "currency", "field"), [
+    ("", "USD", "name"),
+    ("   ", "USD", "name"),
+    ("x" * 101, "USD", "name"),
+    ("Fine", "US", "base_currency"),
+    ("Fine", "USDX", "base_currency"),
+    ("Fine", "U$D", "base_currency"),
+    ("Fine", "", "base_currency"),
+])
+def test_a_bad_portfolio_is_refused(ledger: Ledger, name: str, currency: str, field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        ledger.create_portfolio(name, currency)
+    assert [e.field for e in info.value.errors] == [field]
+    assert ledger.list_portfolios() == []
+
+
+def test_a_100_character_name_is_the_longest_allowed(ledger: Ledger, portfolio: Portfolio) -> None:
+    assert ledger.create_portfolio("x" * 100).name == "x" * 100
+    with pytest.raises(ValidationError):
+        ledger.rename_portfolio(portfolio.id, "y" * 101)
+    assert ledger.get_portfolio(portfolio.id).name == "Main"
+
+
+@pytest.mark.parametrize("call", [
+    lambda ledger: ledger.get_portfolio(999),
+    lambda ledger: ledger.rename_portfolio(999, "New"),
+    lambda ledger: ledger.delete_portfolio(999),
+    lambda ledger: ledger.list_transactions(999),
+    lambda ledger: ledger.add_transaction(999, buy("2024-01-02", "AAPL", "1")),
+    lambda ledger: ledger.delete_transaction(999, 1),
+    lambda ledger: ledger.import_csv(999, csv("2024-01-02,AAPL,BUY,1,10,,")),
+    lambda ledger: ledger.import_csv(999, "not even csv"),
+    lambda ledger: ledger.export_csv(999),
+    lambda ledger: ledger.version(999),
+    lambda ledger: ledger.portfolio_tickers(999),
+])
+def test_an_unknown_portfolio_is_not_found(ledger: Ledger, portfolio: Portfolio, call) -> None:
+    with pytest.raises(NotFoundError):
+        call(ledger)
+
+
+def test_deleting_a_portfolio_deletes_its_transactions_only(
+        ledger: Ledger, portfolio: Portfolio, db_path: Path) -> None:
+    other = ledger.create_portfolio("Other")
+    ledger.import_csv(portfolio.id, csv("2024-01-02,AAPL,BUY,1,10,,", "2024-01-03,MSFT,BUY,1,10,,"))
+    ledger.import_csv(other.id, csv("2024-01-02,KO,BUY,1,10,,"))
+    ledger.delete_portfolio(portfolio.id)
+    assert raw(db_path, "SELECT portfolio_id, ticker FROM transactions") == [(other.id, "KO")]
+    assert ledger.all_tickers() == {"KO": dt.date(2024, 1, 2)}
+
+
+# --- exact amounts ----------------------------------------------------------------------------------------
+
+def test_amounts_round_trip_exactly(ledger: Ledger, portfolio: Portfolio, db_path: Path) -> None:
+    ledger.import_csv(portfolio.id, csv(
+        "2024-01-02,AAPL,BUY,12345678.12345678,0.1,0.0001,",
+        "2024-01-03,AAPL,BUY,0.00000001,0.2,1234.5678,",
+        "2024-01-04,AAPL,BUY,999999999999.99999999,99999999.99999999,0,",
+    ))
+    stored = ledger.list_transactions(portfolio.id)
+    assert [t.quantity for t in stored] == [
+        Decimal("12345678.12345678"), Decimal("0.00000001"), Decimal("999999999999.99999999")]
+    assert stored[0].price + stored[1].price == Decimal("0.3")
+    assert [t.fees for t in stored] == [Decimal("0.0001"), Decimal("1234.5678"), Decimal(0)]
+    assert stored[2].price == Decimal("99999999.99999999")
+    # Stored as text, so the driver never turns them into floats.
+    assert raw(db_path, "SELECT typeof(quantity), quantity FROM transactions ORDER BY id")[0] == (
+        "text", "12345678.12345678")
+
+
+def test_export_then_import_gives_the_same_ledger(ledger: Ledger, portfolio: Portfolio) -> None:
+    ledger.import_csv(portfolio.id, csv(
+        "2024-01-02,AAPL,BUY,10,150.25,1.5,=1+2",
+        "2024-01-02,MSFT,BUY,0.5,300,,-5% day",
+        '2024-02-01,AAPL,SELL,4,170,0.99,"@SUM(A1), +cmd"',
+        "2024-03-01,AAPL,SPLIT,2,,,",
+        "2024-04-01,AAPL,DIVIDEND,12,0.24,,'=already quoted",
+    ))
+    exported = ledger.export_csv(portfolio.id)
+    assert "'=1+2" in exported and "'-5% day" in exported and "'@SUM(A1), +cmd" in exported
+    copy = ledger.create_portfolio("Copy")
+    assert ledger.import_csv(copy.id, exported) == 5
+    assert shape(ledger.list_transactions(copy.id)) == shape(ledger.list_transactions(portfolio.id))
+    assert ledger.list_transactions(copy.id)[0].note == "=1+2"
+    assert ledger.export_csv(copy.id) == exported
+
+
+# --- adding and deleting ----------------------------------------------------------------------------------
+
+def test_add_transaction_returns_what_was_stored(ledger: Ledger, portfolio: Portfolio) -> None:
+    added = ledger.add_transaction(portfolio.id, {
+        "date": "2024-01-02", "ticker": "aapl", "type": "BUY", "quantity": 10, "price": 0.1, "fees": "1",
+        "note": " first ",
+    })
+    assert added.id is not None and added.portfolio_id == portfolio.id
+    assert added == Transaction(dt.date(2024, 1, 2), "AAPL", "BUY", Decimal(10), Decimal("0.1"), Decimal(1),
+                                "first", id=added.id, portfolio_id=portfolio.id)
+    assert ledger.list_transactions(portfolio.id) == [added]
+
+
+def test_add_transaction_reports_every_bad_field_without_a_line(ledger: Ledger, portfolio: Portfolio) -> None:
+    with pytest.raises(ValidationError) as info:
+        ledger.add_transaction(portfolio.id, {"date": "2024-02-30", "ticker": "A B", "type": "BUY",
+                                              "quantity": "-1", "price": ""})
+    assert [(e.line, e.field) for e in info.value.errors] == [
+        (None, "date"), (None, "ticker"), (None, "quantity"), (None, "price")]
+    assert ledger.list_transactions(portfolio.id) == []
+
+
+def test_add_refuses_an_oversell(ledger: Ledger, portfolio: Portfolio) -> None:
+    ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10"))
+    with pytest.raises(ValidationError) as info:
+        ledger.add_transaction(portfolio.id, sell("2024-01-05", "AAPL", "10.00000001"))
+    [error] = info.value.errors
+    assert (error.field, error.line) == ("quantity", None)
+    assert "sells 10.00000001 AAPL on 2024-01-05 but only 10 are held" in error.message
+    with pytest.raises(ValidationError):
+        ledger.add_transaction(portfolio.id, sell("2024-01-01", "AAPL", "1"))  # before the BUY
+    with pytest.raises(ValidationError):
+        ledger.add_transaction(portfolio.id, sell("2024-01-05", "MSFT", "1"))  # never bought
+    ledger.add_transaction(portfolio.id, sell("2024-01-05", "AAPL", "10"))
+    assert [t.type for t in ledger.list_transactions(portfolio.id)] == ["BUY", "SELL"]
+
+
+def test_add_refuses_an_earlier_sell_that_leaves_a_later_one_short(
+        ledger: Ledger, portfolio: Portfolio) -> None:
+    ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10"))
+    ledger.add_transaction(portfolio.id, sell("2024-03-01", "AAPL", "8"))
+    with pytest.raises(ValidationError) as info:
+        ledger.add_transaction(portfolio.id, sell("2024-02-01", "AAPL", "3"))
+    assert "sells 8 AAPL on 2024-03-01 but only 7 are held" in info.value.errors[0].message
+    assert len(ledger.list_transactions(portfolio.id)) == 2
+
+
+def test_a_split_counts_toward_what_is_held(ledger: Ledger, portfolio: Portfolio) -> None:
+    ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10"))
+    split = ledger.add_transaction(portfolio.id, {"date": "2024-02-01", "ticker": "AAPL", "type": "SPLIT",
+                                                  "quantity": 2, "price": None})
+    ledger.add_transaction(portfolio.id, sell("2024-03-01", "AAPL", "20"))
+    with pytest.raises(ValidationError) as info:
+        ledger.delete_transaction(portfolio.id, split.id)
+    assert info.value.errors[0].field == "quantity"
+    assert "sells 20 AAPL on 2024-03-01 but only 10 are held" in info.value.errors[0].message
+    assert len(ledger.list_transactions(portfolio.id)) == 3
+
+
+def test_delete_transaction(ledger: Ledger, portfolio: Portfolio) -> None:
+    first = ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10"))
+    second = ledger.add_transaction(portfolio.id, buy("2024-01-03", "AAPL", "5"))
+    sold = ledger.add_transaction(portfolio.id, sell("2024-01-04", "AAPL", "12"))
+    with pytest.raises(ValidationError):
+        ledger.delete_transaction(portfolio.id, first.id)  # 5 left for a SELL of 12
+    ledger.delete_transaction(portfolio.id, sold.id)
+    ledger.delete_transaction(portfolio.id, first.id)  # now nothing depends on it
+    assert ledger.list_transactions(portfolio.id) == [second]
+    with pytest.raises(NotFoundError):
+        ledger.delete_transaction(portfolio.id, first.id)
+    other = ledger.create_portfolio("Other")
+    with pytest.raises(NotFoundError):
+        ledger.delete_transaction(other.id, second.id)  # not that portfolio's
+    assert ledger.list_transactions(portfolio.id) == [second]
+
+
+def test_a_ledger_already_oversold_does_not_block_unrelated_changes(
+        ledger: Ledger, portfolio: Portfolio, db_path: Path) -> None:
+    ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "1"))
+    # A row from before these checks existed, written behind the ledger's back.
+    with sqlite3.connect(db_path) as connection:
+        connection.execute(
+            "INSERT INTO transactions (portfolio_id, date, ticker, type, quantity, price, fees, note, "
+            "created_at) VALUES (?, '2024-01-03', 'AAPL', 'SELL', '5', '1', '0', '', '2024-01-03 00:00:00')",
+            (portfolio.id,))
+    ledger.add_transaction(portfolio.id, buy("2024-01-04", "MSFT", "1"))
+    assert ledger.import_csv(portfolio.id, csv("2024-01-05,KO,BUY,1,10,,")) == 1
+    assert len(oversells(ledger.list_transactions(portfolio.id))) == 1
+
+
+# --- importing --------------------------------------------------------------------------------------------
+
+def test_import_adds_every_row_in_date_then_file_order(ledger: Ledger, portfolio: Portfolio) -> None:
+    count = ledger.import_csv(portfolio.id, csv(
+        "2024-03-01,AAPL,SELL,5,20,,",
+        "2024-01-02,AAPL,BUY,10,10,,",
+        "2024-03-01,AAPL,DIVIDEND,5,0.5,,",
+        "2024-02-01,MSFT,BUY,1,300,,",
+    ))
+    assert count == 4
+    assert [(t.date.isoformat(), t.ticker, t.type) for t in ledger.list_transactions(portfolio.id)] == [
+        ("2024-01-02", "AAPL", "BUY"), ("2024-02-01", "MSFT", "BUY"),
+        ("2024-03-01", "AAPL", "SELL"), ("2024-03-01", "AAPL", "DIVIDEND")]
+
+
+def test_one_bad_row_imports_nothing(ledger: Ledger, portfolio: Portfolio) -> None:
+    ledger.import_csv(portfolio.id, csv("2024-01-02,AAPL,BUY,1,10,,"))
+    before = ledger.export_csv(portfolio.id)
+    with pytest.raises(ValidationError) as info:
+        ledger.import_csv(portfolio.id, csv(*["2024-01-03,MSFT,BUY,1,10,,"] * 50,
+                                            "2024-01-03,MSFT,BUY,0,10,,"))
+    assert [(e.line, e.field) for e in info.value.errors] == [(52, "quantity")]
+    assert ledger.export_csv(portfolio.id) == before
+
+
+def test_import_reports_oversells_by_line_and_imports_nothing(ledger: Ledger, portfolio: Portfolio) -> None:
+    ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10"))
+    with pytest.raises(ValidationError) as info:
+        ledger.import_csv(portfolio.id, csv(
+            "2024-01-03,AAPL,SELL,4,10,,",  # 2: fine, 6 left
+            "2024-01-04,AAPL,SELL,7,10,,",  # 3: oversell
+            "2024-01-04,MSFT,SELL,1,10,,",  # 4: oversell, never held
+            "2024-01-05,AAPL,SELL,6,10,,",  # 5: fine (line 3 is not applied)
+        ))
+    assert info.value.message == "2 rows rejected"
+    assert [(e.line, e.field) for e in info.value.errors] == [(3, "quantity"), (4, "quantity")]
+    assert "only 6 are held" in info.value.errors[0].message
+    assert len(ledger.list_transactions(portfolio.id)) == 1
+
+
+def test_existing_transactions_come_first_on_the_same_date(ledger: Ledger, portfolio: Portfolio) -> None:
+    ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10"))
+    assert ledger.import_csv(portfolio.id, csv("2024-01-02,AAPL,SELL,10,10,,")) == 1
+    with pytest.raises(ValidationError) as info:  # within one file, a SELL before its BUY is short
+        ledger.import_csv(portfolio.id, csv("2024-02-02,KO,SELL,5,10,,", "2024-02-02,KO,BUY,5,10,,"))
+    assert [(e.line, e.field) for e in info.value.errors] == [(2, "quantity")]
+
+
+def test_import_refuses_rows_that_leave_an_existing_sell_short(ledger: Ledger, portfolio: Portfolio) -> None:
+    ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10"))
+    existing = ledger.add_transaction(portfolio.id, sell("2024-03-01", "AAPL", "10"))
+    with pytest.raises(ValidationError) as info:
+        ledger.import_csv(portfolio.id, csv("2024-02-01,AAPL,SELL,1,10,,"))
+    [error] = info.value.errors
+    assert (error.line, error.field) == (None, "quantity")
+    assert f"existing SELL (id {existing.id})" in error.message
+    assert len(ledger.list_transactions(portfolio.id)) == 2
+
+
+def test_a_header_alone_imports_nothing_and_is_fine(ledger: Ledger, portfolio: Portfolio) -> None:
+    assert ledger.import_csv(portfolio.id, HEADER + "\n") == 0
+    assert ledger.list_transactions(portfolio.id) == []
+
+
+# --- versions and tickers ---------------------------------------------------------------------------------
+
+def test_version_changes_with_every_change_to_the_transactions(ledger: Ledger, portfolio: Portfolio) -> None:
+    other = ledger.create_portfolio("Other")
+    versions = [ledger.version(portfolio.id)]
+    added = ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10"))
+    versions.append(ledger.version(portfolio.id))
+    ledger.import_csv(portfolio.id, csv("2024-01-03,AAPL,BUY,1,10,,", "2024-01-04,AAPL,BUY,1,10,,"))
+    versions.append(ledger.version(portfolio.id))
+    ledger.delete_transaction(portfolio.id, added.id)
+    versions.append(ledger.version(portfolio.id))
+    assert versions == [versions[0] + n for n in range(4)]
+    for refused in (lambda: ledger.add_transaction(portfolio.id, sell("2024-01-05", "AAPL", "99")),
+                    lambda: ledger.import_csv(portfolio.id, csv("2024-01-05,AAPL,BUY,0,10,,"))):
+        with pytest.raises(ValidationError):
+            refused()
+    ledger.import_csv(portfolio.id, HEADER)
+    assert ledger.version(portfolio.id) == versions[-1]  # nothing changed, nothing to invalidate
+    assert ledger.version(other.id) == versions[0]
+
+
+def test_tickers_with_their_earliest_date(ledger: Ledger, portfolio: Portfolio) -> None:
+    other = ledger.create_portfolio("Other")
+    ledger.import_csv(portfolio.id, csv("2024-02-01,AAPL,BUY,1,10,,", "2023-05-01,AAPL,BUY,1,10,,",
+                                        "2024-01-02,MSFT,BUY,1,10,,"))
+    ledger.import_csv(other.id, csv("2022-01-03,AAPL,BUY,1,10,,", "2024-06-03,KO,BUY,1,10,,"))
+    assert ledger.portfolio_tickers(portfolio.id) == {
+        "AAPL": dt.date(2023, 5, 1), "MSFT": dt.date(2024, 1, 2)}
+    assert ledger.all_tickers() == {
+        "AAPL": dt.date(2022, 1, 3), "KO": dt.date(2024, 6, 3), "MSFT": dt.date(2024, 1, 2)}
+    assert ledger.portfolio_tickers(ledger.create_portfolio("Empty").id) == {}
+
+
+# --- concurrency ------------------------------------------------------------------------------------------
+
+def run_together(count: int, work) -> list[object]:
+    """Run `work(i)` in `count` threads released at the same moment; the results or exceptions, by i."""
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except Exception as exc:  # collected for the assertions
+            results[i] = exc
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_five_concurrent_imports_all_land(ledger: Ledger, portfolio: Portfolio) -> None:
+    files = [csv(*[f"2024-01-{day:02d},T{i},BUY,{day},10,,"for day in range(1, 11)],
+                 f"2024-02-01,T{i},SELL,55,12,,") for i in range(5)]
+    results = run_together(5, lambda i: ledger.import_csv(portfolio.id, files[i]))
+    assert results == [11] * 5
+    stored = ledger.list_transactions(portfolio.id)
+    assert len(stored) == 55
+    assert oversells(stored) == []
+    assert ledger.version(portfolio.id) == 1 + 5
+
+
+def test_concurrent_imports_cannot_all_sell_the_same_shares(ledger: Ledger, portfolio: Portfolio) -> None:
+    ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10"))
+    results = run_together(
+        5, lambda i: ledger.import_csv(portfolio.id, csv(f"2024-02-0{i + 1},AAPL,SELL,3,12,,")))
+    assert sorted(type(r).__name__ for r in results) == ["ValidationError"] * 2 + ["int"] * 3
+    stored = ledger.list_transactions(portfolio.id)
+    assert [t.type for t in stored].count("SELL") == 3
+    assert oversells(stored) == []
+
+
+def test_checked_writes_take_the_write_lock_first(ledger: Ledger, portfolio: Portfolio) -> None:
+    statements: list[str] = []
+    event.listen(ledger.engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_rest: statements.append(statement))
+    ledger.import_csv(portfolio.id, csv("2024-01-02,AAPL,BUY,1,10,,"))
+    writes = [s for s in statements if s.startswith(("BEGIN", "SELECT", "INSERT"))]
+    # The check reads under the lock: BEGIN IMMEDIATE precedes the SELECT of the ledger and the INSERT.
+    assert writes.count("BEGIN IMMEDIATE") == 1
+    assert writes.index("BEGIN IMMEDIATE") < max(i for i, s in enumerate(writes) if s.startswith("INSERT"))
+    assert writes[writes.index("BEGIN IMMEDIATE") + 1].startswith("SELECT")
+    statements.clear()
+    ledger.list_transactions(portfolio.id)
+    assert "BEGIN IMMEDIATE" not in statements and "BEGIN" in statements  # readers never queue behind writers
