@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-DEV_SECRET_KEY = "dev-insecure-secret-key"  # noqa: S105 - refused in production, see validate()
+DEV_SECRET_KEY = "dev-insecure-secret-key"
 
 
 class SettingsError(ValueError):

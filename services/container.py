@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from services.chart_generator import BackgroundChartGenerator, ChartStore
 from services.config import Settings
 from services.dashboard_data import DashboardData
 from services.ledger import Ledger
@@ -25,6 +26,7 @@ class Services:
     cache: PriceCache
     provider: PriceProvider
     prices: PriceService
+    charts: BackgroundChartGenerator
     dashboard: DashboardData
 
 
@@ -52,8 +54,9 @@ def build_services(settings: Settings, *, clock: MarketClock | None = None,
     cache = PriceCache(settings.cache_dir)
     provider = provider or make_provider(settings, clock)
     prices = PriceService(provider, cache, clock, settings)
-    dashboard = DashboardData(ledger, prices, clock, settings)
-    services = Services(settings, ledger, clock, cache, provider, prices, dashboard)
+    charts = BackgroundChartGenerator(ledger, prices, clock, ChartStore(cache))
+    dashboard = DashboardData(ledger, prices, clock, settings, charts)
+    services = Services(settings, ledger, clock, cache, provider, prices, charts, dashboard)
     if settings.demo_mode:
         seed_sample_portfolio(services)
     return services

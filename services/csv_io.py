@@ -4,7 +4,8 @@ Pure: no database, no I/O beyond the strings handed in. The format (see DESIGN.m
 header `date,ticker,type,quantity,price,fees,note` (case-insensitive, any order, `fees` and `note` optional).
 
 Limits, chosen to fit `Numeric(28, 10)` with room to spare and to refuse typos rather than guess:
-- dates `YYYY-MM-DD` from 1900-01-01 to today (the server's local date; no future trades);
+- dates `YYYY-MM-DD` from 1900-01-01 to today, where today is the date in UTC+14 (the first zone to reach
+  a new day), so no user's same-day trade is refused whatever the server's time zone;
 - quantity > 0, price >= 0 (> 0 for BUY/SELL/DIVIDEND, empty or 0 for SPLIT), fees >= 0 (default 0);
   each at most 1e12 and written as a plain number (no NaN, inf, thousands separators or underscores);
 - at most 8 decimal places for quantity (fractional shares, split ratios like 0.33333333) and price
@@ -51,9 +52,14 @@ _NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?$")
 _FORMULA = re.compile(r"^'*[=+\-@]")
 
 
+# The first time zone to reach a new day. The server's clock cannot know where the user is, and a trade
+# made today in Sydney or Auckland must not be refused as "in the future" by a server in UTC or New York.
+_EARLIEST_ZONE = dt.timezone(dt.timedelta(hours=14))
+
+
 def today() -> dt.date:
-    """The latest date a transaction may have (a function so tests can move the clock)."""
-    return dt.date.today()
+    """The latest date a transaction may have: today somewhere on Earth (a function so tests can move it)."""
+    return dt.datetime.now(_EARLIEST_ZONE).date()
 
 
 def plain_decimal(value: Decimal) -> str:
@@ -321,9 +327,11 @@ def parse_transactions_csv(text: str, max_rows: int = DEFAULT_MAX_ROWS) -> list[
 
 
 def write_transactions_csv(transactions: Iterable[Transaction]) -> str:
-    """A CSV ledger (canonical header, plain numbers, formula cells escapes) that imports back as is."""
+    """A CSV ledger (canonical header, plain numbers, formula cells escaped) that imports back as is."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF as RFC 4180 says; it also makes the writer quote a note containing a lone "\r", which it
+    # leaves bare with a "\n" terminator (and the reader would then split the row there).
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for t in transactions:
         writer.writerow([

@@ -9,15 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
-
-import pandas as pd
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import suppress
 
 from services import analytics
+from services.chart_generator import BackgroundChartGenerator, price_needs
 from services.config import Settings
 from services.ledger import Ledger
 from services.market_hours import DEFAULT_EXCHANGE, MarketClock, exchange_for
-from services.models import PriceInfo, Transaction
-from services.price_service import Need, PriceService
+from services.models import PriceInfo
+from services.price_service import PriceService
 
 PAGE_STATUSES = ("fresh", "market_closed", "stale", "missing")
 
@@ -43,22 +44,13 @@ def price_block(infos: Mapping[str, PriceInfo], simulated: bool = False) -> dict
     }
 
 
-def price_needs(transactions: Sequence[Transaction], positions: Mapping[str, analytics.Position]) -> dict[str, Need]:
-    """What the chart needs of every ticker ever held: open ones up to now, closed ones up to their last trade."""
-    last_trade: dict[str, dt.date] = {}
-    for txn in transactions:
-        last_trade[txn.ticker] = max(txn.date, last_trade.get(txn.ticker, txn.date))
-    return {
-        ticker: Need(position.first_date, None if position.is_open else last_trade[ticker])
-        for ticker, position in positions.items()
-    }
-
-
 class DashboardData:
     """The payload builders. Hand everything in, so tests can swap any part."""
 
-    def __init__(self, ledger: Ledger, prices: PriceService, clock: MarketClock, settings: Settings):
+    def __init__(self, ledger: Ledger, prices: PriceService, clock: MarketClock, settings: Settings,
+                 charts: BackgroundChartGenerator):
         self.ledger, self.prices, self.clock, self.settings = ledger, prices, clock, settings
+        self.charts = charts
 
     def _load(self, portfolio_id: int):
         portfolio = self.ledger.get_portfolio(portfolio_id)  # NotFoundError for an unknown id
@@ -100,54 +92,41 @@ class DashboardData:
         return {"holdings": analytics.holdings_rows(positions, infos), "prices": price_block(infos, self._simulated)}
 
     def chart_data(self, portfolio_id: int, range_name: str = "1Y", wait_s: float | None = None) -> tuple[int, dict]:
-        """(200, series) when every ticker's history is cached, else (202, progress) while it is fetched."""
+        """(200, series) from the generated chart, or (202, progress) while it is generated.
+
+        A missing or outdated chart is generated in the background; the request waits for it at most `wait_s`
+        (default PRICE_WAIT_S). A chart whose prices have moved on since is served and regenerated behind.
+        """
         if range_name not in analytics.RANGES:
             raise ValueError(f"range must be one of {', '.join(analytics.RANGES)}, got {range_name!r}")
-        _portfolio, transactions, positions = self._load(portfolio_id)
-        needs = price_needs(transactions, positions)
-        wait = self.settings.price_wait_s if wait_s is None else wait_s
-        report = self.prices.fetch_prices_parallel(needs, wait_s=wait)
-        without_history = [t for t in report.pending if self.prices.cache.get_bars(t) is None]
-        if without_history:
-            ready = 1.0 - len(without_history) / max(1, len(needs))
-            return 202, {"status": "pending", "range": range_name, "progress": round(ready, 4)}
-        today = self.clock.now().date()
-        series = self._series(transactions, needs, range_name, today)
-        infos = self.prices.prices([t for t, p in positions.items() if p.is_open])
-        rows = analytics.holdings_rows(positions, infos)
-        return 200, {"status": "ready", "range": range_name, "series": series,
-                     "allocation": analytics.allocation(rows)}
+        version = self.ledger.version(portfolio_id)  # NotFoundError for an unknown id
+        entry = self.charts.store.get(portfolio_id)
+        if entry is None or entry.ledger_version != version:
+            future = self.charts.request(portfolio_id)
+            wait = self.settings.price_wait_s if wait_s is None else wait_s
+            with suppress(FutureTimeout):
+                future.result(timeout=wait)
+            entry = self.charts.store.get(portfolio_id)
+            if entry is None or entry.ledger_version != version:
+                progress = self.chart_progress(portfolio_id)
+                return 202, {"status": "pending", "range": range_name, "progress": progress["progress"]}
+        elif self._prices_moved_since(portfolio_id, entry.generated_at):
+            self.charts.request(portfolio_id)
+        return 200, {"status": "ready", "range": range_name, "series": entry.ranges[range_name],
+                     "allocation": entry.allocation}
+
+    def _prices_moved_since(self, portfolio_id: int, generated_at: dt.datetime) -> bool:
+        tickers = self.ledger.portfolio_tickers(portfolio_id)
+        return any(quote.fetched_at > generated_at
+                   for quote in map(self.prices.cache.get_quote, tickers) if quote is not None)
 
     def chart_progress(self, portfolio_id: int) -> dict:
-        """How far the chart's history is: `done` when every ticker has cached bars, `running` while fetching."""
-        _portfolio, transactions, positions = self._load(portfolio_id)
-        needs = price_needs(transactions, positions)
-        if not needs:
-            return {"state": "done", "progress": 1.0, "message": "no transactions yet"}
-        have = sum(self.prices.cache.get_bars(t) is not None for t in needs)
-        fetching = self.prices.in_flight(needs)
-        progress = round(have / len(needs), 4)
-        if have == len(needs):
-            return {"state": "done", "progress": 1.0, "message": f"history of {have} tickers ready"}
-        state = "running" if fetching else "idle"
-        return {"state": state, "progress": progress, "message": f"history of {have} of {len(needs)} tickers ready"}
-
-    def _series(self, transactions: Sequence[Transaction], needs: Mapping[str, Need], range_name: str,
-                today: dt.date) -> dict:
-        if not transactions:
-            return {"dates": [], "market_value": [], "cost_basis": []}
-        first = min(t.date for t in transactions)
-        start = analytics.range_start(range_name, today, first)
-        closes = self.prices.closes(needs)
-        frame = analytics.value_series(transactions, closes, start=max(start, first), end=today)
-        return series_json(frame)
-
-
-def series_json(frame: pd.DataFrame) -> dict:
-    """A value series as JSON lists (ISO dates, money rounded to cents, unknown values as null)."""
-    values = frame.round(2).astype(object).where(frame.notna(), None)
-    return {
-        "dates": [d.date().isoformat() for d in frame.index],
-        "market_value": values["market_value"].tolist() if len(frame) else [],
-        "cost_basis": values["cost_basis"].tolist() if len(frame) else [],
-    }
+        """The chart generator's state for one portfolio: idle, running, done or error, with a fraction."""
+        version = self.ledger.version(portfolio_id)  # NotFoundError for an unknown id
+        entry = self.charts.store.get(portfolio_id)
+        progress = self.charts.store.progress(portfolio_id)
+        if progress is not None and progress["state"] in ("running", "error"):
+            return progress
+        if entry is not None and entry.ledger_version == version:
+            return {"state": "done", "progress": 1.0, "message": progress["message"] if progress else "ready"}
+        return {"state": "idle", "progress": 0.0, "message": "chart not generated yet"}

@@ -1,8 +1,8 @@
 """Portfolios and their transactions, stored with SQLAlchemy (SQLite by default, Postgres when configured).
 
 Amounts are exact: `ExactDecimal` is `NUMERIC(28, 10)` on Postgres, but on SQLite, which has no decimal type
-and whose driver would hand SQLAlchemy a float (12345678.12345678 comes back as 12345678.1234568), it stores
-the plain decimal text (see https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#type-reflection and
+and where SQLAlchemy's Numeric goes through float (12345678.12345678 comes back as 12345678.1234567799,
+999999999999.99999999 as 1000000000000), it stores the plain decimal text (see https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#type-reflection and
 the "does not support Decimal objects natively" warning).
 
 Every write that checks the ledger before changing it (add, delete, import) runs as one database transaction

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,21 @@ def _open_cache(directory: Path) -> diskcache.Cache:
     return diskcache.Cache(str(directory), timeout=10, size_limit=2**30, eviction_policy="least-recently-stored")
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def _remove_cache_files(directory: Path) -> None:
+    """Delete diskcache's own files only: CACHE_DIR may be DATA_DIR, next to the ledger's SQLite file, and
+    holds yfinance's cookie cache, so removing the whole directory could lose data that is no cache."""
+    if not directory.is_dir():
+        return
+    for path in directory.iterdir():
+        if path.is_file() and path.name.startswith("cache.db"):  # cache.db, -wal, -shm, -journal
+            path.unlink(missing_ok=True)
+        elif path.is_dir() and len(path.name) == 2 and set(path.name) <= _HEX:  # large values: ab/cd/....val
+            shutil.rmtree(path, ignore_errors=True)
+
+
 class PriceCache:
     """Bars, quotes, failures, locks and counters in one diskcache directory."""
 
@@ -52,13 +67,17 @@ class PriceCache:
         self.directory = Path(directory)
         self._memo: dict[str, tuple[float, pd.DataFrame]] = {}
         self._memo_lock = threading.Lock()
+        opened: diskcache.Cache | None = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._cache = _open_cache(self.directory)
+            opened = self._cache = _open_cache(self.directory)
             self._cache.get("__probe__")
         except Exception as error:  # a corrupted cache is only a cache: rebuild it rather than refuse to start
             log.warning("price cache at %s unusable (%s); rebuilding it", self.directory, error)
-            shutil.rmtree(self.directory, ignore_errors=True)
+            if opened is not None:
+                with suppress(Exception):
+                    opened.close()  # do not keep a connection to the file about to be deleted
+            _remove_cache_files(self.directory)
             self.directory.mkdir(parents=True, exist_ok=True)
             self._cache = _open_cache(self.directory)
 

@@ -207,9 +207,31 @@ class PriceService:
                 return tail
             return None
         # A closed position: its bars must reach the last session on or before the day it was closed.
-        wanted_end = min(need.end, self.clock.last_completed_session(exchange_for(ticker), now))
-        sessions = self.clock.sessions(exchange_for(ticker), need.start, wanted_end)
-        return tail if len(sessions) and bars.index[-1] < sessions[-1] else None
+        exchange = exchange_for(ticker)
+        wanted_end = min(need.end, self.clock.last_completed_session(exchange, now))
+        sessions = self.clock.sessions(exchange, need.start, wanted_end)
+        if not len(sessions):
+            return None
+        last_wanted = sessions[-1]
+        # Cached bars can be empty (a fetch that found no session in its range): then they reach nothing.
+        if bars.empty or bars.index[-1] < last_wanted:
+            return tail
+        if bars.index[-1] == last_wanted and not self._bar_is_final(ticker, exchange, last_wanted.date()):
+            return tail  # that day's bar was cached mid-session: its close is not the day's close
+        return None
+
+    def _bar_is_final(self, ticker: str, exchange: str, session: dt.date) -> bool:
+        """True if the cached bar of `session` was fetched after that session closed and settled.
+
+        Bars and quote are written together, so the quote's fetch time is when the last bar was taken.
+        """
+        quote = self.cache.get_quote(ticker)
+        if quote is None:
+            return False
+        try:
+            return self.clock.last_completed_session(exchange, quote.fetched_at) >= session
+        except ValueError:  # fetched before any session of the calendar completed
+            return False
 
     # -- fetches ----------------------------------------------------------------------------------------------------
     def batch_fetch_prices(self, tickers: Sequence[str]) -> list[list[str]]:

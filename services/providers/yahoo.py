@@ -119,7 +119,7 @@ class YahooProvider:
         self._timeout_s = timeout_s
         self._exchange_tz = exchange_tz or default_exchange_tz
         self._chart_status = threading.local()
-
+        self._watch_chart_status(self._session)
 
     def _watch_chart_status(self, session: Any) -> None:
         """Remember, per thread, the HTTP status of the last chart response.

@@ -182,7 +182,7 @@ def test_malformed_bodies_are_json_400(env):
 
 
 def test_dashboard_payloads_cold_then_warm(env):
-    client, services, provider = env
+    client, _, provider = env
     pid = _portfolio(client)
     client.post(f"/api/portfolios/{pid}/import", data=LEDGER_CSV)
 

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from services import csv_io
@@ -21,7 +21,7 @@ from services.csv_io import (
 from services.models import FieldError, Transaction, ValidationError
 
 HEADER = "date,ticker,type,quantity,price,fees,note"
-TOMORROW = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+TOMORROW = (csv_io.today() + dt.timedelta(days=1)).isoformat()
 
 
 def rejected(text: str) -> ValidationError:
@@ -130,6 +130,13 @@ GOOD_ROWS = [
 @pytest.mark.parametrize(("row", "expected"), GOOD_ROWS)
 def test_a_good_row_becomes_an_exact_transaction(row: str, expected: Transaction) -> None:
     assert parse_transactions_csv(f"{HEADER}\n{row}\n") == [expected]
+
+
+def test_today_is_today_wherever_the_user_is() -> None:
+    """A trade made today in Auckland is not in the future for a server in UTC or New York."""
+    assert csv_io.today() >= dt.datetime.now(dt.UTC).date()
+    assert csv_io.today() >= dt.date.today()
+    assert csv_io.today() <= dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
 
 
 def test_today_is_accepted_and_tomorrow_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -279,9 +286,9 @@ def test_export_writes_the_canonical_header_and_plain_numbers() -> None:
         Transaction(dt.date(2024, 2, 3), "AAPL", "SPLIT", Decimal("0.5"), Decimal("0E-10")),
     ]
     assert write_transactions_csv(transactions) == (
-        "date,ticker,type,quantity,price,fees,note\n"
-        "2024-01-02,AAPL,BUY,10,123.45,0.5,plain\n"
-        "2024-02-03,AAPL,SPLIT,0.5,0,0,\n"
+        "date,ticker,type,quantity,price,fees,note\r\n"
+        "2024-01-02,AAPL,BUY,10,123.45,0.5,plain\r\n"
+        "2024-02-03,AAPL,SPLIT,0.5,0,0,\r\n"
     )
 
 
@@ -318,5 +325,7 @@ transactions = st.builds(
 
 
 @given(st.lists(transactions, max_size=5))
+@example([Transaction(dt.date(2000, 1, 1), "AAPL", "BUY", Decimal("1E-8"), Decimal(1), note="0\r0")])
+@example([Transaction(dt.date(2000, 1, 1), "AAPL", "BUY", Decimal(1), Decimal(1), note='a,"b"\r\n\n=c')])
 def test_any_exported_ledger_imports_back_identical(ledger: list[Transaction]) -> None:
     assert parse_transactions_csv(write_transactions_csv(ledger)) == ledger

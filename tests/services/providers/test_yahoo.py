@@ -7,6 +7,7 @@ them: adjusted for every split after the day (so a 2-for-1 later halves them).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +16,7 @@ import pytest
 import yfinance as yf
 from yfinance import cache as yf_cache
 from yfinance.data import SingletonMeta, YfData
+from yfinance.exceptions import YFDataException, YFPricesMissingError, YFRateLimitError
 
 from services.providers.base import (
     BAR_COLUMNS,
@@ -25,7 +27,7 @@ from services.providers.base import (
     TickerHistory,
     TransientError,
 )
-from services.providers.yahoo import YahooProvider, default_exchange_tz
+from services.providers.yahoo import YahooProvider, classify_error, default_exchange_tz
 from tests.services.providers.yahoo_fake import Bar, FakeSymbol, FakeYahooSession
 
 D = dt.date
@@ -241,6 +243,20 @@ def test_failures_map_to_the_contract(provider, yahoo, failure, expected, transi
     assert error.transient is transient
     assert "FAIL" in str(error)
     assert isinstance(later, TickerHistory)
+
+
+@pytest.mark.parametrize(("error", "http_status", "expected"), [
+    pytest.param(YFRateLimitError(), 429, RateLimitError, id="429"),
+    pytest.param(YFPricesMissingError("X", "", yahoo_reason="No data found"), 404, SymbolNotFoundError, id="404"),
+    pytest.param(YFPricesMissingError("X", ""), 502, TransientError, id="502-without-chart"),
+    pytest.param(YFPricesMissingError("X", ""), 401, ProviderError, id="401-crumb-refused"),
+    pytest.param(YFDataException("*** YAHOO! FINANCE IS CURRENTLY DOWN! ***"), 200, TransientError, id="down"),
+    pytest.param(json.JSONDecodeError("Expecting value", "<html>", 0), 200, TransientError, id="not-json"),
+    pytest.param(ConnectionResetError("reset by peer"), None, TransientError, id="connection-reset"),
+    pytest.param(KeyError("chart"), 200, ProviderError, id="unexpected"),
+])
+def test_classify_error(error, http_status, expected):
+    assert type(classify_error("X", error, http_status)) is expected
 
 
 def test_a_timeout_is_not_retried_by_the_provider(provider, yahoo):

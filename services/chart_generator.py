@@ -1,0 +1,169 @@
+"""Chart series off the request path: generated in the background, kept in the shared cache.
+
+A portfolio's value and cost-basis series for every range are computed once its prices are known, after a
+warm-up that changed prices, and after a ledger change; chart requests then read them at once. While a
+generation runs its progress (state, fraction, message) is in the cache for /api/chart-generator-progress.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pandas as pd
+
+from services import analytics
+from services.ledger import Ledger
+from services.market_hours import MarketClock
+from services.metrics import CHART_GENERATIONS, CHART_SECONDS
+from services.models import NotFoundError, Transaction
+from services.price_cache import PriceCache
+from services.price_service import Need, PriceService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChartEntry:
+    """The chart of one portfolio at one ledger version, for every range."""
+
+    ledger_version: int
+    generated_at: dt.datetime
+    ranges: dict[str, dict]  # range -> {"dates", "market_value", "cost_basis"}
+    allocation: list[dict]
+
+
+def price_needs(transactions: list[Transaction], positions: dict[str, analytics.Position]) -> dict[str, Need]:
+    """What a chart needs of every ticker ever held: open ones up to now, closed ones up to their last trade."""
+    last_trade: dict[str, dt.date] = {}
+    for txn in transactions:
+        last_trade[txn.ticker] = max(txn.date, last_trade.get(txn.ticker, txn.date))
+    return {
+        ticker: Need(position.first_date, None if position.is_open else last_trade[ticker])
+        for ticker, position in positions.items()
+    }
+
+
+def series_json(frame: pd.DataFrame) -> dict:
+    """A value series as JSON lists (ISO dates, money rounded to cents, unknown values as null)."""
+    if frame.empty:
+        return {"dates": [], "market_value": [], "cost_basis": []}
+    values = frame.round(2).astype(object).where(frame.notna(), None)
+    return {
+        "dates": [d.date().isoformat() for d in frame.index],
+        "market_value": values["market_value"].tolist(),
+        "cost_basis": values["cost_basis"].tolist(),
+    }
+
+
+class ChartStore:
+    """Chart entries and generation progress in the shared cache, keyed by portfolio."""
+
+    def __init__(self, cache: PriceCache):
+        self.cache = cache
+
+    def get(self, portfolio_id: int) -> ChartEntry | None:
+        return self.cache.get(f"portfolio:{portfolio_id}:chart")
+
+    def put(self, portfolio_id: int, entry: ChartEntry) -> None:
+        self.cache.set(f"portfolio:{portfolio_id}:chart", entry)
+
+    def progress(self, portfolio_id: int) -> dict | None:
+        return self.cache.get(f"portfolio:{portfolio_id}:chart-progress")
+
+    def set_progress(self, portfolio_id: int, state: str, progress: float, message: str) -> None:
+        self.cache.set(f"portfolio:{portfolio_id}:chart-progress",
+                       {"state": state, "progress": round(progress, 4), "message": message}, expire=86400)
+
+    def invalidate(self, portfolio_id: int) -> int:
+        """Drop every derived cache of one portfolio, and nothing else."""
+        return self.cache.delete_prefix(f"portfolio:{portfolio_id}:")
+
+
+class BackgroundChartGenerator:
+    """Computes chart entries on a small thread pool; one generation per portfolio across all workers."""
+
+    def __init__(self, ledger: Ledger, prices: PriceService, clock: MarketClock, store: ChartStore,
+                 workers: int = 1, now: Callable[[], dt.datetime] | None = None):
+        self.ledger, self.prices, self.clock, self.store = ledger, prices, clock, store
+        self._now = now or clock.now
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="chart-gen")
+        self._running: dict[int, Future[ChartEntry | None]] = {}
+        self._lock = threading.Lock()
+
+    def request(self, portfolio_id: int) -> Future[ChartEntry | None]:
+        """Start generating in the background unless this process already is; returns its future."""
+        with self._lock:
+            future = self._running.get(portfolio_id)
+            if future is None or future.done():
+                future = self._executor.submit(self._generate_guarded, portfolio_id)
+                self._running[portfolio_id] = future
+            return future
+
+    def generate(self, portfolio_id: int) -> ChartEntry | None:
+        """Compute and store the chart now (the caller's thread), unless another worker is at it."""
+        return self._generate_guarded(portfolio_id)
+
+    def _generate_guarded(self, portfolio_id: int) -> ChartEntry | None:
+        with self.store.cache.locked(f"chart:{portfolio_id}", ttl_s=600, wait_s=0) as mine:
+            if not mine:  # another worker generates it; its result lands in the shared cache
+                return None
+            started = time.perf_counter()
+            try:
+                entry = self._generate(portfolio_id)
+            except NotFoundError:
+                return None
+            except Exception as error:
+                CHART_GENERATIONS.labels(outcome="error").inc()
+                log.exception("chart generation failed for portfolio %s", portfolio_id)
+                self.store.set_progress(portfolio_id, "error", 0.0, f"chart generation failed: {error}")
+                return None
+            CHART_GENERATIONS.labels(outcome="ok").inc()
+            CHART_SECONDS.observe(time.perf_counter() - started)
+            return entry
+
+    def _generate(self, portfolio_id: int) -> ChartEntry:
+        version = self.ledger.version(portfolio_id)
+        transactions = self.ledger.list_transactions(portfolio_id)
+        positions = analytics.replay(transactions)
+        needs = price_needs(transactions, positions)
+        self.store.set_progress(portfolio_id, "running", 0.0, f"fetching the history of {len(needs)} tickers")
+        self._fetch_with_progress(portfolio_id, needs)
+        self.store.set_progress(portfolio_id, "running", 0.9, "computing the series")
+        today = self._now().date()
+        ranges: dict[str, dict] = {name: series_json(pd.DataFrame()) for name in analytics.RANGES}
+        if transactions:
+            first = min(t.date for t in transactions)
+            full = analytics.value_series(transactions, self.prices.closes(needs), start=first, end=today)
+            for name in analytics.RANGES:
+                start = max(analytics.range_start(name, today, first), first)
+                ranges[name] = series_json(full.loc[full.index >= pd.Timestamp(start)])
+        infos = self.prices.prices([t for t, p in positions.items() if p.is_open])
+        allocation = analytics.allocation(analytics.holdings_rows(positions, infos))
+        entry = ChartEntry(version, self._now(), ranges, allocation)
+        # A ledger change while we computed makes this entry outdated: store it only if it still matches.
+        if self.ledger.version(portfolio_id) == version:
+            self.store.put(portfolio_id, entry)
+        self.store.set_progress(portfolio_id, "done", 1.0, f"chart of {len(needs)} tickers ready")
+        return entry
+
+    def _fetch_with_progress(self, portfolio_id: int, needs: dict[str, Need]) -> None:
+        """Fetch the missing history, reporting the share of tickers whose bars are cached."""
+        report = self.prices.fetch_prices_parallel(needs, wait_s=0)
+        while report.due:
+            waiting = [t for t in report.due if self.prices.cache.get_bars(t) is None]
+            still_running = self.prices.in_flight(report.due)
+            done = 1.0 - len(waiting) / max(1, len(needs))
+            self.store.set_progress(portfolio_id, "running", 0.9 * done,
+                                    f"history of {len(needs) - len(waiting)} of {len(needs)} tickers ready")
+            if not still_running:
+                break
+            time.sleep(0.2)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
