@@ -1,9 +1,9 @@
 """Portfolios and their transactions, stored with SQLAlchemy (SQLite by default, Postgres when configured).
 
 Amounts are exact: `ExactDecimal` is `NUMERIC(28, 10)` on Postgres, but on SQLite, which has no decimal type
-and where SQLAlchemy's Numeric goes through float (12345678.12345678 comes back as 12345678.1234567799,
-999999999999.99999999 as 1000000000000), it stores the plain decimal text (see https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#type-reflection and
-the "does not support Decimal objects natively" warning).
+and where SQLAlchemy's Numeric goes through float (it warns "Dialect sqlite+pysqlite does *not* support
+Decimal objects natively"; 12345678.12345678 comes back as 12345678.1234567799, 999999999999.99999999 as
+1000000000000), it stores the plain decimal text. Tests check the round trip on a real file.
 
 Every write that checks the ledger before changing it (add, delete, import) runs as one database transaction
 that first locks the portfolio: `BEGIN IMMEDIATE` on SQLite (the write lock is taken before the read, so two
