@@ -17,7 +17,13 @@ def _app():
     from dashapp import create_app
     from services.config import Settings
 
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    app = create_app(settings)
+    if settings.warmup_enabled:
+        from services.background_tasks import start_warmup
+
+        start_warmup(app.server.extensions["stocktracker"])
+    return app
 
 
 def __getattr__(name: str):

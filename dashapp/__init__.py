@@ -6,11 +6,12 @@ import logging
 from pathlib import Path
 
 import dash
-import dash_bootstrap_components as dbc
 import diskcache
 from dash import DiskcacheManager
 
 from dashapp.api import register_api
+from dashapp.index_template import INDEX_STRING, SkeletonDash
+from dashapp.layout import app_shell, register_shell_callbacks
 from services.config import Settings
 from services.container import Services, build_services
 
@@ -37,12 +38,13 @@ def background_callback_manager(settings: Settings):
 def create_app(settings: Settings, services: Services | None = None) -> dash.Dash:
     """Build the Dash app on `settings` (tests hand in their own `services`)."""
     services = services or build_services(settings)
-    app = dash.Dash(
+    # The Bootstrap theme (Flatly) is served from assets/, not a CDN: the app works offline and the first paint
+    # waits on no third-party host.
+    app = SkeletonDash(
         __name__,
         use_pages=True,
         pages_folder=str(ROOT / "dashapp" / "pages"),
         assets_folder=str(ROOT / "assets"),
-        external_stylesheets=[dbc.themes.FLATLY],
         compress=True,
         suppress_callback_exceptions=True,
         background_callback_manager=background_callback_manager(settings),
@@ -52,5 +54,9 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
     app.server.secret_key = settings.secret_key
     app.server.extensions["stocktracker"] = services
     register_api(app.server, services)
-    app.layout = dash.html.Div([dash.page_container])
+    demo = bool(getattr(services.provider, "simulated", False))
+    app.demo_banner = demo
+    app.index_string = INDEX_STRING
+    app.layout = app_shell(demo=demo)
+    register_shell_callbacks(app, lambda: [p.to_json() for p in services.ledger.list_portfolios()])
     return app

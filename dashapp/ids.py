@@ -1,7 +1,94 @@
-"""Every component id in one place, so pages, callbacks and browser tests agree."""
+"""Every component id in one place, so pages, callbacks and browser tests agree.
 
-# Shell
+Ids named in the issue (summary-market-value, price-status-badge, holdings-table, value-chart,
+allocation-chart) are part of the interface: browser tests and screenshots look them up.
+"""
+
+# -- shell ---------------------------------------------------------------------------------------------------
+STATIC_SKELETON = "static-skeleton"  # the plain-HTML skeleton of the index page (no Dash component)
+APP_SHELL = "app-shell"
 NAVBAR = "navbar"
-URL = "url"
+NAV_DASHBOARD = "nav-dashboard"
+NAV_TRANSACTIONS = "nav-transactions"
 DEMO_BANNER = "demo-banner"
 PORTFOLIO_SELECT = "portfolio-select"
+URL = "url"  # our own dcc.Location, used to navigate when the selector changes
+PORTFOLIOS_VERSION = "portfolios-version"  # bumped when a portfolio is created, renamed or deleted
+
+# -- every page ----------------------------------------------------------------------------------------------
+CURRENT_PORTFOLIO = "current-portfolio"  # dcc.Store: the id of the portfolio the page shows (or None)
+
+# -- dashboard -----------------------------------------------------------------------------------------------
+PORTFOLIO_TITLE = "portfolio-title"
+PRICE_BADGE = "price-status-badge"
+PRICE_BADGE_TOOLTIP = "price-status-tooltip"
+REFRESH_PRICES = "refresh-prices"
+REFRESH_PROGRESS_WRAP = "refresh-progress-wrap"
+REFRESH_PROGRESS = "refresh-progress"
+
+SUMMARY_MARKET_VALUE = "summary-market-value"
+SUMMARY_MARKET_VALUE_SUB = "summary-market-value-sub"
+SUMMARY_DAY_CHANGE = "summary-day-change"
+SUMMARY_DAY_CHANGE_SUB = "summary-day-change-sub"
+SUMMARY_UNREALIZED = "summary-unrealized-gain"
+SUMMARY_UNREALIZED_SUB = "summary-unrealized-gain-sub"
+SUMMARY_REALIZED = "summary-realized-gain"
+SUMMARY_REALIZED_SUB = "summary-realized-gain-sub"
+
+HOLDINGS_PART = "holdings-part"
+HOLDINGS_TABLE = "holdings-table"
+HOLDINGS_COUNT = "holdings-count"
+
+VALUE_CHART_PART = "value-chart-part"
+VALUE_CHART = "value-chart"
+VALUE_CHART_MESSAGE = "value-chart-message"
+RANGE_BUTTON = "range-button"  # pattern-matching type: {"type": RANGE_BUTTON, "range": "1Y"}
+CHART_RANGE = "chart-range"  # dcc.Store: the selected range
+CHART_PROGRESS_WRAP = "chart-progress-wrap"
+CHART_PROGRESS = "chart-progress"
+
+ALLOCATION_PART = "allocation-part"
+ALLOCATION_CHART = "allocation-chart"
+
+# The cold path: a normal callback that finds data missing writes *_PENDING; a background callback waits for
+# it (with progress) and writes *_READY, which makes the normal callbacks fill the parts again.
+PRICES_PENDING = "prices-pending"
+PRICES_READY = "prices-ready"
+CHART_PENDING = "chart-pending"
+CHART_READY = "chart-ready"
+
+# -- transactions page ---------------------------------------------------------------------------------------
+TXN_TITLE = "transactions-title"
+TXN_TABLE = "transactions-table"
+TXN_VERSION = "transactions-version"  # dcc.Store bumped by every change to the ledger
+TXN_DELETE = "transactions-delete"
+TXN_DELETE_MESSAGE = "transactions-delete-message"
+
+TXN_FORM = "transaction-form"
+TXN_SUBMIT = "transaction-submit"
+TXN_FORM_MESSAGE = "transaction-form-message"
+TXN_FIELDS = ("date", "ticker", "type", "quantity", "price", "fees", "note")
+
+
+def txn_input(field: str) -> str:
+    """The id of the add-transaction form's input for `field`."""
+    return f"transaction-{field}"
+
+
+def txn_feedback(field: str) -> str:
+    """The id of the error message shown under the form's input for `field`."""
+    return f"transaction-{field}-error"
+
+
+CSV_UPLOAD = "csv-upload"
+CSV_UPLOAD_RESULT = "csv-upload-result"
+CSV_DOWNLOAD_BUTTON = "csv-download-button"
+CSV_DOWNLOAD = "csv-download"
+
+PORTFOLIO_NEW_NAME = "portfolio-new-name"
+PORTFOLIO_CREATE = "portfolio-create"
+PORTFOLIO_RENAME_NAME = "portfolio-rename-name"
+PORTFOLIO_RENAME = "portfolio-rename"
+PORTFOLIO_DELETE = "portfolio-delete"
+PORTFOLIO_DELETE_CONFIRM = "portfolio-delete-confirm"
+PORTFOLIO_MESSAGE = "portfolio-message"

@@ -119,10 +119,9 @@ class BackgroundPriceUpdater:
 
     def portfolio_needs(self) -> dict[int, dict[str, Need]]:
         needs: dict[int, dict[str, Need]] = {}
-        for owner in self.ledger.owners():
-            for portfolio in self.ledger.list_portfolios(owner):
-                transactions = self.ledger.list_transactions(portfolio.id)
-                needs[portfolio.id] = price_needs(transactions, analytics.replay(transactions))
+        for portfolio_id in self.ledger.portfolio_ids():
+            transactions = self.ledger.list_transactions(portfolio_id)
+            needs[portfolio_id] = price_needs(transactions, analytics.replay(transactions))
         return needs
 
     def run_once(self) -> WarmupResult:

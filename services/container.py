@@ -57,9 +57,16 @@ def build_services(settings: Settings, *, clock: MarketClock | None = None,
     charts = BackgroundChartGenerator(ledger, prices, clock, ChartStore(cache))
     dashboard = DashboardData(ledger, prices, clock, settings, charts)
     services = Services(settings, ledger, clock, cache, provider, prices, charts, dashboard)
+    ledger.add_listener(lambda portfolio_id: on_ledger_change(services, portfolio_id))
     if settings.demo_mode:
         seed_sample_portfolio(services)
     return services
+
+
+def on_ledger_change(services: Services, portfolio_id: int) -> None:
+    """Drop that portfolio's derived caches (and nothing else), then regenerate its chart in the background."""
+    services.charts.store.invalidate(portfolio_id)
+    services.charts.request(portfolio_id)
 
 
 def seed_sample_portfolio(services: Services) -> None:

@@ -14,8 +14,9 @@ portfolio row elsewhere. Each such write bumps `PortfolioRow.version`, which cac
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -55,6 +56,7 @@ from services.csv_io import (
 )
 from services.models import FieldError, NotFoundError, Portfolio, Transaction, ValidationError
 
+log = logging.getLogger(__name__)
 MAX_NAME_CHARS = 100
 SQLITE_BUSY_TIMEOUT_S = 30.0
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -202,6 +204,18 @@ class Ledger:
         self.database_url = database_url
         self.engine = _make_engine(database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._listeners: list[Callable[[int], None]] = []
+
+    def add_listener(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(portfolio_id)` after every committed change to a portfolio's transactions."""
+        self._listeners.append(listener)
+
+    def _changed(self, portfolio_id: int) -> None:
+        for listener in self._listeners:
+            try:
+                listener(portfolio_id)
+            except Exception:  # a cache that failed to clear must not undo a committed write
+                log.exception("ledger change listener failed for portfolio %s", portfolio_id)
 
     # -- plumbing ---------------------------------------------------------------------------------------
 
@@ -298,6 +312,7 @@ class Ledger:
         """Delete a portfolio; the database cascades to its transactions."""
         with self._write(portfolio_id) as (session, _):
             session.execute(delete(PortfolioRow).where(PortfolioRow.id == portfolio_id))
+        self._changed(portfolio_id)
 
     def version(self, portfolio_id: int) -> int:
         """A number that changes whenever the portfolio's transactions do."""
@@ -329,7 +344,9 @@ class Ledger:
             session.add(row)
             session.flush()
             self._bump(session, portfolio_id)
-            return row.to_domain()
+            added = row.to_domain()
+        self._changed(portfolio_id)
+        return added
 
     def delete_transaction(self, portfolio_id: int, transaction_id: int) -> None:
         """Delete one transaction, unless a later SELL would then sell more than is held."""
@@ -347,6 +364,7 @@ class Ledger:
                 ])
             session.execute(delete(TransactionRow).where(TransactionRow.id == transaction_id))
             self._bump(session, portfolio_id)
+        self._changed(portfolio_id)
 
     def import_csv(self, portfolio_id: int, text: str, max_rows: int = DEFAULT_MAX_ROWS) -> int:
         """Add every row of a CSV ledger in one database transaction, or none (ValidationError)."""
@@ -372,7 +390,8 @@ class Ledger:
                 raise ValidationError(f"{rows} row{'s' if rows != 1 else ''} rejected", errors)
             session.execute(insert(TransactionRow), [_row_values(portfolio_id, t) for t in new])
             self._bump(session, portfolio_id)
-            return len(new)
+        self._changed(portfolio_id)
+        return len(new)
 
     def export_csv(self, portfolio_id: int) -> str:
         """The ledger as CSV, which `import_csv` reads back to the same transactions."""
@@ -386,6 +405,11 @@ class Ledger:
             rows = session.execute(select(TransactionRow.ticker, func.min(TransactionRow.date))
                                    .group_by(TransactionRow.ticker).order_by(TransactionRow.ticker))
             return {ticker: first for ticker, first in rows}
+
+    def portfolio_ids(self) -> list[int]:
+        """Every portfolio of every owner (the warm-up covers them all)."""
+        with self._read() as session:
+            return list(session.scalars(select(PortfolioRow.id).order_by(PortfolioRow.id)))
 
     def portfolio_tickers(self, portfolio_id: int) -> dict[str, dt.date]:
         """The portfolio's tickers, with their earliest transaction date."""

@@ -274,17 +274,24 @@ class PriceService:
         outcomes: dict[str, TickerOutcome] = {}
         tokens: dict[str, str] = {}
         try:
-            for ticker in batch:
-                token = self.cache.try_lock(f"fetch:{ticker}", self._lock_ttl_s)
-                if token is not None:
-                    tokens[ticker] = token
-            # Another worker may have fetched while we queued: ask again only for what is still due.
-            mine = self.due({t: Need(batch[t]) for t in tokens})
-            for ticker in tokens:
-                if ticker not in mine:
-                    outcomes[ticker] = TickerOutcome(ticker, "shared")
-            if mine:
-                outcomes.update(self._fetch_with_retries(mine))
+            try:
+                for ticker in batch:
+                    token = self.cache.try_lock(f"fetch:{ticker}", self._lock_ttl_s)
+                    if token is not None:
+                        tokens[ticker] = token
+                # Another worker may have fetched while we queued: ask again only for what is still due.
+                mine = self.due({t: Need(batch[t]) for t in tokens})
+                for ticker in tokens:
+                    if ticker not in mine:
+                        outcomes[ticker] = TickerOutcome(ticker, "shared")
+                if mine:
+                    outcomes.update(self._fetch_with_retries(mine))
+            finally:
+                # Unlock before waiting on other workers' locks: two workers that each hold some of the other's
+                # tickers would otherwise wait on each other until the locks expire (minutes).
+                for ticker, token in tokens.items():
+                    self.cache.unlock(f"fetch:{ticker}", token)
+            self._finish(list(tokens), outcomes, futures)  # what we fetched need not wait for the others
             for ticker in batch:
                 if ticker not in tokens:
                     outcomes[ticker] = self._await_other_worker(ticker)
@@ -293,12 +300,17 @@ class PriceService:
             for ticker in batch:
                 outcomes.setdefault(ticker, TickerOutcome(ticker, "failed", f"internal error: {error}"))
         finally:
-            for ticker, token in tokens.items():
-                self.cache.unlock(f"fetch:{ticker}", token)
-            with self._inflight_lock:
-                for ticker in batch:
-                    self._inflight.pop(ticker, None)
-            for ticker in batch:
+            self._finish(list(batch), outcomes, futures)
+
+    def _finish(self, tickers: Sequence[str], outcomes: Mapping[str, TickerOutcome],
+                futures: Mapping[str, Future[TickerOutcome]]) -> None:
+        """Resolve the futures of `tickers` (once) and forget them as in flight."""
+        with self._inflight_lock:
+            for ticker in tickers:
+                if self._inflight.get(ticker) is futures[ticker]:  # not a newer fetch of the same ticker
+                    del self._inflight[ticker]
+        for ticker in tickers:
+            if not futures[ticker].done():
                 futures[ticker].set_result(outcomes.get(ticker, TickerOutcome(ticker, "failed", "no outcome")))
 
     def _await_other_worker(self, ticker: str) -> TickerOutcome:

@@ -235,9 +235,12 @@ def backoff_sleep() -> SleepRecorder:
 
 
 @pytest.fixture
-def make_service(clock: MarketClock, settings: Settings, backoff_sleep: SleepRecorder
+def make_service(clock: MarketClock, settings: Settings, backoff_sleep: SleepRecorder, price_cache: PriceCache
                  ) -> Iterator[Callable[..., PriceService]]:
-    """Build PriceServices (shut down after the test); defaults: the fixture clock, settings and fake sleep."""
+    """Build PriceServices, joined after the test (before `price_cache` closes, which it depends on for that).
+
+    Defaults: the fixture clock and settings, backoff recorded by `backoff_sleep`, jitter fixed at 0.5 (x1.0).
+    """
     built: list[PriceService] = []
 
     def build(provider, cache: PriceCache, *, clock: MarketClock = clock, settings: Settings = settings,
@@ -249,4 +252,5 @@ def make_service(clock: MarketClock, settings: Settings, backoff_sleep: SleepRec
 
     yield build
     for service in built:
-        service._executor.shutdown(wait=True, cancel_futures=True)
+        service.shutdown()
+        service._executor.shutdown(wait=True)  # no fetch may outlive the test and write into the next one

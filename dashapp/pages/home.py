@@ -1,8 +1,17 @@
-"""Placeholder dashboard page (the full dashboard comes with the UI issue)."""
+"""`/`: the dashboard of the first portfolio (its callbacks live in dashboard.py, on the same component ids)."""
+
+from __future__ import annotations
 
 import dash
 from dash import html
 
-dash.register_page(__name__, path="/", name="Dashboard")
+from dashapp.components.dashboard import dashboard_page, no_portfolio_page
+from dashapp.pages._services import resolve_portfolio
 
-layout = html.Div([html.H1("MyStockTracker"), html.P("The JSON API is at /api/portfolios.")])
+dash.register_page(__name__, path="/", name="Dashboard", title="MyStockTracker", order=0)
+
+
+def layout(**_query: str) -> html.Div:
+    """The first portfolio's dashboard skeleton, or a pointer to the Transactions page when there is none."""
+    portfolio, problem = resolve_portfolio(None)
+    return dashboard_page(portfolio) if portfolio else no_portfolio_page(problem or "")

@@ -1,0 +1,62 @@
+"""Pure decisions of the cold path: when a part needs the background wait, how far it is, when to stop.
+
+Warm data is served by normal callbacks (a background callback costs a forked process and at least one poll,
+about 130 ms at interval=100 in Dash 4.4.1). A part goes through the cold path only when its payload says data
+is still arriving: quotes missing or stale (prices), or history not cached yet (chart, HTTP 202).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+POLL_S = 0.1  # how often a background wait reads the cache again
+POLL_INTERVAL_MS = 100  # how often the browser asks a background callback for progress
+MAX_WAIT_S = 30.0  # a wait never runs longer than this, whatever happens upstream
+
+
+@dataclass(frozen=True)
+class PriceProgress:
+    """How many of a portfolio's open holdings have a settled price (fresh or last close)."""
+
+    settled: int
+    total: int
+    unsettled: tuple[str, ...]
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.total == 0 else round(100 * self.settled / self.total)
+
+    @property
+    def label(self) -> str:
+        return f"{self.settled}/{self.total}"
+
+
+def price_progress(prices: dict) -> PriceProgress:
+    """Progress from a payload's `prices` block (DESIGN.md): missing and stale prices are not settled yet."""
+    counts = prices.get("counts") or {}
+    total = sum(int(v) for v in counts.values())
+    unsettled = tuple(sorted({*prices.get("missing", ()), *prices.get("stale", ())}))
+    return PriceProgress(settled=max(0, total - len(unsettled)), total=total, unsettled=unsettled)
+
+
+def wait_request(portfolio_id: int, **details) -> dict:
+    """The data of a *_PENDING store: what to wait for, with a fresh nonce (a background callback with the
+    same arguments would answer from Dash's result cache instead of running)."""
+    return {"portfolio_id": portfolio_id, "nonce": uuid.uuid4().hex, **details}
+
+
+def is_waiting(pending: dict | None, ready: str | None) -> bool:
+    """True while the background wait for `pending` has not answered yet."""
+    return bool(pending) and pending.get("nonce") != ready
+
+
+@dataclass(frozen=True)
+class Stall:
+    """When to give up waiting: nothing changed for `quiet_s` seconds, or `max_s` seconds in all."""
+
+    quiet_s: float
+    max_s: float = MAX_WAIT_S
+
+    def over(self, elapsed_s: float, since_change_s: float) -> bool:
+        return elapsed_s >= self.max_s or since_change_s >= self.quiet_s

@@ -1,0 +1,123 @@
+"""The dashboard page's layout, drawn the same way for the static first paint and for Dash.
+
+`dashboard_page(portfolio, static=True)` is the skeleton in the HTML of GET / (plain `dash.html`, rendered by
+static_html.py); `static=False` is the Dash layout the page mounts with: the same boxes, with the live graphs,
+grid, stores and tooltip in place of their plain stand-ins. Every part starts as a skeleton and is filled by
+its own callback (pages/dashboard.py).
+"""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from dashapp import ids
+from dashapp.components.holdings_grid import holdings_grid
+from dashapp.components.skeleton import card, live_or_placeholder, part, skeleton_text
+from dashapp.components.summary import summary_row
+from dashapp.figures import CHART_HEIGHT, GRAPH_CONFIG, blank_figure
+from services.analytics import RANGES
+
+DEFAULT_RANGE = "1Y"
+GRID_HEIGHT = "460px"
+HIDDEN = {"display": "none"}
+SHOWN_FLEX = {"display": "flex"}
+
+
+def range_button_class(range_name: str, selected: str) -> str:
+    """Bootstrap classes of one range button; the selected one is `active`."""
+    return "btn btn-outline-secondary" + (" active" if range_name == selected else "")
+
+
+def range_buttons(selected: str = DEFAULT_RANGE) -> html.Div:
+    """1M / 3M / 6M / YTD / 1Y / 5Y / MAX as a button group (a clientside callback keeps one active)."""
+    return html.Div([
+        html.Button(name, id={"type": ids.RANGE_BUTTON, "range": name}, className=range_button_class(name, selected),
+                    type="button", n_clicks=0)
+        for name in RANGES
+    ], className="btn-group btn-group-sm range-buttons", role="group", **{"aria-label": "Chart range"})
+
+
+def _graph(graph_id: str) -> dcc.Graph:
+    return dcc.Graph(id=graph_id, figure=blank_figure(), config=GRAPH_CONFIG, style={"height": "100%"})
+
+
+def _graph_placeholder() -> html.Div:
+    return html.Div(style={"height": "100%"})
+
+
+def _toolbar(portfolio: dict | None, static: bool) -> html.Div:
+    title = portfolio["name"] if portfolio else skeleton_text("16rem", height="1.4rem")
+    right: list = []
+    if not static:
+        right.append(html.Div([
+            html.Span("Fetching prices", className="small text-muted text-nowrap"),
+            dbc.Progress(id=ids.REFRESH_PROGRESS, value=0, striped=True, animated=True,
+                         className="refresh-progress-bar"),
+        ], id=ids.REFRESH_PROGRESS_WRAP, className="align-items-center gap-2", style=HIDDEN))
+    right.append(html.Button("Refresh prices", id=ids.REFRESH_PRICES, type="button", n_clicks=0,
+                             className="btn btn-outline-primary btn-sm", disabled=static))
+    children = [
+        html.H1(title, id=ids.PORTFOLIO_TITLE, className="h4 mb-0 page-title text-truncate"),
+        html.Span(skeleton_text("5rem", height="0.75em"), id=ids.PRICE_BADGE, className="badge rounded-pill price-badge",
+                  tabIndex="0"),
+        html.Div(right, className="ms-auto d-flex align-items-center gap-2"),
+    ]
+    if not static:
+        children.append(dbc.Tooltip([], id=ids.PRICE_BADGE_TOOLTIP, target=ids.PRICE_BADGE, placement="bottom"))
+    return html.Div(children, className="page-toolbar d-flex flex-wrap align-items-center gap-2 mb-3")
+
+
+def _stores(portfolio: dict | None) -> list[dcc.Store]:
+    return [
+        dcc.Store(id=ids.CURRENT_PORTFOLIO, data=portfolio["id"] if portfolio else None),
+        dcc.Store(id=ids.CHART_RANGE, data=DEFAULT_RANGE),
+        dcc.Store(id=ids.PRICES_PENDING), dcc.Store(id=ids.PRICES_READY),
+        dcc.Store(id=ids.CHART_PENDING), dcc.Store(id=ids.CHART_READY),
+    ]
+
+
+def dashboard_page(portfolio: dict | None, *, static: bool = False) -> html.Div:
+    """The dashboard of `portfolio` ({"id", "name", ...}); `static` gives the plain-HTML skeleton."""
+    chart_overlay = None if static else html.Div([
+        html.Div("Building the chart", className="small text-muted mb-1"),
+        dbc.Progress(id=ids.CHART_PROGRESS, value=0, striped=True, animated=True, className="w-50"),
+    ], id=ids.CHART_PROGRESS_WRAP, className="part-overlay", style=HIDDEN)
+    chart_body = [
+        live_or_placeholder(static, lambda: _graph(ids.VALUE_CHART), _graph_placeholder()),
+        html.Div(id=None if static else ids.VALUE_CHART_MESSAGE, className="part-message"),
+    ]
+    value_chart = card("Value over time", part(None if static else ids.VALUE_CHART_PART, chart_body,
+                                               height=f"{CHART_HEIGHT}px", overlay=chart_overlay),
+                       header_right=range_buttons())
+    allocation = card("Allocation", part(
+        None if static else ids.ALLOCATION_PART,
+        live_or_placeholder(static, lambda: _graph(ids.ALLOCATION_CHART), _graph_placeholder()),
+        height=f"{CHART_HEIGHT}px"))
+    holdings = card("Holdings", part(
+        None if static else ids.HOLDINGS_PART,
+        live_or_placeholder(static, holdings_grid, html.Div(style={"height": "100%"})),
+        height=GRID_HEIGHT), header_right=html.Span(id=None if static else ids.HOLDINGS_COUNT,
+                                                    className="small text-muted"))
+    children = [
+        _toolbar(portfolio, static),
+        summary_row(),
+        html.Div([html.Div(value_chart, className="col-lg-8"), html.Div(allocation, className="col-lg-4")],
+                 className="row g-3 mb-3"),
+        holdings,
+    ]
+    if not static:
+        children = _stores(portfolio) + children
+    return html.Div(children, className="container-xl page py-3")
+
+
+def no_portfolio_page(message: str, *, portfolio_id: int | None = None) -> html.Div:
+    """What the dashboard shows without a portfolio to show (none yet, or an unknown id)."""
+    return html.Div([
+        dcc.Store(id=ids.CURRENT_PORTFOLIO, data=portfolio_id),
+        html.Div([
+            html.H1("Nothing to show yet", className="h4"),
+            html.P(message, className="mb-2"),
+            dcc.Link("Open the Transactions page", href="/transactions", className="btn btn-primary btn-sm"),
+        ], className="alert alert-light border mt-3"),
+    ], className="container-xl page py-3")

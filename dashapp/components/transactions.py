@@ -1,0 +1,237 @@
+"""The transactions page: the ledger grid, the add form, CSV import/export and portfolio management.
+
+Drawn like the dashboard (see dashboard.py): `static=True` is the plain-HTML skeleton of GET /transactions, the
+default is the Dash layout. Error views take the services' FieldError values as JSON dicts
+({"line"?, "field", "message"}) and render them as text, so user input is always escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from dashapp import ids
+from dashapp.components.skeleton import card, field_placeholder, live_or_placeholder, part, skeleton_text
+from services.models import TRANSACTION_TYPES
+
+GRID_HEIGHT = "460px"
+FIELD_LABELS = {"date": "Date", "ticker": "Ticker", "type": "Type", "quantity": "Quantity", "price": "Price",
+                "fees": "Fees", "note": "Note"}
+PLACEHOLDERS = {"ticker": "AAPL", "quantity": "10", "price": "189.50", "fees": "0", "note": "optional"}
+
+_NUMBER = {"cellClass": "ag-right-aligned-cell", "headerClass": "ag-right-aligned-header",
+           "filter": "agNumberColumnFilter", "cellDataType": "number", "flex": 1, "minWidth": 90}
+TXN_COLUMN_DEFS: list[dict] = [
+    {"field": "date", "headerName": "Date", "width": 130, "filter": "agTextColumnFilter", "cellDataType": "text",
+     "sort": "desc"},
+    {"field": "ticker", "headerName": "Ticker", "width": 100, "filter": "agTextColumnFilter",
+     "cellDataType": "text", "cellClass": "fw-semibold"},
+    {"field": "type", "headerName": "Type", "width": 110, "filter": "agTextColumnFilter", "cellDataType": "text"},
+    {"field": "quantity", "headerName": "Quantity", **_NUMBER, "valueFormatter": {"function": "stNumber(params.value)"}},
+    {"field": "price", "headerName": "Price", **_NUMBER,
+     "valueFormatter": {"function": "stMoney(params.value, params.data.currency, false)"}},
+    {"field": "fees", "headerName": "Fees", **_NUMBER,
+     "valueFormatter": {"function": "stMoney(params.value, params.data.currency, false)"}},
+    {"field": "note", "headerName": "Note", "flex": 2, "minWidth": 140, "filter": "agTextColumnFilter",
+     "cellDataType": "text"},
+]
+TXN_GRID_OPTIONS = {
+    "animateRows": False, "rowHeight": 34, "headerHeight": 36,
+    "rowSelection": {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
+                     "enableClickSelection": False},
+    "localeText": {"noRowsToShow": "No transactions yet: add one or import a CSV"},
+}
+
+
+@dataclass(frozen=True)
+class FormErrors:
+    """Where the add form's errors go: a message per field (None: valid) and one for the whole form."""
+
+    fields: dict[str, str | None]
+    general: str | None = None
+
+
+def form_errors(errors: list[dict], general: str | None = None) -> FormErrors:
+    """Spread a rejection's errors over the form's fields; errors about no form field go to `general`."""
+    messages: dict[str, list[str]] = {field: [] for field in ids.TXN_FIELDS}
+    other: list[str] = []
+    for error in errors:
+        field = error.get("field")
+        if field in messages:
+            messages[field].append(f"{FIELD_LABELS[field]} {error.get('message', 'is invalid')}")
+        else:
+            other.append(f"{field}: {error.get('message')}" if field else str(error.get("message")))
+    lines = [general] if general and (other or not any(messages.values())) else []
+    lines += other
+    return FormErrors({field: "; ".join(found) or None for field, found in messages.items()},
+                      " ".join(line for line in lines if line) or None)
+
+
+def txn_rows(transactions: list[dict], currency: str) -> list[dict]:
+    """The ledger's transactions (as `Transaction.to_json()`) with the currency the grid formats them in."""
+    return [{**transaction, "currency": currency} for transaction in transactions]
+
+
+def decode_upload(contents: str) -> tuple[str | None, dict | None]:
+    """The text of a dcc.Upload `contents` (a base64 data URL), or (None, error) if it is not UTF-8 text."""
+    _header, _, data = (contents or "").partition(",")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return None, {"line": None, "field": "file", "message": "could not be read"}
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        message = f"is not UTF-8: byte 0x{raw[error.start]:02x} at offset {error.start}; save the file as UTF-8"
+        return None, {"line": line, "field": "file", "message": message}
+
+
+def download_name(portfolio_name: str) -> str:
+    """A safe file name for a portfolio's CSV export."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", portfolio_name).strip("-").lower()[:60]
+    return f"{slug or 'portfolio'}-transactions.csv"
+
+
+def csv_errors_view(message: str, errors: list[dict]) -> html.Div:
+    """A rejected import: the summary and a table of every error by CSV line."""
+    rows = [html.Tr([html.Td(str(e["line"]) if e.get("line") is not None else "—"), html.Td(e.get("field", "")),
+                     html.Td(e.get("message", ""))]) for e in errors]
+    return html.Div([
+        html.Div([html.Strong("Nothing was imported: "), message], className="mb-2"),
+        html.Div(html.Table([
+            html.Thead(html.Tr([html.Th("Line"), html.Th("Field"), html.Th("Problem")])),
+            html.Tbody(rows),
+        ], className="table table-sm table-borderless mb-0 csv-errors"), className="csv-errors-scroll"),
+    ], className="alert alert-danger mb-0", role="alert")
+
+
+def _field(field: str, control, col: str = "col-6") -> html.Div:
+    return html.Div([
+        html.Label(FIELD_LABELS[field], htmlFor=ids.txn_input(field), className="form-label small mb-1"),
+        control,
+        html.Div(id=ids.txn_feedback(field), className="invalid-feedback"),
+    ], className=col)
+
+
+def _input(field: str, static: bool, today: str):
+    def live():
+        if field == "type":
+            return dbc.Select(id=ids.txn_input(field), options=[{"label": t, "value": t} for t in TRANSACTION_TYPES],
+                              value="BUY", size="sm")
+        kind = "date" if field == "date" else "text"
+        return dbc.Input(id=ids.txn_input(field), type=kind, size="sm", value=today if field == "date" else None,
+                         placeholder=PLACEHOLDERS.get(field), autoComplete="off",
+                         inputMode="decimal" if field in ("quantity", "price", "fees") else None)
+    placeholder = field_placeholder("form-select form-select-sm" if field == "type" else "form-control form-control-sm")
+    return live_or_placeholder(static, live, placeholder)
+
+
+def _add_form(static: bool, today: str) -> html.Div:
+    fields = [_field(f, _input(f, static, today), "col-12" if f == "note" else "col-6") for f in ids.TXN_FIELDS]
+    return html.Div([
+        html.Div(fields, className="row g-2 mb-3"),
+        html.Div([
+            html.Button("Add transaction", id=ids.TXN_SUBMIT, type="button", n_clicks=0,
+                        className="btn btn-primary btn-sm", disabled=static),
+            html.Div(id=ids.TXN_FORM_MESSAGE, className="small ms-2 form-message"),
+        ], className="d-flex align-items-center"),
+    ], id=ids.TXN_FORM)
+
+
+def _upload(static: bool, max_bytes: int) -> html.Div:
+    prompt = html.Div(["Drop a CSV file here or ", html.Span("choose one", className="link-primary")],
+                      className="upload-prompt")
+    area = live_or_placeholder(
+        static, lambda: dcc.Upload(prompt, id=ids.CSV_UPLOAD, accept=".csv,text/csv", max_size=max_bytes,
+                                   className="upload-area", multiple=False),
+        html.Div(prompt, className="upload-area"))
+    return html.Div([
+        html.P(["Columns: ", html.Code("date,ticker,type,quantity,price,fees,note"),
+                " (fees and note optional). A file with any bad row imports nothing."], className="small text-muted"),
+        area,
+        html.Div(id=ids.CSV_UPLOAD_RESULT, className="mt-2"),
+    ])
+
+
+def _text_button(input_id: str, button_id: str, label: str, placeholder: str, static: bool,
+                 value: str | None = None, tone: str = "btn-outline-primary") -> html.Div:
+    control = live_or_placeholder(
+        static, lambda: dbc.Input(id=input_id, type="text", size="sm", value=value, placeholder=placeholder,
+                                  maxLength=100, autoComplete="off"),
+        field_placeholder())
+    return html.Div([control, html.Button(label, id=button_id, type="button", n_clicks=0,
+                                          className=f"btn {tone} btn-sm", disabled=static)],
+                    className="input-group input-group-sm mb-2")
+
+
+def _portfolio_admin(portfolio: dict | None, static: bool) -> html.Div:
+    children = []
+    if portfolio is not None:
+        children += [
+            html.Label("Rename this portfolio", className="form-label small mb-1"),
+            _text_button(ids.PORTFOLIO_RENAME_NAME, ids.PORTFOLIO_RENAME, "Rename", "Portfolio name", static,
+                         portfolio["name"]),
+        ]
+    children += [
+        html.Label("New portfolio", className="form-label small mb-1"),
+        _text_button(ids.PORTFOLIO_NEW_NAME, ids.PORTFOLIO_CREATE, "Create", "e.g. Retirement", static),
+    ]
+    if portfolio is not None:
+        children.append(html.Button("Delete this portfolio", id=ids.PORTFOLIO_DELETE, type="button", n_clicks=0,
+                                    className="btn btn-outline-danger btn-sm", disabled=static))
+        if not static:
+            children.append(dcc.ConfirmDialog(
+                id=ids.PORTFOLIO_DELETE_CONFIRM,
+                message=f"Delete the portfolio \u201c{portfolio['name']}\u201d and all its transactions?"))
+    children.append(html.Div(id=ids.PORTFOLIO_MESSAGE, className="small mt-2"))
+    return html.Div(children)
+
+
+def transactions_page(portfolio: dict | None, *, static: bool = False, today: str = "",
+                      max_upload_bytes: int = 5 * 1024 * 1024) -> html.Div:
+    """The transactions page of `portfolio` (None: no portfolio yet, only the create form)."""
+    title = portfolio["name"] if portfolio else ("No portfolio yet" if not static else skeleton_text("14rem"))
+    toolbar = html.Div([
+        html.H1(["Transactions", html.Span(" · ", className="text-muted"), html.Span(title, id=ids.TXN_TITLE)],
+                className="h4 mb-0 page-title text-truncate"),
+        html.Div([
+            html.Button("Download CSV", id=ids.CSV_DOWNLOAD_BUTTON, type="button", n_clicks=0,
+                        className="btn btn-outline-primary btn-sm", disabled=static or portfolio is None),
+        ], className="ms-auto d-flex align-items-center gap-2"),
+    ], className="page-toolbar d-flex flex-wrap align-items-center gap-2 mb-3")
+    admin = card("Portfolio", _portfolio_admin(portfolio, static), body_class="card-body")
+    if portfolio is None and not static:
+        return html.Div([dcc.Store(id=ids.CURRENT_PORTFOLIO, data=None), toolbar,
+                         html.Div(html.Div(admin, className="col-lg-6"), className="row g-3")],
+                        className="container-xl page py-3")
+    ledger = card("Ledger", [
+        part(None if static else ids.TXN_TABLE + "-part",
+             live_or_placeholder(static, lambda: dag.AgGrid(
+                 id=ids.TXN_TABLE, columnDefs=TXN_COLUMN_DEFS, rowData=[], getRowId="params.data.id",
+                 defaultColDef={"sortable": True, "resizable": True, "filter": True},
+                 dashGridOptions=TXN_GRID_OPTIONS, className="stock-grid",
+                 style={"height": "100%", "width": "100%"}), html.Div(style={"height": "100%"})),
+             height=GRID_HEIGHT),
+        html.Div(id=ids.TXN_DELETE_MESSAGE, className="small mt-2"),
+    ], header_right=html.Button("Delete selected", id=ids.TXN_DELETE, type="button", n_clicks=0,
+                                className="btn btn-outline-danger btn-sm", disabled=static))
+    children = [
+        toolbar,
+        html.Div([html.Div(ledger, className="col-lg-8"),
+                  html.Div(card("Add a transaction", _add_form(static, today), body_class="card-body"),
+                           className="col-lg-4")], className="row g-3 mb-3"),
+        html.Div([html.Div(card("Import a CSV", _upload(static, max_upload_bytes), body_class="card-body"),
+                           className="col-lg-6"),
+                  html.Div(admin, className="col-lg-6")], className="row g-3"),
+    ]
+    if not static:
+        children = [dcc.Store(id=ids.CURRENT_PORTFOLIO, data=portfolio["id"] if portfolio else None),
+                    dcc.Store(id=ids.TXN_VERSION, data=0), dcc.Download(id=ids.CSV_DOWNLOAD), *children]
+    return html.Div(children, className="container-xl page py-3")

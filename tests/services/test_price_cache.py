@@ -1,0 +1,209 @@
+"""PriceCache: bar merging, quotes and failures, shared locks, prefixes, health, and recovery from corruption."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pandas as pd
+import pytest
+
+from services.models import Quote
+from services.price_cache import FailureRecord, PriceCache
+from services.providers.base import empty_bars
+
+UTC = dt.UTC
+
+
+def bars(days: list[str], closes: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"close": closes, "dividend": 0.0, "split": 1.0},
+                        index=pd.DatetimeIndex(pd.to_datetime(days), name="date"))
+
+
+def dates(frame: pd.DataFrame) -> list[str]:
+    return [d.date().isoformat() for d in frame.index]
+
+
+# -- bars ----------------------------------------------------------------------------------------------------------
+def test_unknown_ticker_has_no_bars(price_cache):
+    assert price_cache.get_bars("AAA") is None
+    assert price_cache.history_from("AAA") is None
+
+
+def test_put_bars_keeps_earlier_rows_and_replaces_from_the_new_first_date(price_cache):
+    price_cache.put_bars("AAA", bars(["2025-06-02", "2025-06-03", "2025-06-04", "2025-06-05", "2025-06-06"],
+                                     [1.0, 2.0, 3.0, 4.0, 5.0]), dt.date(2025, 6, 2))
+    # The tail fetched again from 5 June: 5 and 6 June are replaced, 9 June is new.
+    merged = price_cache.put_bars("AAA", bars(["2025-06-05", "2025-06-06", "2025-06-09"], [40.0, 50.0, 60.0]),
+                                  dt.date(2025, 6, 5))
+
+    expected_dates = ["2025-06-02", "2025-06-03", "2025-06-04", "2025-06-05", "2025-06-06", "2025-06-09"]
+    assert dates(merged) == expected_dates
+    assert merged["close"].tolist() == [1.0, 2.0, 3.0, 40.0, 50.0, 60.0]
+    stored = price_cache.get_bars("AAA")
+    assert dates(stored) == expected_dates
+    assert stored["close"].tolist() == [1.0, 2.0, 3.0, 40.0, 50.0, 60.0]
+    assert price_cache.history_from("AAA") == dt.date(2025, 6, 2)
+
+
+def test_put_bars_with_no_new_rows_keeps_what_was_cached(price_cache):
+    price_cache.put_bars("AAA", bars(["2025-06-02", "2025-06-03"], [1.0, 2.0]), dt.date(2025, 6, 2))
+    merged = price_cache.put_bars("AAA", empty_bars(), dt.date(2025, 6, 3))
+    assert merged["close"].tolist() == [1.0, 2.0]
+    assert price_cache.get_bars("AAA")["close"].tolist() == [1.0, 2.0]
+
+
+def test_put_bars_on_a_new_ticker_with_no_rows_stores_an_empty_frame(price_cache):
+    price_cache.put_bars("AAA", empty_bars(), dt.date(2025, 6, 2))
+    stored = price_cache.get_bars("AAA")
+    assert stored is not None and stored.empty
+    assert list(stored.columns) == ["close", "dividend", "split"]
+
+
+@pytest.mark.parametrize(
+    ("requested", "expected"),
+    [
+        ([dt.date(2025, 6, 2)], dt.date(2025, 6, 2)),
+        ([dt.date(2025, 6, 2), dt.date(2025, 7, 1)], dt.date(2025, 6, 2)),  # a tail fetch does not move it
+        ([dt.date(2025, 6, 2), dt.date(2020, 1, 2)], dt.date(2020, 1, 2)),  # an earlier fetch extends it
+        ([dt.date(2025, 7, 1), dt.date(2020, 1, 2), dt.date(2024, 1, 2)], dt.date(2020, 1, 2)),
+    ],
+)
+def test_history_from_keeps_the_earliest_requested_date(price_cache, requested, expected):
+    for start in requested:
+        price_cache.put_bars("AAA", bars([start.isoformat()], [1.0]), start)
+    assert price_cache.history_from("AAA") == expected
+
+
+def test_bars_written_by_another_process_are_seen(price_cache, settings):
+    price_cache.put_bars("AAA", bars(["2025-06-02"], [1.0]), dt.date(2025, 6, 2))
+    assert price_cache.get_bars("AAA")["close"].tolist() == [1.0]  # now remembered in memory
+    other = PriceCache(settings.cache_dir)
+    other.put_bars("AAA", bars(["2025-06-02", "2025-06-03"], [1.5, 2.0]), dt.date(2025, 6, 2))
+    assert price_cache.get_bars("AAA")["close"].tolist() == [1.5, 2.0]
+    other.close()
+
+
+# -- quotes and failures -------------------------------------------------------------------------------------------
+QUOTE = Quote("AAA", 123.45, 120.0, "USD", dt.datetime(2025, 7, 8, 15, 0, tzinfo=UTC),
+              dt.datetime(2025, 7, 8, 15, 0, 5, tzinfo=UTC))
+FAILURE = FailureRecord("AAA", "AAA: timeout", dt.datetime(2025, 7, 8, 15, 0, tzinfo=UTC),
+                        dt.datetime(2025, 7, 8, 15, 1, tzinfo=UTC))
+
+
+def test_quote_round_trip(price_cache, settings):
+    assert price_cache.get_quote("AAA") is None
+    price_cache.put_quote(QUOTE)
+    assert price_cache.get_quote("AAA") == QUOTE
+    other = PriceCache(settings.cache_dir)
+    assert other.get_quote("AAA") == QUOTE  # shared through the directory
+    assert list(other.tickers_with_quotes()) == ["AAA"]
+    other.close()
+
+
+def test_failure_round_trip_and_a_quote_clears_it(price_cache):
+    assert price_cache.get_failure("AAA") is None
+    price_cache.put_failure(FAILURE)
+    assert price_cache.get_failure("AAA") == FAILURE
+    price_cache.put_quote(Quote("BBB", 1.0, None, "USD", None, QUOTE.fetched_at))
+    assert price_cache.get_failure("AAA") == FAILURE  # another ticker's quote leaves it alone
+    price_cache.put_quote(QUOTE)
+    assert price_cache.get_failure("AAA") is None
+
+
+# -- locks ---------------------------------------------------------------------------------------------------------
+def test_try_lock_is_exclusive_and_only_its_holder_unlocks(price_cache, settings):
+    other = PriceCache(settings.cache_dir)  # another worker
+    token = price_cache.try_lock("fetch:AAA", ttl_s=60)
+    assert token is not None
+    assert other.try_lock("fetch:AAA", ttl_s=60) is None
+    assert other.is_locked("fetch:AAA")
+
+    other.unlock("fetch:AAA", "someone-else")  # a wrong token does nothing
+    assert price_cache.is_locked("fetch:AAA")
+
+    price_cache.unlock("fetch:AAA", token)
+    assert not other.is_locked("fetch:AAA")
+    assert other.try_lock("fetch:AAA", ttl_s=60) is not None
+    other.close()
+
+
+def test_a_lock_expires_by_itself(price_cache):
+    assert price_cache.try_lock("fetch:AAA", ttl_s=0.2) is not None
+    assert price_cache.try_lock("fetch:AAA", ttl_s=0.2) is None
+    time.sleep(0.3)  # its holder died without unlocking
+    assert not price_cache.is_locked("fetch:AAA")
+    assert price_cache.try_lock("fetch:AAA", ttl_s=60) is not None
+
+
+def test_locked_waits_at_most_wait_s_and_releases_after_the_block(price_cache):
+    with price_cache.locked("seed", ttl_s=60, wait_s=0) as held:
+        assert held
+        started = time.monotonic()
+        with price_cache.locked("seed", ttl_s=60, wait_s=0.2) as second:
+            waited = time.monotonic() - started
+            assert second is False
+        assert 0.2 <= waited < 1.0
+        assert price_cache.is_locked("seed")  # the failed attempt did not release the holder's lock
+    assert not price_cache.is_locked("seed")
+    with price_cache.locked("seed", ttl_s=60, wait_s=0) as again:
+        assert again
+
+
+def test_locked_releases_when_the_block_raises(price_cache):
+    with pytest.raises(RuntimeError), price_cache.locked("seed", ttl_s=60, wait_s=0):
+        raise RuntimeError("boom")
+    assert not price_cache.is_locked("seed")
+
+
+# -- generic values ------------------------------------------------------------------------------------------------
+def test_delete_prefix_removes_only_matching_keys(price_cache):
+    for key in ("chart:1:1M", "chart:1:3M", "chart:12:1M", "chart:2:1M", "other"):
+        price_cache.set(key, key)
+    assert price_cache.delete_prefix("chart:1:") == 2
+    assert price_cache.get("chart:1:1M") is None and price_cache.get("chart:1:3M") is None
+    assert [price_cache.get(k) for k in ("chart:12:1M", "chart:2:1M", "other")] == [
+        "chart:12:1M", "chart:2:1M", "other"]
+    assert price_cache.delete_prefix("nothing:") == 0
+
+
+def test_incr_counts_across_cache_objects(price_cache, settings):
+    other = PriceCache(settings.cache_dir)
+    assert price_cache.incr("runs") == 1
+    assert other.incr("runs") == 2
+    assert price_cache.incr("runs", 5) == 7
+    other.close()
+
+
+def test_set_with_expire(price_cache):
+    price_cache.set("short", "value", expire=0.1)
+    assert price_cache.get("short") == "value"
+    time.sleep(0.2)
+    assert price_cache.get("short", "gone") == "gone"
+
+
+def test_writable(price_cache):
+    assert price_cache.writable() is True
+
+
+def test_corrupted_cache_is_rebuilt_and_its_neighbours_kept(tmp_path, caplog):
+    directory = tmp_path / "cache"
+    cache = PriceCache(directory)
+    cache.set("kept?", "no")
+    cache.close()
+    (directory / "cache.db").write_bytes(b"this is not an SQLite database\n" * 200)
+    # CACHE_DIR may be shared with other files (DATA_DIR's ledger, yfinance's cookie cache): they must survive.
+    (directory / "stocktracker.db").write_bytes(b"ledger")
+    (directory / "yfinance").mkdir()
+    (directory / "yfinance" / "cookies.db").write_bytes(b"cookies")
+
+    rebuilt = PriceCache(directory)
+
+    assert rebuilt.writable()
+    assert rebuilt.get("kept?") is None
+    rebuilt.put_quote(QUOTE)
+    assert rebuilt.get_quote("AAA") == QUOTE
+    assert "rebuilding" in caplog.text
+    assert (directory / "stocktracker.db").read_bytes() == b"ledger"
+    assert (directory / "yfinance" / "cookies.db").read_bytes() == b"cookies"
+    rebuilt.close()
