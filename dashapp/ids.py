@@ -16,7 +16,7 @@ URL = "url"  # our own dcc.Location, used to navigate when the selector changes
 PORTFOLIOS_VERSION = "portfolios-version"  # bumped when a portfolio is created, renamed or deleted
 
 # -- every page ----------------------------------------------------------------------------------------------
-CURRENT_PORTFOLIO = "current-portfolio"  # dcc.Store: the id of the portfolio the page shows (or None)
+CURRENT_PORTFOLIO = "current-portfolio"  # dcc.Store: the portfolio the page shows ({"id", "name", ...}) or None
 
 # -- dashboard -----------------------------------------------------------------------------------------------
 PORTFOLIO_TITLE = "portfolio-title"
@@ -60,6 +60,7 @@ CHART_READY = "chart-ready"
 # -- transactions page ---------------------------------------------------------------------------------------
 TXN_TITLE = "transactions-title"
 TXN_TABLE = "transactions-table"
+TXN_TABLE_PART = "transactions-table-part"
 TXN_VERSION = "transactions-version"  # dcc.Store bumped by every change to the ledger
 TXN_DELETE = "transactions-delete"
 TXN_DELETE_MESSAGE = "transactions-delete-message"

@@ -37,14 +37,15 @@ def navbar(*, static: bool = False, active: str = "dashboard") -> html.Nav:
 
     select = live_or_placeholder(
         static, lambda: dbc.Select(id=ids.PORTFOLIO_SELECT, options=[], size="sm", className="portfolio-select",
-                                   **{"aria-label": "Portfolio"}),
+                                   name="portfolio"),
         field_placeholder("form-select form-select-sm portfolio-select"))
     return html.Nav(html.Div([
         html.A("MyStockTracker", href="/", className="navbar-brand fw-bold"),
         html.Div([link("Dashboard", ids.NAV_DASHBOARD, "/", "dashboard"),
                   link("Transactions", ids.NAV_TRANSACTIONS, "/transactions", "transactions")],
                  className="navbar-nav me-auto"),
-        html.Div([html.Span("Portfolio", className="navbar-text small d-none d-md-inline"), select],
+        html.Div([html.Label("Portfolio", htmlFor=ids.PORTFOLIO_SELECT,
+                             className="navbar-text small mb-0 d-none d-md-inline"), select],
                  className="d-flex align-items-center gap-2"),
     ], className="container-xl"), id=ids.NAVBAR, className="navbar navbar-expand navbar-dark bg-primary app-navbar")
 
@@ -67,7 +68,7 @@ def app_shell(*, demo: bool, static: bool = False, path: str = "/") -> html.Div:
     else:
         children += [dash.page_container, dcc.Location(id=ids.URL, refresh="callback-nav"),
                      dcc.Store(id=ids.PORTFOLIOS_VERSION, data=0)]
-    return html.Div(children, id=None if static else ids.APP_SHELL, className="app-shell")
+    return html.Div(children, id=ids.APP_SHELL, className="app-shell")
 
 
 def portfolio_options(portfolios: list[dict]) -> list[dict]:
@@ -90,7 +91,8 @@ def register_shell_callbacks(app: dash.Dash, list_portfolios: Callable[[], list[
         Output(ids.PORTFOLIO_SELECT, "options"), Output(ids.PORTFOLIO_SELECT, "value"),
         Output(ids.NAV_DASHBOARD, "href"), Output(ids.NAV_TRANSACTIONS, "href"),
         Output(ids.NAV_DASHBOARD, "className"), Output(ids.NAV_TRANSACTIONS, "className"),
-        Input(ids.CURRENT_PORTFOLIO, "data"), Input(ids.PORTFOLIOS_VERSION, "data"),
+        # Optional: the store belongs to the page, which mounts after the shell (and a 404 page has none).
+        Input(ids.CURRENT_PORTFOLIO, "data", allow_optional=True), Input(ids.PORTFOLIOS_VERSION, "data"),
         State(ids.URL, "pathname"),
     )
     def sync_shell(portfolio: dict | None, _version: int, pathname: str | None):
@@ -111,6 +113,6 @@ def register_shell_callbacks(app: dash.Dash, list_portfolios: Callable[[], list[
         """,
         Output(ids.URL, "href"),
         Input(ids.PORTFOLIO_SELECT, "value"),
-        State(ids.CURRENT_PORTFOLIO, "data"), State(ids.URL, "pathname"),
+        State(ids.CURRENT_PORTFOLIO, "data", allow_optional=True), State(ids.URL, "pathname"),
         prevent_initial_call=True,
     )

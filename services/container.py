@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from services.chart_generator import BackgroundChartGenerator, ChartStore
 from services.config import Settings
@@ -30,6 +34,18 @@ class Services:
     dashboard: DashboardData
 
 
+@contextmanager
+def exclusive_file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` for the block, waiting for other processes (start-up steps)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def make_provider(settings: Settings, clock: MarketClock) -> PriceProvider:
     """The price provider the settings name."""
     history_start = dt.date.fromisoformat(settings.history_start)
@@ -50,7 +66,9 @@ def build_services(settings: Settings, *, clock: MarketClock | None = None,
     clock = clock or MarketClock(quote_ttl=dt.timedelta(seconds=settings.quote_ttl_s),
                                  settle=dt.timedelta(seconds=settings.close_settle_s))
     ledger = Ledger(settings.database_url)
-    ledger.create_all()
+    with exclusive_file_lock(settings.data_dir / "init.lock"):
+        # gunicorn workers boot together; SQLite refuses concurrent CREATE TABLEs ("database is locked").
+        ledger.create_all()
     cache = PriceCache(settings.cache_dir)
     provider = provider or make_provider(settings, clock)
     prices = PriceService(provider, cache, clock, settings)
@@ -73,7 +91,7 @@ def seed_sample_portfolio(services: Services) -> None:
     """Give an empty demo database the sample portfolio (once, whichever worker gets there first)."""
     from services.sample_data import SAMPLE_NAME, sample_csv
 
-    with services.cache.locked("seed-sample", ttl_s=120, wait_s=60):
+    with exclusive_file_lock(services.settings.data_dir / "init.lock"):
         if services.ledger.list_portfolios():
             return
         portfolio = services.ledger.create_portfolio(SAMPLE_NAME)

@@ -61,7 +61,10 @@ class DashboardData:
     def _market(self, tickers: Sequence[str]) -> dict:
         exchanges = Counter(exchange_for(t) for t in tickers)
         exchange = exchanges.most_common(1)[0][0] if exchanges else DEFAULT_EXCHANGE
-        return self.clock.state(exchange).to_json()
+        try:
+            return self.clock.state(exchange).to_json()
+        except ValueError:  # a calendar that ends before today (exchange_calendars has a few): say so, not 500
+            return {"exchange": exchange, "is_open": None, "next_open": None, "last_close": None}
 
     @property
     def _simulated(self) -> bool:

@@ -59,8 +59,8 @@ def _toolbar(portfolio: dict | None, static: bool) -> html.Div:
                              className="btn btn-outline-primary btn-sm", disabled=static))
     children = [
         html.H1(title, id=ids.PORTFOLIO_TITLE, className="h4 mb-0 page-title text-truncate"),
-        html.Span(skeleton_text("5rem", height="0.75em"), id=ids.PRICE_BADGE, className="badge rounded-pill price-badge",
-                  tabIndex="0"),
+        html.Span(skeleton_text("5rem", height="0.75em"), id=ids.PRICE_BADGE,
+                  className="badge rounded-pill price-badge", tabIndex="0"),
         html.Div(right, className="ms-auto d-flex align-items-center gap-2"),
     ]
     if not static:
@@ -70,7 +70,7 @@ def _toolbar(portfolio: dict | None, static: bool) -> html.Div:
 
 def _stores(portfolio: dict | None) -> list[dcc.Store]:
     return [
-        dcc.Store(id=ids.CURRENT_PORTFOLIO, data=portfolio["id"] if portfolio else None),
+        dcc.Store(id=ids.CURRENT_PORTFOLIO, data=portfolio),
         dcc.Store(id=ids.CHART_RANGE, data=DEFAULT_RANGE),
         dcc.Store(id=ids.PRICES_PENDING), dcc.Store(id=ids.PRICES_READY),
         dcc.Store(id=ids.CHART_PENDING), dcc.Store(id=ids.CHART_READY),
@@ -85,19 +85,19 @@ def dashboard_page(portfolio: dict | None, *, static: bool = False) -> html.Div:
     ], id=ids.CHART_PROGRESS_WRAP, className="part-overlay", style=HIDDEN)
     chart_body = [
         live_or_placeholder(static, lambda: _graph(ids.VALUE_CHART), _graph_placeholder()),
-        html.Div(id=None if static else ids.VALUE_CHART_MESSAGE, className="part-message"),
+        html.Div(id=ids.VALUE_CHART_MESSAGE, className="part-message"),
     ]
-    value_chart = card("Value over time", part(None if static else ids.VALUE_CHART_PART, chart_body,
+    value_chart = card("Value over time", part(ids.VALUE_CHART_PART, chart_body,
                                                height=f"{CHART_HEIGHT}px", overlay=chart_overlay),
                        header_right=range_buttons())
     allocation = card("Allocation", part(
-        None if static else ids.ALLOCATION_PART,
+        ids.ALLOCATION_PART,
         live_or_placeholder(static, lambda: _graph(ids.ALLOCATION_CHART), _graph_placeholder()),
         height=f"{CHART_HEIGHT}px"))
     holdings = card("Holdings", part(
-        None if static else ids.HOLDINGS_PART,
+        ids.HOLDINGS_PART,
         live_or_placeholder(static, holdings_grid, html.Div(style={"height": "100%"})),
-        height=GRID_HEIGHT), header_right=html.Span(id=None if static else ids.HOLDINGS_COUNT,
+        height=GRID_HEIGHT), header_right=html.Span(id=ids.HOLDINGS_COUNT,
                                                     className="small text-muted"))
     children = [
         _toolbar(portfolio, static),
@@ -111,10 +111,10 @@ def dashboard_page(portfolio: dict | None, *, static: bool = False) -> html.Div:
     return html.Div(children, className="container-xl page py-3")
 
 
-def no_portfolio_page(message: str, *, portfolio_id: int | None = None) -> html.Div:
+def no_portfolio_page(message: str) -> html.Div:
     """What the dashboard shows without a portfolio to show (none yet, or an unknown id)."""
     return html.Div([
-        dcc.Store(id=ids.CURRENT_PORTFOLIO, data=portfolio_id),
+        dcc.Store(id=ids.CURRENT_PORTFOLIO, data=None),
         html.Div([
             html.H1("Nothing to show yet", className="h4"),
             html.P(message, className="mb-2"),

@@ -21,7 +21,7 @@ _RIGHT = {"cellClass": "ag-right-aligned-cell", "headerClass": "ag-right-aligned
 _GAIN_RULES = {"text-gain": "x > 0", "text-loss": "x < 0"}
 
 
-def _money(field: str, header: str, *, signed: bool = False, coloured: bool = False, min_width: int = 110) -> dict:
+def _money(field: str, header: str, *, signed: bool = False, coloured: bool = False, min_width: int = 100) -> dict:
     column = {"field": field, "headerName": header, "minWidth": min_width, **_RIGHT,
               "valueFormatter": {"function": f"stMoney(params.value, params.data.currency, {str(signed).lower()})"}}
     if coloured:
@@ -30,7 +30,7 @@ def _money(field: str, header: str, *, signed: bool = False, coloured: bool = Fa
 
 
 def _percent(field: str, header: str, *, signed: bool = True, coloured: bool = True) -> dict:
-    column = {"field": field, "headerName": header, "minWidth": 90, **_RIGHT,
+    column = {"field": field, "headerName": header, "minWidth": 84, **_RIGHT,
               "valueFormatter": {"function": f"stPercent(params.value, {str(signed).lower()})"}}
     if coloured:
         column["cellClassRules"] = _GAIN_RULES
@@ -40,17 +40,17 @@ def _percent(field: str, header: str, *, signed: bool = True, coloured: bool = T
 COLUMN_DEFS: list[dict] = [
     {"field": "ticker", "headerName": "Ticker", "pinned": "left", "width": 100, "cellDataType": "text",
      "filter": "agTextColumnFilter", "cellClass": "fw-semibold"},
-    {"field": "status_label", "headerName": "Price status", "width": 150, "cellDataType": "text",
+    {"field": "status_label", "headerName": "Price status", "width": 132, "cellDataType": "text",
      "filter": "agTextColumnFilter", "cellRenderer": "StatusBadge"},
-    {"field": "quantity", "headerName": "Shares", "minWidth": 90, **_RIGHT,
+    {"field": "quantity", "headerName": "Shares", **_RIGHT, "minWidth": 84,
      "valueFormatter": {"function": "stNumber(params.value)"}},
     _money("price", "Price"),
     _money("avg_cost", "Avg cost"),
-    _money("market_value", "Market value", min_width=130),
-    _money("cost_basis", "Cost basis", min_width=120),
-    _money("day_change", "Day change", signed=True, coloured=True),
+    _money("market_value", "Market value", min_width=124),
+    _money("cost_basis", "Cost basis", min_width=112),
+    _money("day_change", "Day change", signed=True, coloured=True, min_width=108),
     _percent("day_change_pct", "Day %"),
-    _money("unrealized_gain", "Gain", signed=True, coloured=True, min_width=120),
+    _money("unrealized_gain", "Gain", signed=True, coloured=True, min_width=112),
     _percent("unrealized_gain_pct", "Gain %"),
     _percent("weight", "Weight", signed=False, coloured=False),
 ]

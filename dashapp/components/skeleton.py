@@ -22,15 +22,12 @@ def skeleton_text(width: str, *, height: str = "1em") -> html.Span:
                      **{"aria-hidden": "true"})
 
 
-def part(part_id: str | None, body: Any, *, height: str, overlay: Any = None, loading: bool = True) -> html.Div:
+def part(part_id: str, body: Any, *, height: str, overlay: Any = None, loading: bool = True) -> html.Div:
     """A fixed-height dashboard part: `body` hidden under a shimmer until the part's callback fills it."""
     children = [html.Div(body, className="part-body")]
     if overlay is not None:
         children.append(overlay)
-    props: dict[str, Any] = {"className": LOADING if loading else LOADED, "style": {"height": height}}
-    if part_id is not None:
-        props["id"] = part_id
-    return html.Div(children, **props)
+    return html.Div(children, id=part_id, className=LOADING if loading else LOADED, style={"height": height})
 
 
 def card(title: str, body: Any, *, header_right: Any = None, body_class: str = "card-body p-2",

@@ -45,7 +45,7 @@ def summary_figures(summary: dict, currency: str = "USD") -> tuple[Figure, Figur
     dividends = summary.get("dividends")
     total = None if realized_value is None or dividends is None else realized_value + dividends
     realized = Figure(money(total, currency, signed=True), tone(total),
-                      f"Realized {money(realized_value, currency)} · Dividends {money(dividends, currency)}")
+                      f"Realized {money(realized_value, currency)} · Div {money(dividends, currency)}")
     return market_value, day_change, unrealized, realized
 
 

@@ -33,7 +33,8 @@ TXN_COLUMN_DEFS: list[dict] = [
     {"field": "ticker", "headerName": "Ticker", "width": 100, "filter": "agTextColumnFilter",
      "cellDataType": "text", "cellClass": "fw-semibold"},
     {"field": "type", "headerName": "Type", "width": 110, "filter": "agTextColumnFilter", "cellDataType": "text"},
-    {"field": "quantity", "headerName": "Quantity", **_NUMBER, "valueFormatter": {"function": "stNumber(params.value)"}},
+    {"field": "quantity", "headerName": "Quantity", **_NUMBER,
+     "valueFormatter": {"function": "stNumber(params.value)"}},
     {"field": "price", "headerName": "Price", **_NUMBER,
      "valueFormatter": {"function": "stMoney(params.value, params.data.currency, false)"}},
     {"field": "fees", "headerName": "Fees", **_NUMBER,
@@ -74,8 +75,9 @@ def form_errors(errors: list[dict], general: str | None = None) -> FormErrors:
 
 
 def txn_rows(transactions: list[dict], currency: str) -> list[dict]:
-    """The ledger's transactions (as `Transaction.to_json()`) with the currency the grid formats them in."""
-    return [{**transaction, "currency": currency} for transaction in transactions]
+    """The ledger's transactions (as `Transaction.to_json()`) with the currency the grid formats them in and
+    a string row id (AG Grid wants getRowId to return a string)."""
+    return [{**transaction, "currency": currency, "row_id": str(transaction["id"])} for transaction in transactions]
 
 
 def decode_upload(contents: str) -> tuple[str | None, dict | None]:
@@ -212,9 +214,9 @@ def transactions_page(portfolio: dict | None, *, static: bool = False, today: st
                          html.Div(html.Div(admin, className="col-lg-6"), className="row g-3")],
                         className="container-xl page py-3")
     ledger = card("Ledger", [
-        part(None if static else ids.TXN_TABLE + "-part",
+        part(ids.TXN_TABLE_PART,
              live_or_placeholder(static, lambda: dag.AgGrid(
-                 id=ids.TXN_TABLE, columnDefs=TXN_COLUMN_DEFS, rowData=[], getRowId="params.data.id",
+                 id=ids.TXN_TABLE, columnDefs=TXN_COLUMN_DEFS, rowData=[], getRowId="params.data.row_id",
                  defaultColDef={"sortable": True, "resizable": True, "filter": True},
                  dashGridOptions=TXN_GRID_OPTIONS, className="stock-grid",
                  style={"height": "100%", "width": "100%"}), html.Div(style={"height": "100%"})),
@@ -232,6 +234,6 @@ def transactions_page(portfolio: dict | None, *, static: bool = False, today: st
                   html.Div(admin, className="col-lg-6")], className="row g-3"),
     ]
     if not static:
-        children = [dcc.Store(id=ids.CURRENT_PORTFOLIO, data=portfolio["id"] if portfolio else None),
+        children = [dcc.Store(id=ids.CURRENT_PORTFOLIO, data=portfolio),
                     dcc.Store(id=ids.TXN_VERSION, data=0), dcc.Download(id=ids.CSV_DOWNLOAD), *children]
     return html.Div(children, className="container-xl page py-3")

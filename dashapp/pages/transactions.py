@@ -6,6 +6,8 @@ belongs: at the form's fields, or as a table of CSV lines. Every change bumps TX
 
 from __future__ import annotations
 
+import contextlib
+
 import dash
 from dash import Input, Output, State, callback, clientside_callback, html, no_update
 from dash.exceptions import PreventUpdate
@@ -26,9 +28,6 @@ from services.models import NotFoundError, ValidationError
 dash.register_page(__name__, path="/transactions", name="Transactions", title="Transactions · MyStockTracker",
                    order=1)
 
-TXN_PART = ids.TXN_TABLE + "-part"
-
-
 def layout(portfolio: str | None = None, **_query: str) -> html.Div:
     """The page of the portfolio named in the query string (the first one without it)."""
     found, _problem = resolve_portfolio(portfolio)
@@ -48,7 +47,7 @@ def _alert(text: str, tone: str) -> html.Div:
 
 
 @callback(
-    Output(ids.TXN_TABLE, "rowData"), Output(TXN_PART, "className"),
+    Output(ids.TXN_TABLE, "rowData"), Output(ids.TXN_TABLE_PART, "className"),
     Input(ids.CURRENT_PORTFOLIO, "data"), Input(ids.TXN_VERSION, "data"),
 )
 def fill_ledger(portfolio: dict | None, _version: int):
@@ -199,10 +198,8 @@ def rename_portfolio(_clicks: int, name: str | None, portfolio: dict | None, ver
 def delete_portfolio(_confirmed: int, portfolio: dict | None, version: int):
     """Delete the portfolio shown (after the confirmation dialog) and go to the first one left."""
     portfolio_id = _id(portfolio)
-    try:
+    with contextlib.suppress(NotFoundError):  # deleted meanwhile: the outcome is the same
         services().ledger.delete_portfolio(portfolio_id)
-    except NotFoundError:
-        pass
     # A query string that differs from the current URL, so the page is rendered again (for the first portfolio).
     return (version or 0) + 1, f"/transactions?deleted={portfolio_id}"
 
