@@ -13,7 +13,6 @@ NAV_TRANSACTIONS = "nav-transactions"
 DEMO_BANNER = "demo-banner"
 PORTFOLIO_SELECT = "portfolio-select"
 URL = "url"  # our own dcc.Location, used to navigate when the selector changes
-PORTFOLIOS_VERSION = "portfolios-version"  # bumped when a portfolio is created, renamed or deleted
 
 # -- every page ----------------------------------------------------------------------------------------------
 CURRENT_PORTFOLIO = "current-portfolio"  # dcc.Store: the portfolio the page shows ({"id", "name", ...}) or None
@@ -93,3 +92,5 @@ PORTFOLIO_RENAME = "portfolio-rename"
 PORTFOLIO_DELETE = "portfolio-delete"
 PORTFOLIO_DELETE_CONFIRM = "portfolio-delete-confirm"
 PORTFOLIO_MESSAGE = "portfolio-message"
+PORTFOLIO_RENAMED = "portfolio-renamed"  # dcc.Store: bumped on rename, so the shell's selector relabels
+TXN_LOCATION = "transactions-location"  # the page's own dcc.Location: where create and delete navigate to

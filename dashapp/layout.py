@@ -47,7 +47,8 @@ def navbar(*, static: bool = False, active: str = "dashboard") -> html.Nav:
         html.Div([html.Label("Portfolio", htmlFor=ids.PORTFOLIO_SELECT,
                              className="navbar-text small mb-0 d-none d-md-inline"), select],
                  className="d-flex align-items-center gap-2"),
-    ], className="container-xl"), id=ids.NAVBAR, className="navbar navbar-expand navbar-dark bg-primary app-navbar")
+    ], className="container-fluid app-container"), id=ids.NAVBAR,
+        className="navbar navbar-expand navbar-dark bg-primary app-navbar")
 
 
 def demo_banner() -> html.Div:
@@ -66,8 +67,7 @@ def app_shell(*, demo: bool, static: bool = False, path: str = "/") -> html.Div:
         children.append(transactions_page(None, static=True) if kind == "transactions"
                         else dashboard_page(None, static=True))
     else:
-        children += [dash.page_container, dcc.Location(id=ids.URL, refresh="callback-nav"),
-                     dcc.Store(id=ids.PORTFOLIOS_VERSION, data=0)]
+        children += [dash.page_container, dcc.Location(id=ids.URL, refresh="callback-nav")]
     return html.Div(children, id=ids.APP_SHELL, className="app-shell")
 
 
@@ -91,11 +91,12 @@ def register_shell_callbacks(app: dash.Dash, list_portfolios: Callable[[], list[
         Output(ids.PORTFOLIO_SELECT, "options"), Output(ids.PORTFOLIO_SELECT, "value"),
         Output(ids.NAV_DASHBOARD, "href"), Output(ids.NAV_TRANSACTIONS, "href"),
         Output(ids.NAV_DASHBOARD, "className"), Output(ids.NAV_TRANSACTIONS, "className"),
-        # Optional: the store belongs to the page, which mounts after the shell (and a 404 page has none).
-        Input(ids.CURRENT_PORTFOLIO, "data", allow_optional=True), Input(ids.PORTFOLIOS_VERSION, "data"),
+        # Optional: both stores belong to pages, which mount after the shell (and a 404 page has none).
+        Input(ids.CURRENT_PORTFOLIO, "data", allow_optional=True),
+        Input(ids.PORTFOLIO_RENAMED, "data", allow_optional=True),
         State(ids.URL, "pathname"),
     )
-    def sync_shell(portfolio: dict | None, _version: int, pathname: str | None):
+    def sync_shell(portfolio: dict | None, _renamed: int | None, pathname: str | None):
         portfolio_id = portfolio["id"] if portfolio else None
         options = portfolio_options(list_portfolios())
         value = str(portfolio_id) if portfolio_id is not None else None

@@ -17,7 +17,9 @@ import json
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -43,18 +45,24 @@ class LeaderLock(Protocol):
 
 
 class FileLeaderLock:
-    """An exclusive `flock` on a file: held until released or until this process dies."""
+    """An exclusive `flock` on a file: held until released or until this process dies.
+
+    flock belongs to the open file description, which fork() shares: a child that kept the inherited descriptor
+    would keep the lock alive after the leader died, and nobody (that child included: its own new descriptor
+    conflicts with the inherited one) could lead again. So a forked child closes it at once (without unlocking,
+    which would drop the parent's lock too) and never counts it as held.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self._fd: int | None = None
         self._owner_pid: int | None = None
+        _LOCKS.add(self)
 
     def try_acquire(self) -> bool:
         if self._fd is not None and self._owner_pid == os.getpid():
             return True
-        # A descriptor inherited through fork() shares the parent's lock; never count that as ours.
-        self._fd = None
+        self._drop_inherited()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -71,7 +79,27 @@ class FileLeaderLock:
         if self._fd is not None and self._owner_pid == os.getpid():
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
-        self._fd = None
+            self._fd = None
+        self._drop_inherited()
+
+    def _drop_inherited(self) -> None:
+        """Close a descriptor inherited through fork(): the parent's lock must not outlive the parent."""
+        if self._fd is not None and self._owner_pid != os.getpid():
+            with suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+
+_LOCKS: weakref.WeakSet[FileLeaderLock] = weakref.WeakSet()
+
+
+def _drop_inherited_locks() -> None:
+    for lock in list(_LOCKS):
+        lock._drop_inherited()
+
+
+# Any fork (a Dash background callback, multiprocessing) would otherwise carry the leader's lock into the child.
+os.register_at_fork(after_in_child=_drop_inherited_locks)
 
 
 @dataclass(frozen=True)
@@ -153,16 +181,25 @@ class BackgroundPriceUpdater:
         return result
 
     def _regenerate_charts(self, per_portfolio: dict[int, dict[str, Need]], fetched: set[str]) -> int:
-        """Charts whose prices changed, or that are missing or outdated (a ledger change nobody has viewed)."""
+        """Charts whose prices changed, or that are missing or outdated (a ledger change nobody has viewed).
+
+        "Changed" is any quote newer than the chart, as chart_data judges it: not only what this run fetched
+        but what another worker fetched meanwhile (a "shared" outcome), which would otherwise be left behind.
+        """
         if self.charts is None:
             return 0
         generated = 0
         for portfolio_id, needs in per_portfolio.items():
             entry = self.charts.store.get(portfolio_id)
-            outdated = entry is None or entry.ledger_version != self.ledger.version(portfolio_id)
-            if outdated or fetched.intersection(needs):
+            outdated = (entry is None or entry.ledger_version != self.ledger.version(portfolio_id)
+                        or bool(fetched.intersection(needs)) or self._prices_newer(needs, entry.generated_at))
+            if outdated:
                 generated += self.charts.generate(portfolio_id) is not None
         return generated
+
+    def _prices_newer(self, tickers: Iterable[str], generated_at: dt.datetime) -> bool:
+        quotes = (self.cache.get_quote(ticker) for ticker in tickers)
+        return any(quote.fetched_at > generated_at for quote in quotes if quote is not None)
 
 
 class WarmupScheduler:

@@ -26,6 +26,8 @@ from services.price_cache import PriceCache
 from services.price_service import Need, PriceService
 
 log = logging.getLogger(__name__)
+# Generations started over because the ledger changed under them, before giving up until the next request.
+MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -127,15 +129,35 @@ class BackgroundChartGenerator:
             CHART_SECONDS.observe(time.perf_counter() - started)
             return entry
 
-    def _generate(self, portfolio_id: int) -> ChartEntry:
-        version = self.ledger.version(portfolio_id)
+    def _generate(self, portfolio_id: int) -> ChartEntry | None:
+        """Compute the chart at the ledger's current version and store it, starting over if the ledger changes.
+
+        While this runs it holds the generation lock, so the regeneration that a ledger change asks for meanwhile
+        (here or in another worker) is turned away: it is this generation's job to catch up with that change.
+        """
+        for _attempt in range(MAX_ATTEMPTS):
+            version = self.ledger.version(portfolio_id)
+            entry, tickers = self._compute(portfolio_id, version)
+            # A ledger change while we computed makes this entry outdated: store it only if it still matches.
+            if self.ledger.version(portfolio_id) == version:
+                self.store.put(portfolio_id, entry)
+                self.store.set_progress(portfolio_id, "done", 1.0, f"chart of {tickers} tickers ready")
+                return entry
+        self.store.set_progress(portfolio_id, "idle", 0.0, "the ledger kept changing; the chart will be regenerated")
+        return None
+
+    def _compute(self, portfolio_id: int, version: int) -> tuple[ChartEntry, int]:
+        """The chart of the ledger as it is now (labelled `version`), and how many tickers it covers."""
         transactions = self.ledger.list_transactions(portfolio_id)
         positions = analytics.replay(transactions)
         needs = price_needs(transactions, positions)
         self.store.set_progress(portfolio_id, "running", 0.0, f"fetching the history of {len(needs)} tickers")
         self._fetch_with_progress(portfolio_id, needs)
         self.store.set_progress(portfolio_id, "running", 0.9, "computing the series")
-        today = self._now().date()
+        # Stamped before the prices are read: a quote landing while we compute is then newer than the chart, so
+        # chart_data and the warm-up regenerate it (stamped after, that price would be missed until the next).
+        generated_at = self._now()
+        today = generated_at.date()
         ranges: dict[str, dict] = {name: series_json(pd.DataFrame()) for name in analytics.RANGES}
         if transactions:
             first = min(t.date for t in transactions)
@@ -145,12 +167,7 @@ class BackgroundChartGenerator:
                 ranges[name] = series_json(full.loc[full.index >= pd.Timestamp(start)])
         infos = self.prices.prices([t for t, p in positions.items() if p.is_open])
         allocation = analytics.allocation(analytics.holdings_rows(positions, infos))
-        entry = ChartEntry(version, self._now(), ranges, allocation)
-        # A ledger change while we computed makes this entry outdated: store it only if it still matches.
-        if self.ledger.version(portfolio_id) == version:
-            self.store.put(portfolio_id, entry)
-        self.store.set_progress(portfolio_id, "done", 1.0, f"chart of {len(needs)} tickers ready")
-        return entry
+        return ChartEntry(version, generated_at, ranges, allocation), len(needs)
 
     def _fetch_with_progress(self, portfolio_id: int, needs: dict[str, Need]) -> None:
         """Fetch the missing history, reporting the share of tickers whose bars are cached."""

@@ -100,6 +100,7 @@ class Settings:
     history_start: str = "2000-01-01"
     max_upload_bytes: int = 5 * 1024 * 1024
     demo_mode: bool = False
+    seed_sample: bool = True  # in demo mode, give an empty database the sample portfolio
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, demo: bool = False) -> Settings:
@@ -145,6 +146,7 @@ class Settings:
             failure_retry_s=_number(env, "FAILURE_RETRY_S", 300.0),
             max_upload_bytes=_integer(env, "MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1024),
             demo_mode=demo or provider == "demo",
+            seed_sample=_flag(env, "SEED_SAMPLE", True),
         )
         settings.validate(env)
         return settings

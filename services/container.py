@@ -14,7 +14,7 @@ from services.chart_generator import BackgroundChartGenerator, ChartStore
 from services.config import Settings
 from services.dashboard_data import DashboardData
 from services.ledger import Ledger
-from services.market_hours import MarketClock
+from services.market_hours import DEFAULT_EXCHANGE, MarketClock
 from services.price_cache import PriceCache
 from services.price_service import PriceService
 from services.providers.base import PriceProvider
@@ -65,6 +65,7 @@ def build_services(settings: Settings, *, clock: MarketClock | None = None,
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clock = clock or MarketClock(quote_ttl=dt.timedelta(seconds=settings.quote_ttl_s),
                                  settle=dt.timedelta(seconds=settings.close_settle_s))
+    clock.calendar(DEFAULT_EXCHANGE)  # built once here (about 0.2 s), not on the first page load
     ledger = Ledger(settings.database_url)
     with exclusive_file_lock(settings.data_dir / "init.lock"):
         # gunicorn workers boot together; SQLite refuses concurrent CREATE TABLEs ("database is locked").
@@ -76,7 +77,7 @@ def build_services(settings: Settings, *, clock: MarketClock | None = None,
     dashboard = DashboardData(ledger, prices, clock, settings, charts)
     services = Services(settings, ledger, clock, cache, provider, prices, charts, dashboard)
     ledger.add_listener(lambda portfolio_id: on_ledger_change(services, portfolio_id))
-    if settings.demo_mode:
+    if settings.demo_mode and settings.seed_sample:
         seed_sample_portfolio(services)
     return services
 

@@ -108,7 +108,7 @@ def dashboard_page(portfolio: dict | None, *, static: bool = False) -> html.Div:
     ]
     if not static:
         children = _stores(portfolio) + children
-    return html.Div(children, className="container-xl page py-3")
+    return html.Div(children, className="container-fluid app-container page py-3")
 
 
 def no_portfolio_page(message: str) -> html.Div:
@@ -120,4 +120,4 @@ def no_portfolio_page(message: str) -> html.Div:
             html.P(message, className="mb-2"),
             dcc.Link("Open the Transactions page", href="/transactions", className="btn btn-primary btn-sm"),
         ], className="alert alert-light border mt-3"),
-    ], className="container-xl page py-3")
+    ], className="container-fluid app-container page py-3")

@@ -210,9 +210,10 @@ def transactions_page(portfolio: dict | None, *, static: bool = False, today: st
     ], className="page-toolbar d-flex flex-wrap align-items-center gap-2 mb-3")
     admin = card("Portfolio", _portfolio_admin(portfolio, static), body_class="card-body")
     if portfolio is None and not static:
-        return html.Div([dcc.Store(id=ids.CURRENT_PORTFOLIO, data=None), toolbar,
+        return html.Div([dcc.Store(id=ids.CURRENT_PORTFOLIO, data=None),
+                         dcc.Location(id=ids.TXN_LOCATION, refresh="callback-nav"), toolbar,
                          html.Div(html.Div(admin, className="col-lg-6"), className="row g-3")],
-                        className="container-xl page py-3")
+                        className="container-fluid app-container page py-3")
     ledger = card("Ledger", [
         part(ids.TXN_TABLE_PART,
              live_or_placeholder(static, lambda: dag.AgGrid(
@@ -235,5 +236,7 @@ def transactions_page(portfolio: dict | None, *, static: bool = False, today: st
     ]
     if not static:
         children = [dcc.Store(id=ids.CURRENT_PORTFOLIO, data=portfolio),
-                    dcc.Store(id=ids.TXN_VERSION, data=0), dcc.Download(id=ids.CSV_DOWNLOAD), *children]
-    return html.Div(children, className="container-xl page py-3")
+                    dcc.Store(id=ids.TXN_VERSION, data=0), dcc.Store(id=ids.PORTFOLIO_RENAMED, data=0),
+                    dcc.Location(id=ids.TXN_LOCATION, refresh="callback-nav"), dcc.Download(id=ids.CSV_DOWNLOAD),
+                    *children]
+    return html.Div(children, className="container-fluid app-container page py-3")

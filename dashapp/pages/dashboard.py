@@ -190,7 +190,7 @@ def wait_for_chart(set_progress, pending: dict | None) -> str:
         now = time.monotonic()
         if progress.get("progress") != last or progress.get("state") == "running":
             last, changed = progress.get("progress"), now
-        if progress.get("state") == "done" or stall.over(now - started, now - changed):
+        if progress.get("state") in ("done", "error") or stall.over(now - started, now - changed):
             return pending["nonce"]
         time.sleep(POLL_S)
 

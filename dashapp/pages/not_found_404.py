@@ -11,4 +11,4 @@ layout = html.Div([
     html.H1("Page not found", className="h4"),
     html.P("There is nothing at this address."),
     dcc.Link("Go to the dashboard", href="/", className="btn btn-primary btn-sm"),
-], className="container-xl page py-3")
+], className="container-fluid app-container page py-3")

@@ -42,6 +42,16 @@ def _id(portfolio: dict | None) -> int:
     return int(portfolio["id"])
 
 
+def _clicked(clicks: int | None) -> None:
+    """Stop a button's callback unless the button was pressed.
+
+    A callback whose output lives outside the page (the shell's stores) runs when the page mounts, despite
+    prevent_initial_call, because Dash counts the newly inserted button as a change (n_clicks 0 or None).
+    """
+    if not clicks:
+        raise PreventUpdate
+
+
 def _alert(text: str, tone: str) -> html.Div:
     return html.Div(text, className=f"alert alert-{tone} py-2 px-3 mb-0 small", role="status")
 
@@ -74,8 +84,9 @@ _CLEARED = ("ticker", "quantity", "price", "fees", "note")
     State(ids.CURRENT_PORTFOLIO, "data"), State(ids.TXN_VERSION, "data"),
     prevent_initial_call=True,
 )
-def add_transaction(_clicks: int, *values):
+def add_transaction(clicks: int, *values):
     """Add the form's transaction, or show every error at its field."""
+    _clicked(clicks)
     *fields, portfolio, version = values
     data = {field: value for field, value in zip(ids.TXN_FIELDS, fields, strict=True) if value not in (None, "")}
     try:
@@ -98,8 +109,9 @@ def add_transaction(_clicks: int, *values):
     State(ids.TXN_TABLE, "selectedRows"), State(ids.CURRENT_PORTFOLIO, "data"), State(ids.TXN_VERSION, "data"),
     prevent_initial_call=True,
 )
-def delete_transactions(_clicks: int, selected: list[dict] | None, portfolio: dict | None, version: int):
+def delete_transactions(clicks: int, selected: list[dict] | None, portfolio: dict | None, version: int):
     """Delete the selected transactions, one by one; one that would leave a later SELL short stays."""
+    _clicked(clicks)
     if not selected:
         return no_update, _alert("Select transactions in the grid first (the checkboxes).", "light")
     portfolio_id = _id(portfolio)
@@ -146,62 +158,65 @@ def import_csv(contents: str | None, filename: str | None, portfolio: dict | Non
     Input(ids.CSV_DOWNLOAD_BUTTON, "n_clicks"), State(ids.CURRENT_PORTFOLIO, "data"),
     prevent_initial_call=True,
 )
-def download_csv(_clicks: int, portfolio: dict | None) -> dict:
+def download_csv(clicks: int, portfolio: dict | None) -> dict:
     """The ledger as CSV (it imports back to the same transactions)."""
+    _clicked(clicks)
     csv_text = services().ledger.export_csv(_id(portfolio))
     return {"content": csv_text, "filename": download_name(portfolio["name"]), "type": "text/csv"}
 
 
 # -- portfolios ------------------------------------------------------------------------------------------------
+# Every output is on this page (its own Location and stores), so prevent_initial_call holds when it mounts.
 @callback(
-    Output(ids.PORTFOLIOS_VERSION, "data", allow_duplicate=True),
-    Output(ids.URL, "href", allow_duplicate=True),
+    Output(ids.TXN_LOCATION, "href", allow_duplicate=True),
     Output(ids.PORTFOLIO_MESSAGE, "children", allow_duplicate=True),
     Input(ids.PORTFOLIO_CREATE, "n_clicks"),
-    State(ids.PORTFOLIO_NEW_NAME, "value"), State(ids.PORTFOLIOS_VERSION, "data"),
+    State(ids.PORTFOLIO_NEW_NAME, "value"),
     prevent_initial_call=True,
 )
-def create_portfolio(_clicks: int, name: str | None, version: int):
+def create_portfolio(clicks: int, name: str | None):
     """Create a portfolio and open its transactions page."""
+    _clicked(clicks)
     try:
         created = services().ledger.create_portfolio(name or "")
     except ValidationError as error:
-        return no_update, no_update, _alert("Name " + "; ".join(e.message for e in error.errors), "danger")
-    return (version or 0) + 1, f"/transactions?portfolio={created.id}", no_update
+        return no_update, _alert("Name " + "; ".join(e.message for e in error.errors), "danger")
+    return f"/transactions?portfolio={created.id}", no_update
 
 
 @callback(
-    Output(ids.PORTFOLIOS_VERSION, "data", allow_duplicate=True),
+    Output(ids.PORTFOLIO_RENAMED, "data"),
     Output(ids.PORTFOLIO_MESSAGE, "children", allow_duplicate=True),
     Output(ids.TXN_TITLE, "children"),
     Input(ids.PORTFOLIO_RENAME, "n_clicks"),
     State(ids.PORTFOLIO_RENAME_NAME, "value"), State(ids.CURRENT_PORTFOLIO, "data"),
-    State(ids.PORTFOLIOS_VERSION, "data"),
+    State(ids.PORTFOLIO_RENAMED, "data"),
     prevent_initial_call=True,
 )
-def rename_portfolio(_clicks: int, name: str | None, portfolio: dict | None, version: int):
+def rename_portfolio(clicks: int, name: str | None, portfolio: dict | None, renamed: int):
     """Rename the portfolio shown."""
+    _clicked(clicks)
     try:
-        renamed = services().ledger.rename_portfolio(_id(portfolio), name or "")
+        result = services().ledger.rename_portfolio(_id(portfolio), name or "")
     except ValidationError as error:
         return no_update, _alert("Name " + "; ".join(e.message for e in error.errors), "danger"), no_update
-    return (version or 0) + 1, _alert(f"Renamed to \u201c{renamed.name}\u201d.", "success"), renamed.name
+    return (renamed or 0) + 1, _alert(f"Renamed to \u201c{result.name}\u201d.", "success"), result.name
 
 
 @callback(
-    Output(ids.PORTFOLIOS_VERSION, "data", allow_duplicate=True),
-    Output(ids.URL, "href", allow_duplicate=True),
+    Output(ids.TXN_LOCATION, "href", allow_duplicate=True),
     Input(ids.PORTFOLIO_DELETE_CONFIRM, "submit_n_clicks"),
-    State(ids.CURRENT_PORTFOLIO, "data"), State(ids.PORTFOLIOS_VERSION, "data"),
+    State(ids.CURRENT_PORTFOLIO, "data"),
     prevent_initial_call=True,
 )
-def delete_portfolio(_confirmed: int, portfolio: dict | None, version: int):
+def delete_portfolio(confirmed: int | None, portfolio: dict | None) -> str:
     """Delete the portfolio shown (after the confirmation dialog) and go to the first one left."""
+    _clicked(confirmed)
     portfolio_id = _id(portfolio)
     with contextlib.suppress(NotFoundError):  # deleted meanwhile: the outcome is the same
         services().ledger.delete_portfolio(portfolio_id)
     # A query string that differs from the current URL, so the page is rendered again (for the first portfolio).
-    return (version or 0) + 1, f"/transactions?deleted={portfolio_id}"
+    return f"/transactions?deleted={portfolio_id}"
 
 
 clientside_callback(

@@ -1,0 +1,58 @@
+"""Fixtures of the browser tests: one demo server for the session, Debian's Chromium, a page that records errors.
+
+Without Chromium (or the playwright package) every browser test is skipped with the reason, and a warning says
+so in the summary: a green run that tested no browser must not pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+from tests.browser.support import DemoServer, browser_missing, launch_chromium
+
+VIEWPORT = {"width": 1360, "height": 1000}
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory) -> Iterator[DemoServer]:
+    """The real app (`python app.py --demo`) on a free port of 127.0.0.1, with a fresh DATA_DIR."""
+    server = DemoServer(tmp_path_factory.mktemp("browser-app")).wait_ready()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    reason = browser_missing()
+    if reason:
+        message = f"BROWSER TESTS SKIPPED: {reason}"
+        warnings.warn(message, stacklevel=1)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+class PageProblems(list):
+    """Console errors and uncaught page errors seen by one page."""
+
+
+@pytest.fixture
+def page(browser, app_server):
+    """A fresh page on the app; `page.problems` lists its console errors and page errors."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=app_server.base)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    problems = PageProblems()
+    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.problems = problems
+    yield page
+    context.close()

@@ -1,0 +1,113 @@
+"""Drive the real app in Debian's Chromium: the launch flags, a demo server subprocess, page-state helpers.
+
+Shared by the browser tests, scripts/screenshots.py and bench/page_vs_bare.py. Playwright cannot download its
+own browsers here, so it launches /usr/bin/chromium (`executable_path`) with flags that keep it off the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+BADGE_WORDS = ("Fresh", "Market closed", "Stale", "Missing", "Partial")
+
+# The dashboard is fully rendered when all four parts show data (used by tests, screenshots and the benchmark).
+DASHBOARD_READY_JS = """() => {
+    const q = s => document.querySelector(s);
+    const value = q('#summary-market-value');
+    const badge = q('#price-status-badge');
+    const words = BADGE_WORDS;
+    return !!(value && /\\$\\d/.test(value.innerText)
+        && document.querySelector('#holdings-table .ag-row')
+        && document.querySelector('#value-chart .scatterlayer .trace')
+        && badge && words.some(w => badge.innerText.trim().startsWith(w)));
+}""".replace("BADGE_WORDS", json.dumps(BADGE_WORDS))
+
+
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here (None when they can)."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed (pip install -r requirements-dev.txt)"
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return f"no Chromium at {CHROMIUM} (apt-get install -y chromium chromium-driver)"
+    return None
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, headless and offline-friendly."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class DemoServer:
+    """`python app.py --demo` on 127.0.0.1 with its own DATA_DIR, started and stopped by the caller."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None):
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = data_dir / f"server-{self.port}.log"
+        inherited = {k: v for k, v in os.environ.items() if k not in ("CACHE_DIR", "DATABASE_URL", "REDIS_URL")}
+        full_env = {**inherited, "DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING", **(env or {})}
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "app.py", "--demo", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout_s: float = 60) -> DemoServer:
+        """Block until /healthz answers 200 (RuntimeError with the log's tail if the app dies or is slow)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"app exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"app did not answer /healthz within {timeout_s}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        self._log.flush()
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+def get(url: str) -> tuple[int, str]:
+    """(status, text) of a plain GET."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")

@@ -1,0 +1,54 @@
+"""The holdings grid: static columns that match the payload, and the rows it is fed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dashapp.components.holdings_grid import COLUMN_DEFS, grid_rows, holdings_grid
+
+NOW = dt.datetime(2026, 11, 30, 15, 0, tzinfo=dt.UTC)
+PAYLOAD_KEYS = {"ticker", "quantity", "avg_cost", "cost_basis", "price", "market_value", "unrealized_gain",
+                "unrealized_gain_pct", "day_change", "day_change_pct", "weight", "price_as_of", "price_status"}
+
+
+def row(ticker, status="fresh", as_of="2026-11-30T14:55:00+00:00", **values):
+    base = dict.fromkeys(PAYLOAD_KEYS)
+    return {**base, "ticker": ticker, "price_status": status, "price_as_of": as_of, **values}
+
+
+def test_every_column_reads_a_payload_field_or_a_derived_one():
+    fields = {column["field"] for column in COLUMN_DEFS}
+    assert fields - PAYLOAD_KEYS == {"status_label"}
+    assert fields >= PAYLOAD_KEYS - {"price_as_of", "price_status"}
+
+
+def test_gains_are_coloured_and_numbers_formatted():
+    by_field = {column["field"]: column for column in COLUMN_DEFS}
+    for field in ("day_change", "day_change_pct", "unrealized_gain", "unrealized_gain_pct"):
+        assert by_field[field]["cellClassRules"] == {"text-gain": "x > 0", "text-loss": "x < 0"}
+    assert "stMoney" in by_field["market_value"]["valueFormatter"]["function"]
+    assert "stPercent" in by_field["weight"]["valueFormatter"]["function"]
+    assert by_field["status_label"]["cellRenderer"] == "StatusBadge"
+    assert all(column.get("filter") for column in COLUMN_DEFS)
+
+
+def test_rows_get_their_status_word_and_currency():
+    rows = grid_rows([row("AAPL"), row("MSFT", "stale", "2026-11-30T12:00:00+00:00"),
+                      row("XYZ", "missing", None), row("KO", "market_closed")], "USD", NOW)
+    assert [r["status_label"] for r in rows] == ["Fresh", "Stale (3 h)", "Missing", "Market closed"]
+    assert {r["currency"] for r in rows} == {"USD"}
+    assert rows[0]["ticker"] == "AAPL"
+
+
+def test_five_hundred_rows_are_cheap_and_keep_their_ids():
+    rows = grid_rows([row(f"T{i:04d}", market_value=float(i)) for i in range(600)], "USD", NOW)
+    assert len({r["ticker"] for r in rows}) == 600
+
+
+def test_grid_is_virtualised_with_static_columns():
+    grid = holdings_grid()
+    assert grid.id == "holdings-table"
+    assert grid.columnDefs is COLUMN_DEFS
+    assert grid.getRowId == "params.data.ticker"
+    assert "domLayout" not in grid.dashGridOptions  # autoHeight would render every row: no virtualisation
+    assert grid.rowData == []

@@ -1,0 +1,74 @@
+"""The price badge: its word, colour and tooltip for every page status."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dashapp.components.price_badge import LISTED_TICKERS, badge_text, badge_view, market_line, tooltip_children
+
+NOW = dt.datetime(2026, 11, 30, 15, 0, tzinfo=dt.UTC)
+CLOSED = {"exchange": "XNYS", "is_open": False, "next_open": "2026-11-30T14:30:00+00:00",
+          "last_close": "2026-11-27T18:00:00+00:00"}
+
+
+def prices(status, *, as_of=None, missing=(), stale=(), counts=None, simulated=False):
+    return {"status": status, "as_of": as_of, "missing": list(missing), "stale": list(stale),
+            "counts": counts or {}, "simulated": simulated}
+
+
+@pytest.mark.parametrize(("status", "as_of", "expected"), [
+    ("fresh", None, "Fresh"),
+    ("market_closed", None, "Market closed"),
+    ("stale", NOW - dt.timedelta(hours=3), "Stale (3 h)"),
+    ("stale", NOW - dt.timedelta(minutes=7), "Stale (7 min)"),
+    ("stale", None, "Stale"),
+    ("missing", None, "Missing"),
+    ("partial", None, "Partial"),
+])
+def test_badge_words(status, as_of, expected):
+    assert badge_text(status, as_of, NOW) == expected
+
+
+@pytest.mark.parametrize(("status", "tone"), [("fresh", "text-bg-success"), ("market_closed", "text-bg-secondary"),
+                                              ("stale", "text-bg-warning"), ("missing", "text-bg-danger"),
+                                              ("partial", "text-bg-info")])
+def test_badge_tone(status, tone):
+    assert tone in badge_view(prices(status), None, NOW).class_name
+
+
+def test_tooltip_lists_missing_tickers_and_the_next_open():
+    view = badge_view(prices("partial", as_of="2026-11-30T14:00:00+00:00", missing=["AAPL", "MSFT"],
+                             counts={"fresh": 18, "market_closed": 0, "stale": 0, "missing": 2}, simulated=True),
+                      CLOSED, NOW)
+    assert view.text == "Partial"
+    assert view.tooltip == (
+        "Prices: 18 fresh, 2 missing",
+        "Oldest price 1 h old",
+        "Missing: AAPL, MSFT",
+        "XNYS closed, opens Mon 30 Nov, 09:30 EST",
+        "Prices are simulated (demo provider)",
+    )
+
+
+def test_tooltip_shortens_long_lists():
+    tickers = [f"T{i:02d}" for i in range(LISTED_TICKERS + 3)]
+    view = badge_view(prices("missing", missing=tickers), None, NOW)
+    assert view.tooltip[0].endswith("and 3 more")
+
+
+def test_market_line_when_open_names_the_close_if_known():
+    assert market_line({"exchange": "XNYS", "is_open": True}) == "XNYS open"
+    assert market_line({"exchange": "XNYS", "is_open": True, "next_close": "2026-11-30T21:00:00+00:00"}) == (
+        "XNYS open, closes Mon 30 Nov, 16:00 EST")
+    assert market_line({"exchange": "XLON", "is_open": False, "next_open": "2026-12-01T08:00:00+00:00"}) == (
+        "XLON closed, opens Tue 1 Dec, 08:00 GMT")
+    assert market_line(None) is None
+    assert market_line({"exchange": "XNYS", "is_open": None, "next_open": None}) == "XNYS closed"
+
+
+def test_tooltip_children_are_text():
+    view = badge_view(prices("missing", missing=["<b>X</b>"]), None, NOW)
+    children = tooltip_children(view)
+    assert children[0].children == "Missing: <b>X</b>"  # a text child: React escapes it
