@@ -34,6 +34,8 @@ from services.price_cache import PriceCache
 from services.price_service import Need, PriceService
 
 log = logging.getLogger(__name__)
+# How long a warm-up waits on another worker's generation of the same chart before leaving it to that worker.
+CHART_WAIT_S = 30.0
 
 
 class LeaderLock(Protocol):
@@ -194,7 +196,9 @@ class BackgroundPriceUpdater:
             outdated = (entry is None or entry.ledger_version != self.ledger.version(portfolio_id)
                         or bool(fetched.intersection(needs)) or self._prices_newer(needs, entry.generated_at))
             if outdated:
-                generated += self.charts.generate(portfolio_id) is not None
+                # Another worker may be generating it (a ledger change there): wait for that rather than leave a
+                # chart missing after the warm-up, when chart requests should find it ready.
+                generated += self.charts.generate(portfolio_id, wait_s=CHART_WAIT_S) is not None
         return generated
 
     def _prices_newer(self, tickers: Iterable[str], generated_at: dt.datetime) -> bool:

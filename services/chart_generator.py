@@ -28,6 +28,8 @@ from services.price_service import Need, PriceService
 log = logging.getLogger(__name__)
 # Generations started over because the ledger changed under them, before giving up until the next request.
 MAX_ATTEMPTS = 3
+# A generation lock left by a killed worker expires by itself after this long.
+LOCK_TTL_S = 600
 
 
 @dataclass(frozen=True)
@@ -107,27 +109,51 @@ class BackgroundChartGenerator:
                 self._running[portfolio_id] = future
             return future
 
-    def generate(self, portfolio_id: int) -> ChartEntry | None:
-        """Compute and store the chart now (the caller's thread), unless another worker is at it."""
-        return self._generate_guarded(portfolio_id)
+    def generate(self, portfolio_id: int, wait_s: float = 0.0) -> ChartEntry | None:
+        """Compute and store the chart now (the caller's thread).
 
-    def _generate_guarded(self, portfolio_id: int) -> ChartEntry | None:
-        with self.store.cache.locked(f"chart:{portfolio_id}", ttl_s=600, wait_s=0) as mine:
-            if not mine:  # another worker generates it; its result lands in the shared cache
+        If another worker is at it, wait up to `wait_s` for it to finish: its chart is taken if it was computed
+        after this call began, at the current ledger version; else it is computed here. None if the other worker
+        still holds it after `wait_s` (its result lands in the shared cache).
+        """
+        return self._generate_guarded(portfolio_id, wait_s)
+
+    def _generate_guarded(self, portfolio_id: int, wait_s: float = 0.0) -> ChartEntry | None:
+        asked_at = self._now()
+        cache, lock = self.store.cache, f"chart:{portfolio_id}"
+        token = cache.try_lock(lock, LOCK_TTL_S)
+        if token is None:
+            if wait_s <= 0:  # another worker generates it; its result lands in the shared cache
                 return None
-            started = time.perf_counter()
-            try:
-                entry = self._generate(portfolio_id)
-            except NotFoundError:
-                return None
-            except Exception as error:
-                CHART_GENERATIONS.labels(outcome="error").inc()
-                log.exception("chart generation failed for portfolio %s", portfolio_id)
-                self.store.set_progress(portfolio_id, "error", 0.0, f"chart generation failed: {error}")
-                return None
+            with cache.locked(lock, LOCK_TTL_S, wait_s) as mine:
+                return self._generate_counted(portfolio_id, done_since=asked_at) if mine else None
+        try:
+            return self._generate_counted(portfolio_id)
+        finally:
+            cache.unlock(lock, token)
+
+    def _generate_counted(self, portfolio_id: int, done_since: dt.datetime | None = None) -> ChartEntry | None:
+        """Generate under the lock, counted in the metrics; after waiting on another worker, take its fresh chart."""
+        started = time.perf_counter()
+        try:
+            if done_since is not None:
+                entry = self.store.get(portfolio_id)
+                # Stamped before it read its prices, so a chart stamped after we were asked has every price we had.
+                if (entry is not None and entry.generated_at >= done_since
+                        and entry.ledger_version == self.ledger.version(portfolio_id)):
+                    return entry
+            entry = self._generate(portfolio_id)
+        except NotFoundError:
+            return None
+        except Exception as error:
+            CHART_GENERATIONS.labels(outcome="error").inc()
+            log.exception("chart generation failed for portfolio %s", portfolio_id)
+            self.store.set_progress(portfolio_id, "error", 0.0, f"chart generation failed: {error}")
+            return None
+        if entry is not None:
             CHART_GENERATIONS.labels(outcome="ok").inc()
             CHART_SECONDS.observe(time.perf_counter() - started)
-            return entry
+        return entry
 
     def _generate(self, portfolio_id: int) -> ChartEntry | None:
         """Compute the chart at the ledger's current version and store it, starting over if the ledger changes.

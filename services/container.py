@@ -33,6 +33,12 @@ class Services:
     charts: BackgroundChartGenerator
     dashboard: DashboardData
 
+    def close(self) -> None:
+        """Stop the background threads and release connections (tests, shutdown)."""
+        self.charts.shutdown()
+        self.prices.shutdown()
+        self.ledger.dispose()
+
 
 @contextmanager
 def exclusive_file_lock(path: Path) -> Iterator[None]:

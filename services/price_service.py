@@ -15,8 +15,9 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -310,7 +311,7 @@ class PriceService:
                 if self._inflight.get(ticker) is futures[ticker]:  # not a newer fetch of the same ticker
                     del self._inflight[ticker]
         for ticker in tickers:
-            if not futures[ticker].done():
+            with suppress(InvalidStateError):  # shutdown() may have answered it already
                 futures[ticker].set_result(outcomes.get(ticker, TickerOutcome(ticker, "failed", "no outcome")))
 
     def _await_other_worker(self, ticker: str) -> TickerOutcome:
@@ -391,7 +392,14 @@ class PriceService:
         return [t for t in tickers if t in local or self.cache.is_locked(f"fetch:{t}")]
 
     def shutdown(self) -> None:
+        """Stop fetching: queued batches are dropped and whoever waits on them is answered `skipped`."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._inflight_lock:
+            abandoned = list(self._inflight.items())
+            self._inflight.clear()
+        for ticker, future in abandoned:
+            with suppress(InvalidStateError):
+                future.set_result(TickerOutcome(ticker, "skipped", "price service shut down"))
 
 
 def _symbol_outcome(result: TickerHistory | ProviderError) -> str:

@@ -44,7 +44,7 @@ def env(tmp_path):
     services = build_services(settings, clock=clock, provider=provider)
     app = create_app(settings, services)
     yield app.server.test_client(), services, provider
-    services.prices.shutdown()
+    services.close()
 
 
 def _portfolio(client, name="Test") -> int:

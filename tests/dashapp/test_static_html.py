@@ -39,8 +39,10 @@ def _boxes(component, found=None):
 
 
 def _parts(boxes):
-    return [box for box in boxes if box[0] and box[0].split()[0] in ("part", "card", "row") or
-            (box[0] or "").startswith("col-")]
+    def structural(name: str | None) -> bool:
+        return bool(name) and (name.split()[0] in ("part", "card", "row") or name.startswith("col-"))
+
+    return [box for box in boxes if structural(box[0])]
 
 
 def test_static_and_live_dashboard_have_the_same_boxes():

@@ -30,7 +30,7 @@ from services.container import scheduler_status
 from services.ledger import Ledger
 from services.models import Quote
 from services.price_service import Need
-from tests.conftest import SESSION_MOMENT, CountingProvider, FrozenTime
+from tests.conftest import SESSION_MOMENT, CountingProvider, FrozenTime, make_clock, make_settings
 
 UTC = dt.UTC
 D = dt.date
@@ -386,9 +386,9 @@ class GenerationLog:
         self.calls: list[int] = []
         original = charts.generate
 
-        def generate(portfolio_id: int):
+        def generate(portfolio_id: int, **kwargs):
             self.calls.append(portfolio_id)
-            return original(portfolio_id)
+            return original(portfolio_id, **kwargs)
 
         charts.generate = generate
 
@@ -512,3 +512,75 @@ def test_python_m_services_background_tasks_runs_one_warmup(tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["tickers"] == 20 and result["failed"] == 0  # the sample portfolio's twenty tickers
+
+
+def test_a_warmup_waits_for_a_chart_another_worker_is_generating(world):
+    """After a warm-up every chart is ready: one being generated elsewhere (a ledger change there) is awaited."""
+    import threading
+
+    growth, income = two_portfolios(world)
+    lock = f"chart:{income}"
+    token = world.cache.try_lock(lock, 60)  # another worker is generating Income's chart
+    results: list[WarmupResult] = []
+    run = threading.Thread(target=lambda: results.append(world.run_at(SESSION_MOMENT)))
+    run.start()
+    wait_for(lambda: world.charts.store.get(growth) is not None)
+    time.sleep(0.2)
+    assert results == [] and world.cache.get("scheduler:warmup_runs") is None  # not done without Income's chart
+    world.cache.unlock(lock, token)  # that worker gave up (or crashed): the warm-up computes the chart itself
+    run.join(10)
+    (result,) = results
+    assert result.charts == 2 and world.charts.store.get(income) is not None
+
+
+# -- counts of the whole deployment: the shared cache and prometheus_client's multiprocess mode -------------------
+def _warm_up_times(tmp_dir: str, runs: int) -> None:
+    """One "gunicorn worker": its own objects on the shared directories, running `runs` warm-ups."""
+    from services.price_cache import PriceCache
+    from services.price_service import PriceService
+
+    settings = make_settings(Path(tmp_dir))
+    frozen = FrozenTime(SESSION_MOMENT)
+    clock = make_clock(frozen, settings)
+    cache = PriceCache(settings.cache_dir)
+    prices = PriceService(CountingProvider(clock), cache, clock, settings)
+    updater = BackgroundPriceUpdater(Ledger(settings.database_url), prices, cache, None, now=frozen)
+    for _ in range(runs):
+        updater.run_once()
+    prices.shutdown()
+    cache.close()
+
+
+def test_warmups_of_several_processes_add_up_in_the_cache_and_in_metrics(tmp_path, settings, monkeypatch):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from services import metrics
+    from services.price_cache import PriceCache
+
+    ledger = Ledger(settings.database_url)
+    ledger.create_all()  # once, before the "workers" start
+    ledger.import_csv(ledger.create_portfolio("P").id, "date,ticker,type,quantity,price\n2025-06-02,AAA,BUY,1,100\n")
+    ledger.dispose()
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    # Read by prometheus_client when the spawned children import it (this process stays in single-process mode).
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_warm_up_times, args=(str(tmp_path), runs)) for runs in (2, 3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+
+    cache = PriceCache(settings.cache_dir)
+    try:
+        assert scheduler_status(cache)["warmup_runs"] == 5
+    finally:
+        cache.close()
+    text, _content_type = metrics.render()
+    totals = {sample.name: sample.value for family in text_string_to_metric_families(text.decode())
+              for sample in family.samples if sample.name.endswith("_total")}
+    assert totals["stocktracker_warmup_runs_total"] == 5  # 2 + 3, from two processes' files
+    # AAA was fetched once for both: the first to lock it fetched, the other found it fresh (or shared).
+    assert totals["stocktracker_upstream_requests_total"] == 1

@@ -376,3 +376,52 @@ def test_chart_data_for_a_missing_chart_waits_for_it_within_its_bound(make_servi
     services.charts.store.invalidate(portfolio_id)  # as if another worker's change dropped it
     status, body = services.dashboard.chart_data(portfolio_id, "MAX", wait_s=10)
     assert status == 200 and body["series"]["dates"][0] == "2024-12-02"
+
+
+# -- another worker at the same chart ----------------------------------------------------------------------------
+def test_generate_leaves_a_chart_another_worker_is_generating_unless_asked_to_wait(parts):
+    portfolio_id = parts.portfolio(LEDGER)
+    token = parts.store.cache.try_lock(f"chart:{portfolio_id}", 60)  # another worker generates it
+    computed = Recorder(parts.charts, "_compute")
+    started = time.perf_counter()
+    assert parts.charts.generate(portfolio_id) is None  # the request path: no waiting at all
+    assert parts.charts.generate(portfolio_id, wait_s=0.3) is None  # still held after the bound
+    assert 0.3 <= time.perf_counter() - started < 2
+    assert computed.calls == [] and parts.store.get(portfolio_id) is None
+    parts.store.cache.unlock(f"chart:{portfolio_id}", token)
+    assert parts.charts.generate(portfolio_id) is not None and len(computed.calls) == 1
+
+
+def test_generate_waiting_on_another_worker_takes_its_chart_when_it_is_new_enough(parts, settings, clock,
+                                                                                    frozen_time):
+    portfolio_id = parts.portfolio(LEDGER)
+    other_worker = BackgroundChartGenerator(parts.ledger, parts.prices, clock, ChartStore(parts.store.cache),
+                                            now=frozen_time)
+    token = parts.store.cache.try_lock(f"chart:{portfolio_id}", 60)
+    computed = Recorder(parts.charts, "_compute")
+    waiting = threading.Thread(target=lambda: results.append(parts.charts.generate(portfolio_id, wait_s=10)))
+    results: list[ChartEntry | None] = []
+    waiting.start()
+    time.sleep(0.2)
+    assert results == []  # waits on the other worker
+    theirs = other_worker._generate(portfolio_id)  # computed after we asked (same frozen moment), then released
+    parts.store.cache.unlock(f"chart:{portfolio_id}", token)
+    waiting.join(10)
+    assert results == [theirs] and computed.calls == []  # taken, not computed a second time
+    other_worker.shutdown()
+
+
+def test_generate_waiting_on_another_worker_computes_when_that_chart_is_older_than_the_call(parts, frozen_time):
+    portfolio_id = parts.portfolio(LEDGER)
+    stale = parts.charts.generate(portfolio_id)  # at 15:00:00
+    frozen_time.advance(seconds=30)
+    token = parts.store.cache.try_lock(f"chart:{portfolio_id}", 60)  # the other worker stores nothing newer
+    results: list[ChartEntry | None] = []
+    waiting = threading.Thread(target=lambda: results.append(parts.charts.generate(portfolio_id, wait_s=10)))
+    waiting.start()
+    time.sleep(0.1)
+    parts.store.cache.unlock(f"chart:{portfolio_id}", token)
+    waiting.join(10)
+    (entry,) = results
+    assert entry.generated_at == stale.generated_at + dt.timedelta(seconds=30)
+    assert parts.store.get(portfolio_id) == entry
