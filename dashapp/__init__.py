@@ -11,7 +11,7 @@ from dash import DiskcacheManager
 
 from dashapp.api import register_api
 from dashapp.index_template import INDEX_STRING, SkeletonDash
-from dashapp.layout import app_shell, register_shell_callbacks
+from dashapp.layout import register_shell_callbacks, shell_layout
 from services.config import Settings
 from services.container import Services, build_services
 
@@ -57,6 +57,6 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
     demo = bool(getattr(services.provider, "simulated", False))
     app.demo_banner = demo
     app.index_string = INDEX_STRING
-    app.layout = app_shell(demo=demo)
+    app.layout = shell_layout(app, demo=demo)
     register_shell_callbacks(app, lambda: [p.to_json() for p in services.ledger.list_portfolios()])
     return app

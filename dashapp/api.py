@@ -12,6 +12,7 @@ import time
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from dashapp.openapi import openapi_spec
 from services import metrics
 from services.container import Services, scheduler_status
 from services.models import FieldError, NotFoundError, ValidationError
@@ -46,8 +47,10 @@ def create_portfolio():
     body = _json_body()
     name = body.get("name")
     currency = body.get("base_currency", "USD")
-    if not isinstance(name, str) or not isinstance(currency, str):
-        raise ValidationError("invalid portfolio", [FieldError("name", "name must be a string")])
+    errors = [FieldError(field, f"{field} must be a string")
+              for field, value in (("name", name), ("base_currency", currency)) if not isinstance(value, str)]
+    if errors:
+        raise ValidationError("invalid portfolio", errors)
     portfolio = _services().ledger.create_portfolio(name, currency)
     return {"portfolio": portfolio.to_json()}, 201
 
@@ -86,10 +89,12 @@ def delete_transaction(portfolio_id: int, transaction_id: int):
 @api.post("/api/portfolios/<int:portfolio_id>/import")
 def import_transactions(portfolio_id: int):
     _services().ledger.get_portfolio(portfolio_id)  # 404 before reading a large body
-    raw = request.get_data(cache=False)
-    if "multipart/form-data" in (request.content_type or ""):
+    if request.mimetype == "multipart/form-data":
+        # Not after get_data(): that drains the stream, and the form parser then finds no file at all.
         upload = request.files.get("file")
         raw = upload.read() if upload else b""
+    else:
+        raw = request.get_data(cache=False)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -130,6 +135,11 @@ def dashboard_chart_data(portfolio_id: int):
 @api.get("/api/chart-generator-progress/<int:portfolio_id>")
 def chart_generator_progress(portfolio_id: int):
     return _services().dashboard.chart_progress(portfolio_id)
+
+
+@api.get("/api/openapi.json")
+def openapi_description():
+    return openapi_spec()
 
 
 @api.route("/api/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

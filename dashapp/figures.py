@@ -35,7 +35,7 @@ def value_figure(series: dict, currency: str = "USD") -> dict:
     traces = [
         {"type": "scatter", "mode": "lines", "name": "Market value", "x": series.get("dates", []),
          "y": series.get("market_value", []), "line": {"color": MARKET_VALUE_COLOUR, "width": 2},
-         "fill": "tozeroy", "fillcolor": "rgba(44,62,80,0.06)", "hovertemplate": money_hover},
+         "hovertemplate": money_hover},
         {"type": "scatter", "mode": "lines", "name": "Cost basis", "x": series.get("dates", []),
          "y": series.get("cost_basis", []), "line": {"color": COST_BASIS_COLOUR, "width": 1.5, "dash": "dot"},
          "hovertemplate": money_hover},
@@ -46,8 +46,8 @@ def value_figure(series: dict, currency: str = "USD") -> dict:
         "hovermode": "x unified",
         "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "bgcolor": "rgba(0,0,0,0)"},
         "xaxis": {"showgrid": False, "automargin": True, "showspikes": False},
-        "yaxis": {"tickprefix": prefix, "tickformat": "~s", "gridcolor": "#ecf0f1", "automargin": True,
-                  "rangemode": "tozero"},
+        # Not from zero: a portfolio's moves are a few percent of its value and would draw a flat line.
+        "yaxis": {"tickprefix": prefix, "tickformat": "~s", "gridcolor": "#ecf0f1", "automargin": True},
         "uirevision": "value-chart",
     }
     return {"data": traces, "layout": layout}

@@ -26,6 +26,7 @@ CRITICAL_CSS = f"""
 @keyframes st-shimmer {{ 0% {{ background-position: 100% 0 }} 100% {{ background-position: 0 0 }} }}
 .skeleton {{ {_SHIMMER}; border-radius: .25rem; color: transparent !important; border-color: transparent; }}
 .skeleton-text {{ display: inline-block; vertical-align: middle; max-width: 100%; }}
+.form-select.skeleton, .form-control.skeleton {{ min-height: calc(1.5em + .5rem + 2px); }}
 .part {{ position: relative; overflow: hidden; }}
 .part-body {{ height: 100%; }}
 .part.is-loading > .part-body {{ visibility: hidden; }}
@@ -72,4 +73,7 @@ class SkeletonDash(dash.Dash):
     def interpolate_index(self, **kwargs) -> str:
         path = flask.request.path if flask.has_request_context() else "/"
         kwargs["app_entry"] = static_skeleton(page_kind(path), self.demo_banner) + kwargs.get("app_entry", "")
+        # Not done: starting plotly.js early with an async <script> (dcc.Graph reuses window.Plotly). Measured in
+        # headless Chromium it made the dashboard slower: its 4.8 MB run on the main thread before Dash's own
+        # start-up instead of overlapping anything (bench/page_vs_bare.py).
         return super().interpolate_index(**kwargs)

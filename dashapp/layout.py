@@ -1,20 +1,29 @@
 """The app shell around every page: navbar with the portfolio selector, the demo banner, the page container.
 
 `app_shell(static=True)` is the same shell as plain HTML for the first paint (see index_template.py).
+
+The live shell is served by `shell_layout`, a layout function: it puts the requested page into the first layout
+instead of leaving it to Dash Pages' router callback, which saves a round trip (and the graphs start loading
+plotly.js one round trip earlier). Dash's router still handles every later navigation.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import dash
 import dash_bootstrap_components as dbc
+import flask
 from dash import Input, Output, State, dcc, html
 
 from dashapp import ids
 from dashapp.components.dashboard import dashboard_page
 from dashapp.components.skeleton import field_placeholder, live_or_placeholder
 from dashapp.components.transactions import transactions_page
+
+log = logging.getLogger(__name__)
 
 DEMO_TEXT = "Demo mode: prices are simulated, not market data."
 
@@ -57,8 +66,9 @@ def demo_banner() -> html.Div:
                     className="demo-banner alert alert-warning rounded-0 border-0 mb-0 py-1 small text-center")
 
 
-def app_shell(*, demo: bool, static: bool = False, path: str = "/") -> html.Div:
-    """The whole page: the live Dash layout, or (`static`) the skeleton of the page at `path`."""
+def app_shell(*, demo: bool, static: bool = False, path: str = "/", pages: html.Div | None = None) -> html.Div:
+    """The whole page: the live Dash layout (around `pages`, Dash Pages' container by default), or (`static`)
+    the skeleton of the page at `path`."""
     kind = page_kind(path)
     children: list = [navbar(static=static, active=kind)]
     if demo:
@@ -67,8 +77,58 @@ def app_shell(*, demo: bool, static: bool = False, path: str = "/") -> html.Div:
         children.append(transactions_page(None, static=True) if kind == "transactions"
                         else dashboard_page(None, static=True))
     else:
-        children += [dash.page_container, dcc.Location(id=ids.URL, refresh="callback-nav")]
+        children += [pages if pages is not None else dash.page_container,
+                     dcc.Location(id=ids.URL, refresh="callback-nav")]
     return html.Div(children, id=ids.APP_SHELL, className="app-shell")
+
+
+def rendered_page_container(app: dash.Dash, url: str) -> html.Div | None:
+    """Dash Pages' container with the page at `url` already rendered in it, as the router would render it.
+
+    The location component is given every part of the URL (pathname, search, hash, href) so that it has nothing
+    to report when it mounts: the router callback then does not run for this first page. Uses Dash's private
+    page-container ids and path matching (dash 4.4.1); None whenever that does not work, and the caller falls
+    back to the plain container and its router round trip.
+    """
+    try:
+        from dash._pages import _parse_query_string, _path_to_page
+        from dash.dash import _ID_CONTENT, _ID_DUMMY, _ID_LOCATION, _ID_STORE
+
+        parts = urlsplit(url)
+        search = f"?{parts.query}" if parts.query else ""
+        page, variables = _path_to_page(app.strip_relative_path(parts.path))
+        if not page:
+            return None  # unknown path: let the router draw the 404 page
+        layout, title = page.get("layout", ""), page["title"]
+        if callable(layout):
+            layout = layout(**{**(variables or {}), **_parse_query_string(search)})
+        if callable(title):
+            title = title(**(variables or {}))
+        return html.Div([
+            dcc.Location(id=_ID_LOCATION, refresh="callback-nav", pathname=parts.path, search=search, hash="",
+                         href=url),
+            html.Div(layout, id=_ID_CONTENT, disable_n_clicks=True),
+            dcc.Store(id=_ID_STORE, data={"title": title}),
+            html.Div(id=_ID_DUMMY, disable_n_clicks=True),
+        ])
+    except Exception:  # any surprise in Dash's internals: the router renders the page instead
+        log.exception("could not render the first page into the layout; falling back to the router")
+        return None
+
+
+def shell_layout(app: dash.Dash, *, demo: bool) -> Callable[[], html.Div]:
+    """The app's layout function: the shell, with the page that asked for it already inside.
+
+    The page's URL is the Referer of the browser's `_dash-layout` request (same-origin requests carry the full
+    URL by default); without it the page is left to the router.
+    """
+    def layout() -> html.Div:
+        referrer = flask.request.referrer if flask.has_request_context() else None
+        same_origin = referrer and flask.request.host_url and referrer.startswith(flask.request.host_url)
+        pages = rendered_page_container(app, referrer) if same_origin else None
+        return app_shell(demo=demo, pages=pages)
+
+    return layout
 
 
 def portfolio_options(portfolios: list[dict]) -> list[dict]:

@@ -288,7 +288,8 @@ def value_series(transactions: Sequence[Transaction], closes: pd.DataFrame, star
     columns = ["market_value", "cost_basis"]
     found: list[Oversell] = []
     # One pass over the ledger: (date, ticker, quantity, cost basis) after every transaction.
-    events = [(pd.Timestamp(txn.date), txn.ticker, float(book.quantity), float(book.cost_basis))
+    # Plain dates here, converted to Timestamps in one vectorized call: a pd.Timestamp per event is ~20 us.
+    events = [(txn.date, txn.ticker, float(book.quantity), float(book.cost_basis))
               for txn, book in _walk(transactions, found)]
     if found and strict:
         raise OversellError(found)
@@ -296,13 +297,14 @@ def value_series(transactions: Sequence[Transaction], closes: pd.DataFrame, star
     grid = closes.index
     if not events and start is None:
         return pd.DataFrame(columns=columns, index=grid[:0], dtype=float)
-    first = pd.Timestamp(start) if start is not None else events[0][0]
+    first = pd.Timestamp(start) if start is not None else pd.Timestamp(events[0][0])
     last = pd.Timestamp(end) if end is not None else pd.Timestamp.max
     days = grid[(grid >= first) & (grid <= last)]
     if not events:
         return pd.DataFrame(0.0, index=days, columns=columns)
 
     frame = pd.DataFrame(events, columns=["date", "ticker", "quantity", "cost_basis"])
+    frame["date"] = pd.to_datetime(frame["date"])
     frame = frame.drop_duplicates(["date", "ticker"], keep="last")  # the state at the end of each day
     quantity = frame.pivot(index="date", columns="ticker", values="quantity")
     cost = frame.pivot(index="date", columns="ticker", values="cost_basis")

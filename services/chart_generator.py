@@ -198,13 +198,18 @@ class BackgroundChartGenerator:
     def _fetch_with_progress(self, portfolio_id: int, needs: dict[str, Need]) -> None:
         """Fetch the missing history, reporting the share of tickers whose bars are cached."""
         report = self.prices.fetch_prices_parallel(needs, wait_s=0)
+        # A refresh of history that is cached already is waited for only as long as a request would wait: a source
+        # that hangs or keeps failing must not leave blank a chart the cache can draw (it is drawn again when the
+        # refresh lands, as its quotes are then newer than the chart). History that is not cached at all is waited
+        # for: without it there is nothing to draw.
+        patience = time.monotonic() + self.prices.settings.price_wait_s
         while report.due:
             waiting = [t for t in report.due if self.prices.cache.get_bars(t) is None]
             still_running = self.prices.in_flight(report.due)
             done = 1.0 - len(waiting) / max(1, len(needs))
             self.store.set_progress(portfolio_id, "running", 0.9 * done,
                                     f"history of {len(needs) - len(waiting)} of {len(needs)} tickers ready")
-            if not still_running:
+            if not still_running or (not waiting and time.monotonic() >= patience):
                 break
             time.sleep(0.2)
 

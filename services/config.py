@@ -11,6 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEV_SECRET_KEY = "dev-insecure-secret-key"
+# What a simulated failure of the demo provider is (DEMO_FAILURE_KIND): see services/providers/demo.py, whose
+# FAILURE_KINDS must match (config imports nothing heavy, so the list is repeated; a test compares them).
+DEMO_FAILURE_KINDS = ("transient", "rate_limit", "timeout", "not_found")
 
 
 class SettingsError(ValueError):
@@ -77,6 +80,8 @@ class Settings:
     demo_latency_ms: int = 0
     demo_failure_rate: float = 0.0
     demo_fail_symbols: frozenset[str] = field(default_factory=frozenset)
+    demo_failure_kind: str = "transient"
+    demo_failure_for_s: float = 0.0  # the simulated outage ends this long after the first request (0: never)
     price_wait_s: float = 3.0
     warmup_enabled: bool = True
     warmup_interval_s: int = 300
@@ -112,6 +117,10 @@ class Settings:
         provider = "demo" if demo else _text(env, "PRICE_PROVIDER", "yahoo").lower()
         if provider not in {"yahoo", "demo"}:
             raise SettingsError(f"PRICE_PROVIDER must be 'yahoo' or 'demo', got {provider!r}")
+        failure_kind = _text(env, "DEMO_FAILURE_KIND", "transient").lower()
+        if failure_kind not in DEMO_FAILURE_KINDS:
+            raise SettingsError(f"DEMO_FAILURE_KIND must be one of {', '.join(DEMO_FAILURE_KINDS)}, "
+                                f"got {failure_kind!r}")
         production = bool(env.get("DYNO")) or _text(env, "APP_ENV", "development").lower() == "production"
         fail_symbols = frozenset(
             s.strip().upper() for s in _text(env, "DEMO_FAIL_SYMBOLS", "").split(",") if s.strip()
@@ -127,6 +136,8 @@ class Settings:
             demo_latency_ms=_integer(env, "DEMO_LATENCY_MS", 0),
             demo_failure_rate=_number(env, "DEMO_FAILURE_RATE", 0.0, maximum=1.0),
             demo_fail_symbols=fail_symbols,
+            demo_failure_kind=failure_kind,
+            demo_failure_for_s=_number(env, "DEMO_FAILURE_FOR_S", 0.0),
             price_wait_s=_number(env, "PRICE_WAIT_S", 3.0),
             warmup_enabled=_flag(env, "WARMUP_ENABLED", True),
             warmup_interval_s=_integer(env, "WARMUP_INTERVAL_S", 300, minimum=1),

@@ -59,7 +59,8 @@ def make_provider(settings: Settings, clock: MarketClock) -> PriceProvider:
         from services.providers.demo import DemoProvider
 
         return DemoProvider(clock, latency_ms=settings.demo_latency_ms, failure_rate=settings.demo_failure_rate,
-                            fail_symbols=settings.demo_fail_symbols, history_start=history_start)
+                            fail_symbols=settings.demo_fail_symbols, history_start=history_start,
+                            failure_kind=settings.demo_failure_kind, failure_for_s=settings.demo_failure_for_s)
     from services.providers.yahoo import YahooProvider
 
     return YahooProvider(settings.cache_dir, timeout_s=settings.fetch_timeout_s)

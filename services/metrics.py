@@ -24,6 +24,12 @@ UPSTREAM_REQUESTS = Counter(
 UPSTREAM_SYMBOLS = Counter(
     "stocktracker_upstream_symbols", "Symbols asked of the price provider", ["provider", "outcome"]
 )
+# Counted when the request is sent: the counters above only move when an answer comes back, so a provider that
+# hangs would be invisible in /metrics for as long as it hangs.
+UPSTREAM_IN_FLIGHT = Gauge(
+    "stocktracker_upstream_requests_in_flight", "Requests sent to the price provider and not answered yet",
+    ["provider"], multiprocess_mode="livesum",
+)
 CACHE_LOOKUPS = Counter("stocktracker_price_cache_lookups", "Quote lookups in the price cache", ["result"])
 CIRCUIT_OPEN = Gauge(
     "stocktracker_circuit_open", "1 while the circuit breaker stops requests upstream", ["provider"],

@@ -12,14 +12,15 @@ import datetime as dt
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import diskcache
 import numpy as np
@@ -29,6 +30,10 @@ from services.models import Quote
 from services.providers.base import BAR_COLUMNS, empty_bars
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_DB_FILE = diskcache.core.DBNAME  # "cache.db"
+# How often a call checks that CACHE_DIR still holds the file the cache has open.
+_CHECK_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -76,25 +81,83 @@ def _decode_bars(stored: dict[str, np.ndarray] | pd.DataFrame) -> pd.DataFrame:
 
 
 class PriceCache:
-    """Bars, quotes, failures, locks and counters in one diskcache directory."""
+    """Bars, quotes, failures, locks and counters in one diskcache directory.
+
+    A cache is only a cache: one found corrupted at start is rebuilt, and so is one deleted or replaced while the
+    app runs (someone clears CACHE_DIR, a deploy wipes the disk). Without that, every request thread that opens
+    its own SQLite connection (diskcache keeps one per thread) would meet "unable to open database file" or an
+    empty file with "no such table" and answer 500, until a restart.
+    """
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
         self._memo: dict[str, tuple[float, pd.DataFrame]] = {}
         self._memo_lock = threading.Lock()
+        self._open_lock = threading.Lock()
+        self._checked_at = time.monotonic()
+        self._cache, self._identity = self._open()
+
+    # -- opening, and reopening a cache that was deleted or broken under us ---------------------------------------
+    def _open(self) -> tuple[diskcache.Cache, tuple[int, int] | None]:
         opened: diskcache.Cache | None = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            opened = self._cache = _open_cache(self.directory)
-            self._cache.get("__probe__")
-        except Exception as error:  # a corrupted cache is only a cache: rebuild it rather than refuse to start
+            opened = _open_cache(self.directory)
+            opened.get("__probe__")
+        except Exception as error:
+            if _is_busy(error):  # another process holds the lock a moment: that is no corruption
+                raise
             log.warning("price cache at %s unusable (%s); rebuilding it", self.directory, error)
             if opened is not None:
                 with suppress(Exception):
                     opened.close()  # do not keep a connection to the file about to be deleted
             _remove_cache_files(self.directory)
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._cache = _open_cache(self.directory)
+            opened = _open_cache(self.directory)
+        return opened, self._file_identity()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(self.directory / _DB_FILE)
+        except OSError:
+            return None
+        return stat.st_dev, stat.st_ino
+
+    def _reopen(self, broken: diskcache.Cache, reason: object) -> None:
+        with self._open_lock:
+            if self._cache is not broken:  # another thread reopened it meanwhile
+                return
+            log.warning("price cache at %s lost (%s); reopening it", self.directory, reason)
+            with suppress(Exception):
+                broken.close()
+            with self._memo_lock:
+                self._memo.clear()
+            # Another worker may have rebuilt it already: then _open finds a good file and keeps it.
+            self._cache, self._identity = self._open()
+
+    def _current(self) -> diskcache.Cache:
+        """The open cache; reopened first if its file was deleted or replaced (checked at most once a second).
+
+        A thread whose connection is older than the deletion would not notice by itself: it goes on reading and
+        writing the deleted file, which nobody else sees.
+        """
+        now = time.monotonic()
+        if now - self._checked_at >= _CHECK_EVERY_S:
+            self._checked_at = now
+            if self._file_identity() != self._identity:
+                self._reopen(self._cache, "its file was deleted or replaced")
+        return self._cache
+
+    def _run(self, action: Callable[[diskcache.Cache], _T]) -> _T:
+        """Run `action` on the cache; if the cache's file is gone or broken, reopen (rebuild) it and run it again."""
+        cache = self._current()
+        try:
+            return action(cache)
+        except sqlite3.DatabaseError as error:  # "unable to open database file", "no such table", "not a database"
+            if _is_busy(error):
+                raise
+            self._reopen(cache, error)
+            return action(self._cache)
 
     # -- bars ---------------------------------------------------------------------------------------------------
     def get_bars(self, ticker: str) -> pd.DataFrame | None:
@@ -102,14 +165,14 @@ class PriceCache:
 
         Kept in memory too, keyed by the stamp written with them, so a warm page re-reads no pickles.
         """
-        stamp = self._cache.get(f"bars-stamp:{ticker}")
+        stamp = self.get(f"bars-stamp:{ticker}")
         if stamp is None:
             return None
         with self._memo_lock:
             memo = self._memo.get(ticker)
         if memo is not None and memo[0] == stamp:
             return memo[1]
-        stored = self._cache.get(f"bars:{ticker}")
+        stored = self.get(f"bars:{ticker}")
         if stored is None:
             return None
         bars = _decode_bars(stored)
@@ -119,73 +182,68 @@ class PriceCache:
 
     def history_from(self, ticker: str) -> dt.date | None:
         """The earliest date the cached bars of a ticker were fetched from (they cover it onwards)."""
-        return self._cache.get(f"bars-from:{ticker}")
+        return self.get(f"bars-from:{ticker}")
 
     def put_bars(self, ticker: str, new_bars: pd.DataFrame, requested_from: dt.date) -> pd.DataFrame:
         """Merge freshly fetched bars: rows before the new first date stay, the rest are replaced."""
-        with self._cache.transact():
-            known_from = self._cache.get(f"bars-from:{ticker}")
-            self._cache.set(f"bars-from:{ticker}", min(known_from or requested_from, requested_from))
-            stored = self._cache.get(f"bars:{ticker}")
-            existing = None if stored is None else _decode_bars(stored)
-            if existing is None or existing.empty:
-                merged = new_bars
-            elif new_bars.empty:
-                merged = existing
-            else:
-                merged = pd.concat([existing.loc[existing.index < new_bars.index[0]], new_bars])
-            merged = merged if not merged.empty else empty_bars()
-            self._cache.set(f"bars:{ticker}", _encode_bars(merged))
-            self._cache.set(f"bars-stamp:{ticker}", time.time())
-        return merged
+        return self._run(lambda cache: _merge_bars(cache, ticker, new_bars, requested_from))
 
     # -- quotes and failures --------------------------------------------------------------------------------------
     def get_quote(self, ticker: str) -> Quote | None:
-        return self._cache.get(f"quote:{ticker}")
+        return self.get(f"quote:{ticker}")
 
     def put_quote(self, quote: Quote) -> None:
-        self._cache.set(f"quote:{quote.ticker}", quote)
-        self._cache.delete(f"fail:{quote.ticker}")
+        def put(cache: diskcache.Cache) -> None:
+            cache.set(f"quote:{quote.ticker}", quote)
+            cache.delete(f"fail:{quote.ticker}")
+
+        self._run(put)
 
     def get_failure(self, ticker: str) -> FailureRecord | None:
-        return self._cache.get(f"fail:{ticker}")
+        return self.get(f"fail:{ticker}")
 
     def put_failure(self, record: FailureRecord) -> None:
-        self._cache.set(f"fail:{record.ticker}", record)
+        self.set(f"fail:{record.ticker}", record)
 
     # -- generic values, counters and locks for the whole deployment ----------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:
-        return self._cache.get(key, default)
+        return self._run(lambda cache: cache.get(key, default))
 
     def set(self, key: str, value: Any, expire: float | None = None) -> None:
-        self._cache.set(key, value, expire=expire)
+        self._run(lambda cache: cache.set(key, value, expire=expire))
 
     def delete(self, key: str) -> None:
-        self._cache.delete(key)
+        self._run(lambda cache: cache.delete(key))
 
     def delete_prefix(self, prefix: str) -> int:
         """Drop every key starting with `prefix` (a portfolio's derived caches)."""
-        removed = 0
-        for key in list(self._cache.iterkeys()):
-            if isinstance(key, str) and key.startswith(prefix):
-                removed += bool(self._cache.delete(key))
-        return removed
+        def drop(cache: diskcache.Cache) -> int:
+            removed = 0
+            for key in list(cache.iterkeys()):
+                if isinstance(key, str) and key.startswith(prefix):
+                    removed += bool(cache.delete(key))
+            return removed
+
+        return self._run(drop)
 
     def incr(self, key: str, amount: int = 1) -> int:
-        return self._cache.incr(key, amount, default=0)
+        return self._run(lambda cache: cache.incr(key, amount, default=0))
 
     def try_lock(self, name: str, ttl_s: float) -> str | None:
         """Take a lock shared by every process, or None if someone holds it. Expires after `ttl_s`."""
         token = f"{os.getpid()}:{uuid.uuid4().hex}"
-        return token if self._cache.add(f"lock:{name}", token, expire=ttl_s) else None
+        return token if self._run(lambda cache: cache.add(f"lock:{name}", token, expire=ttl_s)) else None
 
     def unlock(self, name: str, token: str) -> None:
-        with self._cache.transact():
-            if self._cache.get(f"lock:{name}") == token:
-                self._cache.delete(f"lock:{name}")
+        def release(cache: diskcache.Cache) -> None:
+            with cache.transact():
+                if cache.get(f"lock:{name}") == token:
+                    cache.delete(f"lock:{name}")
+
+        self._run(release)
 
     def is_locked(self, name: str) -> bool:
-        return self._cache.get(f"lock:{name}") is not None
+        return self.get(f"lock:{name}") is not None
 
     @contextmanager
     def locked(self, name: str, ttl_s: float, wait_s: float) -> Iterator[bool]:
@@ -202,15 +260,37 @@ class PriceCache:
                 self.unlock(name, token)
 
     def tickers_with_quotes(self) -> Iterable[str]:
-        for key in self._cache.iterkeys():
-            if isinstance(key, str) and key.startswith("quote:"):
-                yield key[len("quote:"):]
+        keys = self._run(lambda cache: list(cache.iterkeys()))
+        return [key[len("quote:"):] for key in keys if isinstance(key, str) and key.startswith("quote:")]
 
     def writable(self) -> bool:
         """True if a value can be written and read back (the health check)."""
         probe = uuid.uuid4().hex
-        self._cache.set("__health__", probe, expire=60)
-        return self._cache.get("__health__") == probe
+        self.set("__health__", probe, expire=60)
+        return self.get("__health__") == probe
 
     def close(self) -> None:
         self._cache.close()
+
+
+def _merge_bars(cache: diskcache.Cache, ticker: str, new_bars: pd.DataFrame, requested_from: dt.date) -> pd.DataFrame:
+    with cache.transact():
+        known_from = cache.get(f"bars-from:{ticker}")
+        cache.set(f"bars-from:{ticker}", min(known_from or requested_from, requested_from))
+        stored = cache.get(f"bars:{ticker}")
+        existing = None if stored is None else _decode_bars(stored)
+        if existing is None or existing.empty:
+            merged = new_bars
+        elif new_bars.empty:
+            merged = existing
+        else:
+            merged = pd.concat([existing.loc[existing.index < new_bars.index[0]], new_bars])
+        merged = merged if not merged.empty else empty_bars()
+        cache.set(f"bars:{ticker}", _encode_bars(merged))
+        cache.set(f"bars-stamp:{ticker}", time.time())
+    return merged
+
+
+def _is_busy(error: BaseException) -> bool:
+    """A lock held by another connection (it passes), as opposed to a missing or broken cache file."""
+    return isinstance(error, diskcache.Timeout) or "locked" in str(error) or "busy" in str(error)

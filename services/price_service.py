@@ -24,7 +24,7 @@ import pandas as pd
 
 from services.config import Settings
 from services.market_hours import MarketClock, exchange_for
-from services.metrics import CACHE_LOOKUPS, CIRCUIT_OPEN, UPSTREAM_REQUESTS, UPSTREAM_SYMBOLS
+from services.metrics import CACHE_LOOKUPS, CIRCUIT_OPEN, UPSTREAM_IN_FLIGHT, UPSTREAM_REQUESTS, UPSTREAM_SYMBOLS
 from services.models import PriceInfo
 from services.price_cache import FailureRecord, PriceCache
 from services.providers.base import (
@@ -179,7 +179,9 @@ class PriceService:
                 columns[ticker] = bars["close"]
         if not columns:
             return pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
-        return pd.concat(columns, axis=1).sort_index()
+        frame = pd.concat(columns, axis=1).sort_index()
+        # One 2-D block instead of one per ticker: later reindex/ffill over 500 tickers is then one operation.
+        return pd.DataFrame(frame.to_numpy(), index=frame.index, columns=frame.columns)
 
     def due(self, needs: Mapping[str, Need]) -> dict[str, dt.date]:
         """The tickers that must be fetched, each with the first date to ask for."""
@@ -353,7 +355,8 @@ class PriceService:
         """One upstream request, counted; a provider that raises is treated as failing every symbol."""
         requests = [FetchRequest(t, start) for t, start in pending.items()]
         try:
-            results = dict(self.provider.fetch(requests))
+            with UPSTREAM_IN_FLIGHT.labels(provider=self.provider.name).track_inprogress():
+                results = dict(self.provider.fetch(requests))
         except Exception as error:  # the contract says never raise; a bug there must not break the page
             results = {r.ticker: TransientError(f"provider error: {error}") for r in requests}
         for ticker in pending:

@@ -74,7 +74,8 @@ def badge_view(prices: dict, market: dict | None, now: dt.datetime) -> BadgeView
     if counts:
         lines.append("Prices: " + ", ".join(f"{n} {WORDS.get(s, s).lower()}" for s, n in counts.items()))
     if as_of is not None:
-        lines.append(f"Oldest price {age(now - as_of)} old")
+        exchange = (market or {}).get("exchange") or "UTC"
+        lines.append(f"Oldest price: {_local(as_of, exchange)} ({age(now - as_of)} ago)")
     if prices.get("missing"):
         lines.append(_tickers("Missing", list(prices["missing"])))
     if prices.get("stale"):

@@ -33,7 +33,7 @@ TXN_COLUMN_DEFS: list[dict] = [
     {"field": "ticker", "headerName": "Ticker", "width": 100, "filter": "agTextColumnFilter",
      "cellDataType": "text", "cellClass": "fw-semibold"},
     {"field": "type", "headerName": "Type", "width": 110, "filter": "agTextColumnFilter", "cellDataType": "text"},
-    {"field": "quantity", "headerName": "Quantity", **_NUMBER,
+    {"field": "quantity", "headerName": "Quantity", **_NUMBER, "minWidth": 104,
      "valueFormatter": {"function": "stNumber(params.value)"}},
     {"field": "price", "headerName": "Price", **_NUMBER,
      "valueFormatter": {"function": "stMoney(params.value, params.data.currency, false)"}},
@@ -144,6 +144,12 @@ def _add_form(static: bool, today: str) -> html.Div:
                         className="btn btn-primary btn-sm", disabled=static),
             html.Div(id=ids.TXN_FORM_MESSAGE, className="small ms-2 form-message"),
         ], className="d-flex align-items-center"),
+        html.Ul([
+            html.Li("BUY and SELL: quantity in shares, price per share; fees add to the cost (BUY) or reduce "
+                    "the proceeds (SELL)."),
+            html.Li("DIVIDEND: quantity = shares held, price = cash per share."),
+            html.Li("SPLIT: quantity = new shares per old share (2 for 2-for-1), price 0."),
+        ], className="small text-muted mt-3 mb-0 ps-3"),
     ], id=ids.TXN_FORM)
 
 

@@ -3,6 +3,16 @@
 Bars fall on the exchange's real trading days (exchange_calendars) from 2000 to today; each symbol's path is seeded
 by its name, so every run, process and machine sees the same history. While the market is open the current price
 moves minute by minute towards the day's close. Every price it gives is simulated and labelled so in the UI.
+
+Faults can be injected (DEMO_* settings), deterministically, so tests and demos can show the app under stress:
+- `latency_ms`: every request waits this long first (60000 simulates a hang far beyond PRICE_WAIT_S);
+- `fail_symbols`: always "not found" (delisted);
+- `failure_rate` with `failure_kind`: the share of fetches that fail, and how. `transient` (the default: a
+  dropped connection, retried) and `not_found` (Yahoo's spurious "possibly delisted") fail single symbols,
+  decided by symbol and attempt number; `rate_limit` (HTTP 429) and `timeout` fail whole requests, decided by
+  request number, because that is how Yahoo answers them;
+- `failure_for_s`: the injected failures stop this many seconds after the first request (0: they never stop),
+  so a test can watch the app recover (the circuit breaker close, stale prices refresh).
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ from services.models import Quote
 from services.providers.base import (
     FetchRequest,
     FetchResult,
+    ProviderError,
+    RateLimitError,
     SymbolNotFoundError,
     TickerHistory,
     TransientError,
@@ -41,6 +53,8 @@ KNOWN_SPLITS: dict[str, tuple[tuple[str, float], ...]] = {
 # Quarterly payers get a dividend in the first session of Feb, May, Aug and Nov.
 DIVIDEND_MONTHS = (2, 5, 8, 11)
 REFERENCE_DAY = pd.Timestamp("2025-01-02")  # after every known split
+FAILURE_KINDS = ("transient", "rate_limit", "timeout", "not_found")
+WHOLE_REQUEST_KINDS = ("rate_limit", "timeout")  # these fail a whole request, the others single symbols
 
 
 def _seed(symbol: str) -> int:
@@ -67,30 +81,57 @@ class DemoProvider:
         fail_symbols: frozenset[str] = frozenset(),
         history_start: dt.date = dt.date(2000, 1, 1),
         sleep: Callable[[float], None] = time.sleep,
+        failure_kind: str = "transient",
+        failure_for_s: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
+        if failure_kind not in FAILURE_KINDS:
+            raise ValueError(f"failure_kind must be one of {', '.join(FAILURE_KINDS)}, got {failure_kind!r}")
         self._clock = clock
         self._latency_s = latency_ms / 1000.0
         self._failure_rate = failure_rate
         self._fail_symbols = fail_symbols
+        self._failure_kind = failure_kind
+        self._failure_for_s = failure_for_s
+        self._monotonic = monotonic
+        self._first_request_at: float | None = None
+        self._requests = 0
         self._history_start = history_start
         self._sleep = sleep
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()
 
+    def _outage(self) -> tuple[bool, int]:
+        """(are injected failures on, this request's number), counting this request."""
+        with self._lock:
+            started = self._monotonic()
+            if self._first_request_at is None:
+                self._first_request_at = started
+            number, self._requests = self._requests, self._requests + 1
+        over = self._failure_for_s > 0 and started - self._first_request_at >= self._failure_for_s
+        return bool(self._failure_rate) and not over, number
+
     def fetch(self, requests: Sequence[FetchRequest]) -> FetchResult:
         """Answer every symbol after one simulated round trip."""
+        failing, number = self._outage()
         if self._latency_s:
             self._sleep(self._latency_s)
+        if failing and self._failure_kind in WHOLE_REQUEST_KINDS and _unit(f"request:{number}") < self._failure_rate:
+            error: ProviderError = (
+                RateLimitError("HTTP 429 Too Many Requests (demo)") if self._failure_kind == "rate_limit"
+                else TransientError("the request timed out (demo)")
+            )
+            return {request.ticker: error for request in requests}
         now = self._clock.now()
         result: FetchResult = {}
         for request in requests:
             try:
-                result[request.ticker] = self._history(request, now)
+                result[request.ticker] = self._history(request, now, failing)
             except (SymbolNotFoundError, TransientError) as error:
                 result[request.ticker] = error
         return result
 
-    def _history(self, request: FetchRequest, now: dt.datetime) -> TickerHistory:
+    def _history(self, request: FetchRequest, now: dt.datetime, failing: bool = True) -> TickerHistory:
         ticker = request.ticker
         if not is_valid_ticker(ticker) or ticker in self._fail_symbols:
             raise SymbolNotFoundError(f"{ticker}: no data found, symbol may be delisted (demo)")
@@ -98,7 +139,10 @@ class DemoProvider:
             attempt = self._attempts.get(ticker, 0)
             self._attempts[ticker] = attempt + 1
         # Deterministic failures: the same symbol and attempt number always fail or succeed alike.
-        if self._failure_rate and _unit(f"{ticker}:{attempt}") < self._failure_rate:
+        if (failing and self._failure_kind not in WHOLE_REQUEST_KINDS
+                and _unit(f"{ticker}:{attempt}") < self._failure_rate):
+            if self._failure_kind == "not_found":
+                raise SymbolNotFoundError(f"{ticker}: no data found, symbol may be delisted (demo, simulated)")
             raise TransientError(f"{ticker}: simulated upstream failure (demo)")
 
         exchange = exchange_for(ticker)

@@ -45,7 +45,7 @@ def test_tooltip_lists_missing_tickers_and_the_next_open():
     assert view.text == "Partial"
     assert view.tooltip == (
         "Prices: 18 fresh, 2 missing",
-        "Oldest price 1 h old",
+        "Oldest price: Mon 30 Nov, 09:00 EST (1 h ago)",
         "Missing: AAPL, MSFT",
         "XNYS closed, opens Mon 30 Nov, 09:30 EST",
         "Prices are simulated (demo provider)",

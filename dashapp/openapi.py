@@ -1,0 +1,285 @@
+"""An OpenAPI 3.1 description of the JSON API (DESIGN.md, "Interfaces"), written by hand and served at
+GET /api/openapi.json.
+
+By hand, because the API is a dozen routes on a plain Flask blueprint: a generator would need a framework the app
+does not use. What keeps it true is tests/faults/test_api_fuzz.py: a hypothesis-driven client sends requests
+built from this description and checks every answer against it (statuses, content types, response schemas).
+Schemas are JSON Schema 2020-12, as OpenAPI 3.1 has it (`"type": ["number", "null"]` for a value not known yet).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+RANGES = ["1M", "3M", "6M", "YTD", "1Y", "5Y", "MAX"]
+PRICE_STATUSES = ["fresh", "market_closed", "stale", "missing"]
+TRANSACTION_TYPES = ["BUY", "SELL", "DIVIDEND", "SPLIT"]
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict:
+    return {"type": "object", "properties": properties,
+            "required": list(properties) if required is None else required, **extra}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+_MONEY = {"type": ["number", "null"], "description": "money in the portfolio's currency; null when not known yet"}
+_FRACTION = {"type": ["number", "null"], "description": "a fraction: 0.1234 is 12.34 %; null when not known"}
+_DATE_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+
+_SCHEMAS: dict[str, dict] = {
+    "Error": _obj({"error": {"type": "string", "description": "what went wrong, for a person"}}),
+    "FieldError": _obj({
+        "line": {"type": "integer", "minimum": 1, "description": "the CSV line (the header is line 1)"},
+        "field": {"type": "string", "description": "a column, or `file` / `header` for the file as a whole"},
+        "message": {"type": "string"},
+    }, required=["field", "message"]),
+    "ValidationError": _obj({
+        "error": {"type": "string"},
+        "errors": {"type": "array", "items": _ref("FieldError"), "minItems": 1},
+    }),
+    "Portfolio": _obj({
+        "id": {"type": "integer"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "base_currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+    }),
+    "PortfolioInput": _obj({
+        "name": {"type": "string", "minLength": 1, "maxLength": 100,
+                 "description": "shown as text (never as HTML); surrounding spaces are dropped"},
+        "base_currency": {"type": "string", "pattern": "^[A-Za-z]{3}$", "default": "USD"},
+    }, required=["name"]),
+    "PortfolioRename": _obj({"name": {"type": "string", "minLength": 1, "maxLength": 100}}),
+    "Transaction": _obj({
+        "id": {"type": "integer"},
+        "date": {"type": "string", "format": "date"},
+        "ticker": {"type": "string", "description": "a Yahoo symbol: BRK-B, ^GSPC, EURUSD=X, VOD.L"},
+        "type": {"enum": TRANSACTION_TYPES},
+        "quantity": {"type": "number", "exclusiveMinimum": 0},
+        "price": {"type": "number", "minimum": 0},
+        "fees": {"type": "number", "minimum": 0},
+        "note": {"type": "string", "maxLength": 500},
+    }),
+    "TransactionInput": {
+        "type": "object",
+        "description": "Amounts as JSON numbers or as decimal strings (exact). Other keys are ignored.",
+        "properties": {
+            "date": {"type": "string", "format": "date", "description": "YYYY-MM-DD, 1900-01-01 to today"},
+            "ticker": {"type": "string", "pattern": r"^\^?[A-Za-z0-9][A-Za-z0-9.\-]{0,14}(=[XFxf])?$"},
+            "type": {"type": "string", "description": "BUY, SELL, DIVIDEND or SPLIT (any case)"},
+            "quantity": {"type": ["number", "string"], "description": "> 0, at most 8 decimal places"},
+            "price": {"type": ["number", "string", "null"],
+                      "description": "> 0 for BUY, SELL, DIVIDEND; empty or 0 for SPLIT"},
+            "fees": {"type": ["number", "string", "null"], "description": ">= 0, at most 4 decimal places"},
+            "note": {"type": "string", "maxLength": 500},
+        },
+        "required": ["date", "ticker", "type", "quantity"],
+    },
+    "Imported": _obj({"imported": {"type": "integer", "minimum": 0}}),
+    "PriceBlock": _obj({
+        "status": {"enum": [*PRICE_STATUSES, "partial"]},
+        "as_of": {**_DATE_TIME_OR_NULL, "description": "the oldest price on the page"},
+        "missing": {"type": "array", "items": {"type": "string"}},
+        "stale": {"type": "array", "items": {"type": "string"}},
+        "counts": _obj({status: {"type": "integer", "minimum": 0} for status in PRICE_STATUSES}),
+        "simulated": {"type": "boolean"},
+    }, required=["status", "as_of", "missing"]),
+    "Market": _obj({
+        "exchange": {"type": "string"},
+        "is_open": {"type": ["boolean", "null"]},
+        "next_open": _DATE_TIME_OR_NULL,
+        "last_close": _DATE_TIME_OR_NULL,
+    }),
+    "Summary": _obj({
+        "market_value": _MONEY, "cost_basis": _MONEY, "unrealized_gain": _MONEY,
+        "unrealized_gain_pct": _FRACTION, "day_change": _MONEY, "day_change_pct": _FRACTION,
+        "realized_gain": _MONEY, "dividends": _MONEY, "holdings_count": {"type": "integer", "minimum": 0},
+    }),
+    "InitialData": _obj({
+        "portfolio": _ref("Portfolio"), "summary": _ref("Summary"), "prices": _ref("PriceBlock"),
+        "market": _ref("Market"),
+    }),
+    "Holding": _obj({
+        "ticker": {"type": "string"}, "quantity": {"type": "number"}, "avg_cost": _NUMBER_OR_NULL,
+        "cost_basis": _MONEY, "price": _NUMBER_OR_NULL, "market_value": _MONEY, "unrealized_gain": _MONEY,
+        "unrealized_gain_pct": _FRACTION, "day_change": _MONEY, "day_change_pct": _FRACTION,
+        "weight": _FRACTION, "price_as_of": _DATE_TIME_OR_NULL, "price_status": {"enum": PRICE_STATUSES},
+    }),
+    "HoldingsData": _obj({"holdings": {"type": "array", "items": _ref("Holding")}, "prices": _ref("PriceBlock")}),
+    "Series": _obj({
+        "dates": {"type": "array", "items": {"type": "string", "format": "date"}},
+        "market_value": {"type": "array", "items": _NUMBER_OR_NULL},
+        "cost_basis": {"type": "array", "items": _NUMBER_OR_NULL},
+    }),
+    "ChartReady": _obj({
+        "status": {"const": "ready"},
+        "range": {"enum": RANGES},
+        "series": _ref("Series"),
+        "allocation": {"type": "array", "items": _obj({"ticker": {"type": "string"}, "weight": {"type": "number"}})},
+    }),
+    "ChartPending": _obj({
+        "status": {"const": "pending"},
+        "range": {"enum": RANGES},
+        "progress": {"type": "number", "minimum": 0, "maximum": 1},
+    }, required=["status", "progress"]),
+    "Progress": _obj({
+        "state": {"enum": ["idle", "running", "done", "error"]},
+        "progress": {"type": "number", "minimum": 0, "maximum": 1},
+        "message": {"type": "string"},
+    }),
+    "Health": _obj({
+        "status": {"enum": ["ok", "degraded"]},
+        "checks": _obj({"database": {"type": "boolean"}, "cache": {"type": "boolean"}}),
+        "provider": {"type": "string"},
+        "circuit": _obj({
+            "state": {"enum": ["closed", "open", "half_open"]},
+            "open_until": _DATE_TIME_OR_NULL,
+            "reason": {"type": ["string", "null"]},
+        }),
+        "scheduler": _obj({
+            "leader_pid": {"type": ["integer", "null"]},
+            "warmup_runs": {"type": "integer", "minimum": 0},
+            "last_warmup": {"type": ["object", "null"]},
+        }),
+    }, required=["status", "checks", "circuit", "scheduler"]),
+}
+
+_PORTFOLIO_ID = {"name": "portfolio_id", "in": "path", "required": True,
+                 "schema": {"type": "integer", "minimum": 0}}
+_TRANSACTION_ID = {"name": "transaction_id", "in": "path", "required": True,
+                   "schema": {"type": "integer", "minimum": 0}}
+_ERROR = _ref("Error")
+_NOT_FOUND = _json(_ERROR, "no such portfolio (or transaction)")
+_BAD_BODY = _json(_ERROR, "the body is not a JSON object")
+_INVALID = _json(_ref("ValidationError"), "rejected: every bad field is named")
+_NO_CONTENT = {"description": "done"}
+
+
+def _op(op_id: str, summary: str, responses: dict[str, dict], *, parameters: list | None = None,
+        body: dict | None = None, tag: str = "api") -> dict:
+    operation: dict[str, Any] = {"operationId": op_id, "summary": summary, "tags": [tag], "responses": responses}
+    if parameters:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
+
+def _json_body(name: str) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+_PATHS: dict[str, dict] = {
+    "/api/portfolios": {
+        "get": _op("listPortfolios", "Every portfolio", {
+            "200": _json(_obj({"portfolios": {"type": "array", "items": _ref("Portfolio")}}), "the portfolios")}),
+        "post": _op("createPortfolio", "Create an empty portfolio", {
+            "201": _json(_obj({"portfolio": _ref("Portfolio")}), "created"),
+            "400": _BAD_BODY, "422": _INVALID}, body=_json_body("PortfolioInput")),
+    },
+    "/api/portfolios/{portfolio_id}": {
+        "parameters": [_PORTFOLIO_ID],
+        "patch": _op("renamePortfolio", "Rename a portfolio", {
+            "200": _json(_obj({"portfolio": _ref("Portfolio")}), "renamed"),
+            "400": _BAD_BODY, "404": _NOT_FOUND, "422": _INVALID}, body=_json_body("PortfolioRename")),
+        "delete": _op("deletePortfolio", "Delete a portfolio and its transactions",
+                      {"204": _NO_CONTENT, "404": _NOT_FOUND}),
+    },
+    "/api/portfolios/{portfolio_id}/transactions": {
+        "parameters": [_PORTFOLIO_ID],
+        "get": _op("listTransactions", "The ledger, by date then entry order", {
+            "200": _json(_obj({"transactions": {"type": "array", "items": _ref("Transaction")}}), "the ledger"),
+            "404": _NOT_FOUND}),
+        "post": _op("addTransaction", "Add one transaction (refused if it would sell more than is held)", {
+            "201": _json(_obj({"transaction": _ref("Transaction")}), "added"),
+            "400": _BAD_BODY, "404": _NOT_FOUND, "422": _INVALID}, body=_json_body("TransactionInput")),
+    },
+    "/api/portfolios/{portfolio_id}/transactions/{transaction_id}": {
+        "parameters": [_PORTFOLIO_ID, _TRANSACTION_ID],
+        "delete": _op("deleteTransaction", "Delete one transaction (refused if a later SELL would be short)", {
+            "204": _NO_CONTENT, "404": _NOT_FOUND, "422": _INVALID}),
+    },
+    "/api/portfolios/{portfolio_id}/import": {
+        "parameters": [_PORTFOLIO_ID],
+        "post": _op("importCsv", "Import a CSV ledger: every row, or none", {
+            "200": _json(_ref("Imported"), "every row imported"),
+            "404": _NOT_FOUND,
+            "413": _json(_ERROR, "the body is larger than MAX_UPLOAD_BYTES"),
+            "422": _json(_ref("ValidationError"), "nothing imported: every bad line and field is named"),
+        }, body={"required": True, "content": {
+            "text/csv": {"schema": {"type": "string",
+                                    "description": "UTF-8 (a BOM is allowed); header date,ticker,type,quantity,"
+                                                   "price[,fees][,note] in any order and case"}},
+            "multipart/form-data": {"schema": _obj({"file": {"type": "string", "contentMediaType": "text/csv"}})},
+        }}),
+    },
+    "/api/portfolios/{portfolio_id}/export": {
+        "parameters": [_PORTFOLIO_ID],
+        "get": _op("exportCsv", "The ledger as CSV; text cells starting with = + - @ are prefixed with '", {
+            "200": {"description": "a CSV that imports back to the same ledger",
+                    "content": {"text/csv": {"schema": {"type": "string"}}}},
+            "404": _NOT_FOUND}),
+    },
+    "/api/dashboard-initial-data/{portfolio_id}": {
+        "parameters": [_PORTFOLIO_ID],
+        "get": _op("dashboardInitialData", "Summary, price status and market state, from the cache alone", {
+            "200": _json(_ref("InitialData"), "the summary"), "404": _NOT_FOUND}, tag="dashboard"),
+    },
+    "/api/dashboard-holdings-data/{portfolio_id}": {
+        "parameters": [_PORTFOLIO_ID],
+        "get": _op("dashboardHoldingsData", "The holdings table (waits at most PRICE_WAIT_S for prices)", {
+            "200": _json(_ref("HoldingsData"), "the holdings"), "404": _NOT_FOUND}, tag="dashboard"),
+    },
+    "/api/dashboard-chart-data/{portfolio_id}": {
+        "parameters": [_PORTFOLIO_ID, {"name": "range", "in": "query", "required": False,
+                                       "schema": {"enum": RANGES, "default": "1Y"},
+                                       "description": "case-insensitive"}],
+        "get": _op("dashboardChartData", "Value and cost-basis series, or progress while they are generated", {
+            "200": _json(_ref("ChartReady"), "the series"),
+            "202": _json(_ref("ChartPending"), "being generated: ask again"),
+            "400": _json(_ERROR, "unknown range"), "404": _NOT_FOUND}, tag="dashboard"),
+    },
+    "/api/chart-generator-progress/{portfolio_id}": {
+        "parameters": [_PORTFOLIO_ID],
+        "get": _op("chartGeneratorProgress", "The chart generator's state for a portfolio", {
+            "200": _json(_ref("Progress"), "the state"), "404": _NOT_FOUND}, tag="dashboard"),
+    },
+    "/api/openapi.json": {
+        "get": _op("openapi", "This description", {"200": _json({"type": "object"}, "OpenAPI 3.1")}, tag="ops"),
+    },
+    "/healthz": {
+        "get": _op("healthz", "Health of the database and cache, circuit breaker and scheduler", {
+            "200": _json(_ref("Health"), "healthy"), "503": _json(_ref("Health"), "degraded")}, tag="ops"),
+    },
+    "/metrics": {
+        "get": _op("metrics", "Prometheus metrics", {
+            "200": {"description": "exposition text",
+                    "content": {"text/plain": {"schema": {"type": "string"}}}}}, tag="ops"),
+    },
+}
+
+_SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "MyStockTracker API",
+        "version": "1",
+        "description": "Portfolios, transactions, CSV in and out, and the dashboard's payloads. Every error is "
+                       "JSON `{\"error\": ...}` with a fitting status (400, 404, 413, 422), never an HTML "
+                       "page. Money in the portfolio's currency, percentages as fractions, dates ISO 8601, "
+                       "unknown values null.",
+    },
+    "paths": _PATHS,
+    "components": {"schemas": _SCHEMAS},
+}
+
+
+def openapi_spec() -> dict[str, Any]:
+    """The description, as a fresh dict (callers may change their copy)."""
+    return copy.deepcopy(_SPEC)

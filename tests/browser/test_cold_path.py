@@ -1,0 +1,63 @@
+"""The cold path in headless Chromium: with a slow price source, the page shows the summary at once, a progress
+indicator while prices arrive, then the priced table and the chart (background callbacks, issue item 4)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.browser.support import DASHBOARD_READY_JS, DemoServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+LATENCY_MS = 4000  # each simulated upstream request takes this long: long enough to watch the cold path
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory) -> Iterator[DemoServer]:
+    server = DemoServer(tmp_path_factory.mktemp("slow-app"),
+                        env={"DEMO_LATENCY_MS": str(LATENCY_MS), "WARMUP_ENABLED": "0"}).wait_ready()
+    yield server
+    server.stop()
+
+
+def _add(server: DemoServer, ticker: str) -> None:
+    body = json.dumps({"date": "2026-01-05", "ticker": ticker, "type": "BUY", "quantity": 4, "price": 50}).encode()
+    request = urllib.request.Request(f"{server.base}/api/portfolios/1/transactions", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 201
+
+
+def test_new_ticker_arrives_through_the_cold_path(browser, slow_server):
+    context = browser.new_context(viewport={"width": 1360, "height": 1000}, base_url=slow_server.base)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        page.goto("/")
+        page.wait_for_function(DASHBOARD_READY_JS)  # warm: the sample portfolio's prices are cached
+
+        _add(slow_server, "ORCL")  # a ticker whose price is not cached: fetched in LATENCY_MS
+        page.goto("/")
+        page.wait_for_selector("#refresh-progress-wrap", state="visible", timeout=5_000)
+        assert "$" in page.inner_text("#summary-market-value")  # the summary did not wait for the new price
+        assert page.inner_text("#price-status-badge").strip() == "Partial"
+        assert page.is_disabled("#refresh-prices")
+
+        page.wait_for_selector("#holdings-table .ag-row >> text=ORCL")
+        page.wait_for_function("""() => {
+            const row = [...document.querySelectorAll('#holdings-table .ag-row')]
+                .find(r => r.innerText.includes('ORCL'));
+            return row && !row.innerText.includes('Missing');
+        }""")
+        page.wait_for_selector("#refresh-progress-wrap", state="hidden")
+        page.wait_for_function(DASHBOARD_READY_JS)
+        assert page.inner_text("#price-status-badge").strip() != "Partial"
+        assert problems == []
+    finally:
+        context.close()
