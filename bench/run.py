@@ -152,15 +152,15 @@ def markdown(report: dict) -> str:
         f"Machine: {report['machine']}; DEMO_LATENCY_MS={report['latency_ms']}; medians of {RUNS} runs.",
         "",
         "| portfolio | tickers | txns | cold req (symbols) | warm req | API cold s | API warm s | page cold s "
-        "| page warm s | compute s | peak RSS MB |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| page warm s | skeleton ms | compute s | peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, row in report["portfolios"].items():
         lines.append(
             f"| {name} | {row['tickers']} | {row['transactions']} | {row['cold_upstream_requests']:.0f} "
             f"({row['cold_upstream_symbols']:.0f}) | {row['warm_upstream_requests']:.0f} | {row['api_cold_total_s']} "
             f"| {row['api_warm_total_s']} | {row.get('page_cold_s', '-')} | {row.get('page_warm_median_s', '-')} "
-            f"| {row['compute_s']} | {row['server_peak_rss_mb']} |"
+            f"| {row.get('page_skeleton_median_ms', '-')} | {row['compute_s']} | {row['server_peak_rss_mb']} |"
         )
     lines += ["", "| ratio | value |", "| --- | --- |"]
     lines += [f"| {key} | {value} |" for key, value in report["ratios"].items()]
