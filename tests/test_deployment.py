@@ -71,8 +71,16 @@ class Deployment:
                    for sample in family.samples if sample.name == f"{name}_total")
 
     def worker_pids(self) -> set[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        return {int(pid) for pid in children}
+        """The live children of the gunicorn master (Linux /proc)."""
+        pids = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()  # after "pid (comm)": state, ppid, ...
+            except OSError:  # exited meanwhile
+                continue
+            if int(fields[1]) == self.process.pid and fields[0] != "Z":
+                pids.add(int(stat.parent.name))
+        return pids
 
     def log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
@@ -159,7 +167,8 @@ def test_three_workers_one_leader_warm_dashboard_summed_metrics_and_failover(dep
     assert new_requests == 0, answers
     for url, (status, seconds) in answers.items():
         assert status == 200, url
-        assert seconds < 1.0, (url, seconds)  # the chart is read from the store, not computed on request
+        # Nothing waits on prices (PRICE_WAIT_S is 3 s); the chart is read from the store, not computed.
+        assert seconds < (1.0 if "chart-data" in url else 2.5), (url, seconds)
 
     workers = wait_until(lambda: len(d.worker_pids()) == 3 and d.worker_pids(), 10, "three workers", d)
     assert first["leader_pid"] in workers
@@ -187,11 +196,15 @@ def test_three_workers_one_leader_warm_dashboard_summed_metrics_and_failover(dep
     assert leader in d.worker_pids()
     os.kill(leader, signal.SIGKILL)
     killed_at = time.monotonic()
-    takeover = wait_until(
-        lambda: (s := d.scheduler())["leader_pid"] not in (None, leader) and s["warmup_runs"] > runs_at_kill and s,
-        2 * INTERVAL_S + 1, "another worker to lead", d, interval_s=0.05)
+
+    def new_leader_warmed_up():
+        s = d.scheduler()
+        led = s["leader_pid"] not in (None, leader) and s["warmup_runs"] > runs_at_kill
+        return led and (s["last_warmup"] or {}).get("pid") == s["leader_pid"] and s
+
+    takeover = wait_until(new_leader_warmed_up, 2 * INTERVAL_S + 1, "another worker to lead", d, interval_s=0.05)
     failover_s = time.monotonic() - killed_at
-    assert takeover["last_warmup"]["pid"] == takeover["leader_pid"]
+    assert takeover["leader_pid"] in d.worker_pids()
     wait_until(lambda: d.scheduler()["warmup_runs"] >= takeover["warmup_runs"] + 2, 3 * INTERVAL_S,
                "warm-ups to go on under the new leader", d)
     # The dead leader's runs still count: /metrics adds up every worker that ever ran, as healthz does.
