@@ -57,6 +57,10 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
     demo = bool(getattr(services.provider, "simulated", False))
     app.demo_banner = demo
     app.index_string = INDEX_STRING
-    app.layout = shell_layout(app, demo=demo)
-    register_shell_callbacks(app, lambda: [p.to_json() for p in services.ledger.list_portfolios()])
+
+    def list_portfolios() -> list[dict]:
+        return [p.to_json() for p in services.ledger.list_portfolios()]
+
+    app.layout = shell_layout(app, demo=demo, list_portfolios=list_portfolios)
+    register_shell_callbacks(app, list_portfolios)
     return app

@@ -7,6 +7,7 @@ page: unknown portfolio 404, bad input 400/422, a body over the limit 413.
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -19,6 +20,7 @@ from services.models import FieldError, NotFoundError, ValidationError
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__)
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
 def _services() -> Services:
@@ -98,8 +100,13 @@ def import_transactions(portfolio_id: int):
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        message = f"not UTF-8: byte 0x{raw[error.start]:02x} at offset {error.start}; save the file as UTF-8"
+        # After a BOM the codec reports positions in the bytes that follow it (error.object), not in `raw`. Lines are
+        # counted as the CSV reader counts them (a CR alone too: Excel for Mac's "CSV (Macintosh)"), so this line and
+        # those of row errors agree.
+        decoded = error.object
+        offset = error.start + len(raw) - len(decoded)
+        line = len(_LINE_BREAK.findall(decoded[: error.start])) + 1
+        message = f"not UTF-8: byte 0x{decoded[error.start]:02x} at offset {offset}; save the file as UTF-8"
         raise ValidationError("the CSV is not UTF-8 text", [FieldError("file", message, line)]) from None
     return {"imported": _services().ledger.import_csv(portfolio_id, text)}
 

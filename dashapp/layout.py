@@ -37,7 +37,8 @@ def nav_class(active: bool) -> str:
     return "nav-link active" if active else "nav-link"
 
 
-def navbar(*, static: bool = False, active: str = "dashboard") -> html.Nav:
+def navbar(*, static: bool = False, active: str = "dashboard", options: list[dict] | None = None,
+           value: str | None = None, hrefs: tuple[str, str] = ("/", "/transactions")) -> html.Nav:
     """Brand, page links and the portfolio selector (links and selector are kept current by a callback)."""
     def link(label: str, link_id: str, href: str, kind: str):
         return live_or_placeholder(
@@ -45,13 +46,13 @@ def navbar(*, static: bool = False, active: str = "dashboard") -> html.Nav:
             html.A(label, href=href, className=nav_class(kind == active)))
 
     select = live_or_placeholder(
-        static, lambda: dbc.Select(id=ids.PORTFOLIO_SELECT, options=[], size="sm", className="portfolio-select",
-                                   name="portfolio"),
+        static, lambda: dbc.Select(id=ids.PORTFOLIO_SELECT, options=options or [], value=value, size="sm",
+                                   className="portfolio-select", name="portfolio"),
         field_placeholder("form-select form-select-sm portfolio-select"))
     return html.Nav(html.Div([
         html.A("MyStockTracker", href="/", className="navbar-brand fw-bold"),
-        html.Div([link("Dashboard", ids.NAV_DASHBOARD, "/", "dashboard"),
-                  link("Transactions", ids.NAV_TRANSACTIONS, "/transactions", "transactions")],
+        html.Div([link("Dashboard", ids.NAV_DASHBOARD, hrefs[0], "dashboard"),
+                  link("Transactions", ids.NAV_TRANSACTIONS, hrefs[1], "transactions")],
                  className="navbar-nav me-auto"),
         html.Div([html.Label("Portfolio", htmlFor=ids.PORTFOLIO_SELECT,
                              className="navbar-text small mb-0 d-none d-md-inline"), select],
@@ -66,11 +67,22 @@ def demo_banner() -> html.Div:
                     className="demo-banner alert alert-warning rounded-0 border-0 mb-0 py-1 small text-center")
 
 
-def app_shell(*, demo: bool, static: bool = False, path: str = "/", pages: html.Div | None = None) -> html.Div:
+def app_shell(*, demo: bool, static: bool = False, path: str = "/", pages: html.Div | None = None,
+              portfolios: list[dict] | None = None) -> html.Div:
     """The whole page: the live Dash layout (around `pages`, Dash Pages' container by default), or (`static`)
-    the skeleton of the page at `path`."""
+    the skeleton of the page at `path`. With `portfolios`, the selector and links start filled for the page's
+    portfolio (the shell callback then only runs when that changes)."""
     kind = page_kind(path)
-    children: list = [navbar(static=static, active=kind)]
+    if portfolios is not None and not static:
+        shown = _page_portfolio(pages)
+        shown_id = shown["id"] if shown else None
+        dashboard_href, transactions_href, _, _ = nav_state(shown_id, path)
+        bar = navbar(active=kind, options=portfolio_options(portfolios),
+                     value=str(shown_id) if shown_id is not None else None,
+                     hrefs=(dashboard_href, transactions_href))
+    else:
+        bar = navbar(static=static, active=kind)
+    children: list = [bar]
     if demo:
         children.append(demo_banner())
     if static:
@@ -80,6 +92,17 @@ def app_shell(*, demo: bool, static: bool = False, path: str = "/", pages: html.
         children += [pages if pages is not None else dash.page_container,
                      dcc.Location(id=ids.URL, refresh="callback-nav")]
     return html.Div(children, id=ids.APP_SHELL, className="app-shell")
+
+
+def _page_portfolio(component) -> dict | None:
+    """The data of the page's CURRENT_PORTFOLIO store, found in a rendered layout (None if it has none)."""
+    if component is None or isinstance(component, str | int | float):
+        return None
+    if isinstance(component, list | tuple):
+        return next((found for child in component if (found := _page_portfolio(child))), None)
+    if getattr(component, "id", None) == ids.CURRENT_PORTFOLIO:
+        return getattr(component, "data", None)
+    return _page_portfolio(getattr(component, "children", None))
 
 
 def rendered_page_container(app: dash.Dash, url: str) -> html.Div | None:
@@ -116,17 +139,20 @@ def rendered_page_container(app: dash.Dash, url: str) -> html.Div | None:
         return None
 
 
-def shell_layout(app: dash.Dash, *, demo: bool) -> Callable[[], html.Div]:
+def shell_layout(app: dash.Dash, *, demo: bool, list_portfolios: Callable[[], list[dict]]) -> Callable[[], html.Div]:
     """The app's layout function: the shell, with the page that asked for it already inside.
 
-    The page's URL is the Referer of the browser's `_dash-layout` request (same-origin requests carry the full
-    URL by default); without it the page is left to the router.
+    The page's URL is the Referer of the browser's `_dash-layout` request: the index page sets the referrer
+    policy `same-origin` (index_template.py), so a same-origin request carries the full URL even where a server
+    header asks for less. Without a referrer the page is left to the router.
     """
     def layout() -> html.Div:
         referrer = flask.request.referrer if flask.has_request_context() else None
         same_origin = referrer and flask.request.host_url and referrer.startswith(flask.request.host_url)
         pages = rendered_page_container(app, referrer) if same_origin else None
-        return app_shell(demo=demo, pages=pages)
+        if pages is None:
+            return app_shell(demo=demo)
+        return app_shell(demo=demo, pages=pages, path=urlsplit(referrer).path, portfolios=list_portfolios())
 
     return layout
 
@@ -155,6 +181,9 @@ def register_shell_callbacks(app: dash.Dash, list_portfolios: Callable[[], list[
         Input(ids.CURRENT_PORTFOLIO, "data", allow_optional=True),
         Input(ids.PORTFOLIO_RENAMED, "data", allow_optional=True),
         State(ids.URL, "pathname"),
+        # Not when the app loads: the first layout has the selector filled (shell_layout). A page that the
+        # router inserts later still runs it (its store is new, and the outputs lie outside the page).
+        prevent_initial_call=True,
     )
     def sync_shell(portfolio: dict | None, _renamed: int | None, pathname: str | None):
         portfolio_id = portfolio["id"] if portfolio else None

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from services import analytics
+from services.forksafe import reset_in_child
 from services.ledger import Ledger
 from services.market_hours import MarketClock
 from services.metrics import CHART_GENERATIONS, CHART_SECONDS
@@ -98,6 +99,14 @@ class BackgroundChartGenerator:
         self._now = now or clock.now
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="chart-gen")
         self._running: dict[int, Future[ChartEntry | None]] = {}
+        self._lock = threading.Lock()
+        self._workers = workers
+        reset_in_child(self._reset_after_fork)
+
+    def _reset_after_fork(self) -> None:
+        """A forked child has none of the parent's generator threads: fresh pool, lock and bookkeeping."""
+        self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="chart-gen")
+        self._running = {}
         self._lock = threading.Lock()
 
     def request(self, portfolio_id: int) -> Future[ChartEntry | None]:

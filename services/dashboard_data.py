@@ -25,7 +25,7 @@ MEMO_PORTFOLIOS = 16  # ledgers kept replayed in memory, per process
 PAGE_STATUSES = ("fresh", "market_closed", "stale", "missing")
 
 
-def price_block(infos: Mapping[str, PriceInfo], simulated: bool = False) -> dict:
+def price_block(infos: Mapping[str, PriceInfo], simulated: bool = False, fetching: Sequence[str] = ()) -> dict:
     """The page-level price status: one word if every price agrees, `partial` if they differ."""
     statuses = Counter(info.status for info in infos.values())
     if not statuses:
@@ -43,6 +43,8 @@ def price_block(infos: Mapping[str, PriceInfo], simulated: bool = False) -> dict
         "stale": sorted(t for t, info in infos.items() if info.status == "stale"),
         "counts": {s: statuses.get(s, 0) for s in PAGE_STATUSES},
         "simulated": simulated,
+        # Missing or stale tickers being fetched right now; the others failed and wait for their retry time.
+        "fetching": sorted(fetching),
     }
 
 
@@ -96,7 +98,7 @@ class DashboardData:
         return {
             "portfolio": portfolio.to_json(),
             "summary": analytics.summary(positions, infos),
-            "prices": price_block(infos, self._simulated),
+            "prices": self._price_block(infos),
             "market": self._market(open_tickers),
         }
 
@@ -108,7 +110,11 @@ class DashboardData:
         wait = self.settings.price_wait_s if wait_s is None else wait_s
         self.prices.fetch_prices_parallel({t: needs[t] for t in open_tickers}, wait_s=wait)
         infos = self.prices.prices(open_tickers)
-        return {"holdings": analytics.holdings_rows(positions, infos), "prices": price_block(infos, self._simulated)}
+        return {"holdings": analytics.holdings_rows(positions, infos), "prices": self._price_block(infos)}
+
+    def _price_block(self, infos: Mapping[str, PriceInfo]) -> dict:
+        unsettled = [t for t, info in infos.items() if info.status in ("missing", "stale")]
+        return price_block(infos, self._simulated, self.prices.in_flight(unsettled) if unsettled else ())
 
     def chart_data(self, portfolio_id: int, range_name: str = "1Y", wait_s: float | None = None) -> tuple[int, dict]:
         """(200, series) from the generated chart, or (202, progress) while it is generated.

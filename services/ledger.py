@@ -55,6 +55,7 @@ from services.csv_io import (
     validate_transaction,
     write_transactions_csv,
 )
+from services.forksafe import reset_in_child
 from services.models import FieldError, NotFoundError, Portfolio, Transaction, ValidationError
 
 log = logging.getLogger(__name__)
@@ -217,6 +218,11 @@ class Ledger:
         self.engine = _make_engine(database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._listeners: list[Callable[[int], None]] = []
+        reset_in_child(self._reset_after_fork)
+
+    def _reset_after_fork(self) -> None:
+        # The parent's pooled connections stay the parent's; the child opens its own (SQLAlchemy's fork recipe).
+        self.engine.dispose(close=False)
 
     def add_listener(self, listener: Callable[[int], None]) -> None:
         """Call `listener(portfolio_id)` after every committed change to a portfolio's transactions."""

@@ -130,6 +130,7 @@ class MarketState:
             "is_open": self.is_open,
             "next_open": self.next_open.isoformat(),
             "last_close": self.last_close.isoformat(),
+            "next_close": self.next_close.isoformat(),  # an addition to DESIGN.md's keys
         }
 
 

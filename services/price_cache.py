@@ -26,6 +26,7 @@ import diskcache
 import numpy as np
 import pandas as pd
 
+from services.forksafe import reset_in_child
 from services.models import Quote
 from services.providers.base import BAR_COLUMNS, empty_bars
 
@@ -93,6 +94,7 @@ class PriceCache:
         self.directory = Path(directory)
         self._memo: dict[str, tuple[float, pd.DataFrame]] = {}
         self._memo_lock = threading.Lock()
+        reset_in_child(self._reset_after_fork)
         self._open_lock = threading.Lock()
         self._checked_at = time.monotonic()
         self._cache, self._identity = self._open()
@@ -158,6 +160,10 @@ class PriceCache:
                 raise
             self._reopen(cache, error)
             return action(self._cache)
+
+    def _reset_after_fork(self) -> None:
+        # diskcache reconnects by itself when it sees a new pid; only our own lock needs re-arming.
+        self._memo_lock = threading.Lock()
 
     # -- bars ---------------------------------------------------------------------------------------------------
     def get_bars(self, ticker: str) -> pd.DataFrame | None:
@@ -265,9 +271,15 @@ class PriceCache:
 
     def writable(self) -> bool:
         """True if a value can be written and read back (the health check)."""
+        # A key of its own: with one shared key, two health checks at once read each other's probe and report the
+        # cache broken (a 503 from /healthz under load).
         probe = uuid.uuid4().hex
-        self.set("__health__", probe, expire=60)
-        return self.get("__health__") == probe
+        key = f"__health__:{probe}"
+        self.set(key, probe, expire=60)
+        try:
+            return self.get(key) == probe
+        finally:
+            self.delete(key)
 
     def close(self) -> None:
         self._cache.close()

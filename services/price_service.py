@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from services.config import Settings
+from services.forksafe import reset_in_child
 from services.market_hours import MarketClock, exchange_for
 from services.metrics import CACHE_LOOKUPS, CIRCUIT_OPEN, UPSTREAM_IN_FLIGHT, UPSTREAM_REQUESTS, UPSTREAM_SYMBOLS
 from services.models import PriceInfo
@@ -148,6 +149,7 @@ class PriceService:
         self._executor = ThreadPoolExecutor(settings.fetch_workers, thread_name_prefix="price-fetch")
         self._inflight: dict[str, Future[TickerOutcome]] = {}
         self._inflight_lock = threading.Lock()
+        reset_in_child(self._reset_after_fork)
         # Long enough to cover every retry of one batch; a lock left by a killed worker expires by itself.
         self._lock_ttl_s = settings.fetch_timeout_s * (settings.fetch_retries + 1) + 30
 
@@ -179,7 +181,8 @@ class PriceService:
                 columns[ticker] = bars["close"]
         if not columns:
             return pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
-        frame = pd.concat(columns, axis=1).sort_index()
+        # sort=True: pandas 3.1 warns that it will stop sorting a union of calendars (XNYS and XLON dates).
+        frame = pd.concat(columns, axis=1, sort=True).sort_index()
         # One 2-D block instead of one per ticker: later reindex/ffill over 500 tickers is then one operation.
         return pd.DataFrame(frame.to_numpy(), index=frame.index, columns=frame.columns)
 
@@ -387,6 +390,13 @@ class PriceService:
         self.cache.put_failure(FailureRecord(ticker, str(error) or type(error).__name__, now,
                                              now + dt.timedelta(seconds=retry_s)))
         return TickerOutcome(ticker, "failed", str(error))
+
+    def _reset_after_fork(self) -> None:
+        """A forked child has none of the parent's fetch threads: start it with an empty pool and fresh locks."""
+        self._executor = ThreadPoolExecutor(self.settings.fetch_workers, thread_name_prefix="price-fetch")
+        self._inflight = {}
+        self._inflight_lock = threading.Lock()
+        self.limiter._lock = threading.Lock()
 
     def in_flight(self, tickers: Iterable[str]) -> list[str]:
         """The tickers being fetched right now, in this process or another worker."""

@@ -192,7 +192,8 @@ def simulated_bars(ticker: str, exchange: str, start: dt.date, end: dt.date, clo
     return _simulated_bars(ticker, exchange, start, end, clock)
 
 
-@lru_cache(maxsize=2048)
+# Small: each entry is a whole history (~200 KB); regenerating one costs a few ms, holding 500 costs 100 MB.
+@lru_cache(maxsize=64)
 def _simulated_bars(ticker: str, exchange: str, start: dt.date, end: dt.date, clock: MarketClock) -> pd.DataFrame:
     # The path is always generated through REFERENCE_DAY and then cut at `end`: the scaling below anchors on
     # that day, so a history that ends earlier is still a prefix of the one that ends later (cached bars and

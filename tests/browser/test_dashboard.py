@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 
 import pytest
 
@@ -74,4 +75,22 @@ def test_holdings_grid_sorts(page):
         "rows => rows.sort((a, b) => a.getAttribute('row-index') - b.getAttribute('row-index'))"
         ".map(r => r.innerText.trim())")
     assert tickers == sorted(tickers)
+    assert page.problems == []
+
+
+def test_portfolio_selector_navigates(page, app_server):
+    request = urllib.request.Request(f"{app_server.base}/api/portfolios", data=b'{"name": "Empty <one>"}',
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        created = json.loads(response.read())["portfolio"]
+    page.goto("/")
+    page.wait_for_function(DASHBOARD_READY_JS)
+    page.select_option("#portfolio-select", str(created["id"]))
+    page.wait_for_url(f"**/portfolio/{created['id']}")
+    page.wait_for_selector(f"{LIVE} #portfolio-title >> text=Empty <one>")  # user text shown as text
+    page.wait_for_function("() => document.querySelector('#summary-market-value').innerText.trim() === '$0.00'")
+    assert page.get_attribute("#nav-transactions", "href") == f"/transactions?portfolio={created['id']}"
+    page.click("#nav-transactions")
+    page.wait_for_selector("#transactions-title >> text=Empty <one>")
+    assert page.input_value("#portfolio-select") == str(created["id"])
     assert page.problems == []

@@ -63,6 +63,8 @@ OPEN_TICKERS = ("AAPL", "MSFT", "BRK-B", "^GSPC", "EURUSD=X", "VOD.L", "KO", "JN
 BACKDATED = ("AAPL", "BRK-B", "EURUSD=X", "VOD.L", "KO", "XOM")  # stale by any calendar: due for a fetch
 BACKDATE = dt.timedelta(days=8)
 DELISTED = ("AAPL", "VOD.L")  # delisted after they were cached
+STORM_S, COOLDOWN_S = 3.0, 0.5  # the 429 storm: how long upstream answers 429, and the first cool-down
+HAMMER_S = 2.5  # how long each fault is hammered
 COMMON_ENV = {
     "PRICE_WAIT_S": str(PRICE_WAIT_S), "FETCH_RETRIES": str(FETCH_RETRIES), "FETCH_BACKOFF_S": "0.3",
     "QUOTE_TTL_S": "300", "CLOSE_SETTLE_S": "900", "FAILURE_RETRY_S": "600", "WARMUP_ENABLED": "1",
@@ -148,6 +150,10 @@ def servers(warmed) -> Iterator[dict[str, AppServer]]:
         "hang": _start(warmed, "hang", {"DEMO_LATENCY_MS": "60000"}),
         "random": _start(warmed, "random", {"DEMO_FAILURE_RATE": "0.1"}),
         "delisted": _start(warmed, "delisted", {"DEMO_FAIL_SYMBOLS": ",".join((NEVER, *DELISTED))}),
+        # No warm-up: nothing asks upstream before the test does, so the storm starts with the test's first request.
+        "storm": _start(warmed, "storm", {
+            "DEMO_FAILURE_RATE": "1", "DEMO_FAILURE_KIND": "rate_limit", "DEMO_FAILURE_FOR_S": str(STORM_S),
+            "RATE_LIMIT_COOLDOWN_S": str(COOLDOWN_S), "WARMUP_ENABLED": "0"}),
     }
     yield started
     for server in started.values():
@@ -239,7 +245,7 @@ def test_full_outage_serves_cached_prices_as_stale_in_time(servers, warmed):
     server = servers["outage"].ready()
     due = _due(warmed)
     tally = Tally()
-    tally.extend(hammer_for(server.base, _paths(warmed.portfolio_id), seconds=4))
+    tally.extend(hammer_for(server.base, _paths(warmed.portfolio_id), seconds=HAMMER_S))
     # A transaction added during the outage is taken, and the chart is rebuilt from the cached history.
     added = server.post(f"/api/portfolios/{warmed.portfolio_id}/transactions",
                         json={"date": "2025-03-03", "ticker": "MSFT", "type": "BUY", "quantity": 1, "price": 390})
@@ -248,7 +254,7 @@ def test_full_outage_serves_cached_prices_as_stale_in_time(servers, warmed):
                        .status == 200 and a, 15, 0.3)
     assert chart, "the chart was not rebuilt from the cached history during the outage"
     requests_seen, symbols_seen = _upstream(server)
-    tally.extend(hammer_for(server.base, _paths(warmed.portfolio_id), seconds=2))
+    tally.extend(hammer_for(server.base, _paths(warmed.portfolio_id), seconds=1.5))
     _check_answers(tally, server)
     statuses = _check_prices(server, warmed, may_stay_stale=due)
     assert {t for t, s in statuses.items() if s == "stale"} == due
@@ -266,7 +272,7 @@ def test_hang_far_beyond_the_wait_bound_answers_in_time(servers, warmed):
     server = servers["hang"].ready()
     due = _due(warmed)
     tally = Tally()
-    tally.extend(hammer_for(server.base, _paths(warmed.portfolio_id), seconds=4))
+    tally.extend(hammer_for(server.base, _paths(warmed.portfolio_id), seconds=HAMMER_S))
     added = server.post(f"/api/portfolios/{warmed.portfolio_id}/transactions",
                         json={"date": "2025-03-03", "ticker": "JNJ", "type": "BUY", "quantity": 1, "price": 150})
     assert added.status_code == 201
@@ -277,7 +283,7 @@ def test_hang_far_beyond_the_wait_bound_answers_in_time(servers, warmed):
                        .status == 200, 10, 0.1)
     redrawn_s = time.monotonic() - changed_at
     assert chart, "the chart stayed pending while the source hung"
-    tally.extend(hammer_for(server.base, _paths(warmed.portfolio_id), seconds=2))
+    tally.extend(hammer_for(server.base, _paths(warmed.portfolio_id), seconds=1.5))
     _check_answers(tally, server)
     statuses = _check_prices(server, warmed, may_stay_stale=due)
     assert {t for t, s in statuses.items() if s == "stale"} == due
@@ -292,64 +298,59 @@ def test_hang_far_beyond_the_wait_bound_answers_in_time(servers, warmed):
            f"change")
 
 
-def test_rate_limit_storm_opens_the_circuit_then_it_closes(warmed):
-    storm_s, cooldown_s = 3.0, 0.5
-    server = _start(warmed, "storm", {
-        "DEMO_FAILURE_RATE": "1", "DEMO_FAILURE_KIND": "rate_limit", "DEMO_FAILURE_FOR_S": str(storm_s),
-        "RATE_LIMIT_COOLDOWN_S": str(cooldown_s), "WARMUP_ENABLED": "0"})  # the storm starts with our first request
-    try:
-        server.ready()
-        due = _due(warmed)
-        pid = warmed.portfolio_id
-        states: list[tuple[float, str]] = []
-        stop = threading.Event()
-        started = time.monotonic()
+def test_rate_limit_storm_opens_the_circuit_then_it_closes(servers, warmed):
+    storm_s, cooldown_s = STORM_S, COOLDOWN_S
+    server = servers["storm"]
+    server.ready()
+    due = _due(warmed)
+    pid = warmed.portfolio_id
+    states: list[tuple[float, str]] = []
+    stop = threading.Event()
+    started = time.monotonic()
 
-        def watch_circuit() -> list[Answer]:
-            polled = []
-            while not stop.is_set():
-                health = timed(server.base, "GET", "/healthz")
-                polled.append(health)
-                if health.status == 200:
-                    states.append((time.monotonic() - started, health.json()["circuit"]["state"]))
-                time.sleep(0.05)
-            return polled
+    def watch_circuit() -> list[Answer]:
+        polled = []
+        while not stop.is_set():
+            health = timed(server.base, "GET", "/healthz")
+            polled.append(health)
+            if health.status == 200:
+                states.append((time.monotonic() - started, health.json()["circuit"]["state"]))
+            time.sleep(0.05)
+        return polled
 
-        def recovered() -> bool:
-            opened = any(state == "open" for _, state in states)
-            return opened and states[-1][1] == "closed" and not server.get(
-                f"/api/dashboard-holdings-data/{pid}").json()["prices"]["stale"]
+    def recovered() -> bool:
+        opened = any(state == "open" for _, state in states)
+        return opened and states[-1][1] == "closed" and not server.get(
+            f"/api/dashboard-holdings-data/{pid}").json()["prices"]["stale"]
 
-        tally = Tally()
-        with ThreadPoolExecutor(1) as pool:
-            watcher = pool.submit(watch_circuit)
-            try:
-                deadline = time.monotonic() + 20
-                while not recovered() and time.monotonic() < deadline:
-                    tally.extend(hammer_for(server.base, _paths(pid), seconds=0.3))
-            finally:
-                stop.set()
-            tally.extend(watcher.result())
-        assert recovered(), (states, server.log_tail())
-        _check_answers(tally, server)
-        first_open = next(t for t, state in states if state == "open")
-        closed_at = next(t for t, state in states if t > first_open and state == "closed")
-        samples = server.metrics()
-        limited = metric(samples, "stocktracker_upstream_requests_total", outcome="rate_limited")
-        ok = metric(samples, "stocktracker_upstream_requests_total", outcome="ok")
-        # A cool-down that doubles (0.5, 1, 2 s...) lets at most 1 + log2(storm / cool-down) + 1 requests into a
-        # storm of 3 s: about 4, however many requests the app itself answers meanwhile.
-        assert 1 <= limited <= 4, limited
-        assert ok >= 1
-        # Closed once the storm is over and the last cool-down has run out (0.5 + 1 + 2 s after the first 429).
-        assert closed_at - first_open <= storm_s + 4 * cooldown_s + 2.0, states
-        statuses = _check_prices(server, warmed, may_stay_stale=set(), must_refresh=due)
-        report("429 storm", f"{tally.summary()}; {limited:.0f} upstream requests got 429 in a {storm_s:.0f} s storm "
-                            f"while the app answered {len(tally.answers)} requests; circuit open at "
-                            f"{first_open:.1f} s, closed {closed_at - first_open:.1f} s later (cool-down "
-                            f"{cooldown_s} s, doubling); then {ok:.0f} ok request(s), prices {_counts(statuses)}")
-    finally:
-        server.stop()
+    tally = Tally()
+    with ThreadPoolExecutor(1) as pool:
+        watcher = pool.submit(watch_circuit)
+        try:
+            deadline = time.monotonic() + 20
+            while not recovered() and time.monotonic() < deadline:
+                tally.extend(hammer_for(server.base, _paths(pid), seconds=0.3))
+        finally:
+            stop.set()
+        tally.extend(watcher.result())
+    assert recovered(), (states, server.log_tail())
+    _check_answers(tally, server)
+    first_open = next(t for t, state in states if state == "open")
+    closed_at = next(t for t, state in states if t > first_open and state == "closed")
+    samples = server.metrics()
+    limited = metric(samples, "stocktracker_upstream_requests_total", outcome="rate_limited")
+    ok = metric(samples, "stocktracker_upstream_requests_total", outcome="ok")
+    # A cool-down that doubles (0.5, 1, 2 s...) lets at most 1 + log2(storm / cool-down) + 1 requests into a
+    # storm of 3 s: about 4, however many requests the app itself answers meanwhile.
+    assert 1 <= limited <= 4, limited
+    assert ok >= 1
+    # Closed once the storm is over and the last cool-down has run out (0.5 + 1 + 2 s after the first 429).
+    assert closed_at - first_open <= storm_s + 4 * cooldown_s + 2.0, states
+    statuses = _check_prices(server, warmed, may_stay_stale=set(), must_refresh=due)
+    report("429 storm", f"{tally.summary()}; {limited:.0f} upstream requests got 429 in a {storm_s:.0f} s storm "
+                        f"while the app answered {len(tally.answers)} requests; circuit open at "
+                        f"{first_open:.1f} s, closed {closed_at - first_open:.1f} s later (cool-down "
+                        f"{cooldown_s} s, doubling); then {ok:.0f} ok request(s), prices {_counts(statuses)}")
 
 
 def test_ten_percent_random_failures_are_retried(servers, warmed):
@@ -362,7 +363,7 @@ def test_ten_percent_random_failures_are_retried(servers, warmed):
                 for t in due}
     failing = {t for t in due if all(_unit(f"{t}:{a}") < rate for a in range(FETCH_RETRIES + 1))}
     tally = Tally()
-    tally.extend(hammer_for(server.base, _paths(warmed.portfolio_id), seconds=4))
+    tally.extend(hammer_for(server.base, _paths(warmed.portfolio_id), seconds=HAMMER_S))
     _check_answers(tally, server)
     wait_until(lambda: not (set(server.get(f"/api/dashboard-holdings-data/{warmed.portfolio_id}").json()
                                 ["prices"]["stale"]) - failing), 10, 0.2)
@@ -380,7 +381,7 @@ def test_delisted_tickers_keep_their_cached_price_and_are_asked_once(servers, wa
     server = servers["delisted"].ready()
     due = _due(warmed)
     tally = Tally()
-    tally.extend(hammer_for(server.base, _paths(warmed.portfolio_id), seconds=4))
+    tally.extend(hammer_for(server.base, _paths(warmed.portfolio_id), seconds=HAMMER_S))
     _check_answers(tally, server)
     delisted_due = set(DELISTED) & due
     statuses = _check_prices(server, warmed, may_stay_stale=delisted_due, must_refresh=due - delisted_due)
