@@ -1,0 +1,33 @@
+"""CI smoke run of the benchmark: `python -m bench --quick` finishes and meets the request targets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_its_report(tmp_path):
+    report_path = tmp_path / "bench.json"
+    command = [sys.executable, "-m", "bench", "--quick", "--json", str(report_path), "--latency-ms", "100"]
+    if shutil.which("chromium") is None:
+        command.append("--no-page")
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=400)
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    report = json.loads(report_path.read_text())
+    small = report["portfolios"]["small"]
+    assert small["tickers"] == 20
+    assert small["warm_upstream_requests"] == 0  # a warm load asks the price source nothing
+    assert 1 <= small["cold_upstream_requests"] <= small["tickers"]  # at most one request per ticker
+    assert small["cold_upstream_symbols"] <= small["tickers"]
+    # The naive baseline asks one price per ticker per day: 20 tickers x 365 days.
+    assert report["naive"]["requests"] == 20 * 365
+    assert report["ratios"]["requests_naive_over_ours"] >= 100
+    assert "| small |" in finished.stdout
