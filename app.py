@@ -16,6 +16,9 @@ logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
 def _app():
     from dashapp import create_app
     from services.config import Settings
+    from services.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()
 
     settings = Settings.from_env()
     app = create_app(settings)

@@ -21,6 +21,7 @@ from services import analytics
 from services.forksafe import reset_in_child
 from services.ledger import Ledger
 from services.market_hours import MarketClock
+from services.memory import release_free_memory
 from services.metrics import CHART_GENERATIONS, CHART_SECONDS
 from services.models import NotFoundError, Transaction
 from services.price_cache import PriceCache
@@ -140,6 +141,7 @@ class BackgroundChartGenerator:
             return self._generate_counted(portfolio_id)
         finally:
             cache.unlock(lock, token)
+            release_free_memory()  # the series' temporaries of a large portfolio are ~100 MB
 
     def _generate_counted(self, portfolio_id: int, done_since: dt.datetime | None = None) -> ChartEntry | None:
         """Generate under the lock, counted in the metrics; after waiting on another worker, take its fresh chart."""

@@ -202,11 +202,11 @@ class PriceService:
         return due
 
     def _fetch_start(self, ticker: str, need: Need, now: dt.datetime) -> dt.date | None:
-        bars = self.cache.get_bars(ticker)
+        fetched, last = self.cache.bars_tail(ticker)
         known_from = self.cache.history_from(ticker)
-        if bars is None or known_from is None or known_from > need.start:
+        if not fetched or known_from is None or known_from > need.start:
             return need.start
-        tail = bars.index[-1].date() if not bars.empty else need.start
+        tail = last or need.start
         if need.end is None:
             quote = self.cache.get_quote(ticker)
             if quote is None or self.clock.status(ticker, quote.fetched_at, now) == "stale":
@@ -220,9 +220,9 @@ class PriceService:
             return None
         last_wanted = sessions[-1]
         # Cached bars can be empty (a fetch that found no session in its range): then they reach nothing.
-        if bars.empty or bars.index[-1] < last_wanted:
+        if last is None or last < last_wanted.date():
             return tail
-        if bars.index[-1] == last_wanted and not self._bar_is_final(ticker, exchange, last_wanted.date()):
+        if last == last_wanted.date() and not self._bar_is_final(ticker, exchange, last_wanted.date()):
             return tail  # that day's bar was cached mid-session: its close is not the day's close
         return None
 
@@ -273,7 +273,12 @@ class PriceService:
                     new.append(ticker)
                 futures[ticker] = future
         for batch in self.batch_fetch_prices(new):
-            self._executor.submit(self._run_batch, {t: due[t] for t in batch}, futures)
+            try:
+                self._executor.submit(self._run_batch, {t: due[t] for t in batch}, futures)
+            except RuntimeError:  # shut down: the process is stopping; answer like shutdown() does, do not raise
+                # (raised, it reached the chart generator, which stored an "error" state every worker then showed)
+                self._finish(batch, {t: TickerOutcome(t, "skipped", "price service shut down") for t in batch},
+                             futures)
         return futures
 
     def _run_batch(self, batch: dict[str, dt.date], futures: Mapping[str, Future[TickerOutcome]]) -> None:

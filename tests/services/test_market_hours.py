@@ -187,6 +187,7 @@ def test_state_returns_utc_datetimes_and_json(clock):
         "is_open": False,
         "next_open": "2025-07-07T13:30:00+00:00",
         "last_close": "2025-07-03T17:00:00+00:00",
+        "next_close": "2025-07-07T20:00:00+00:00",  # Monday's regular 16:00 EDT close
     }
 
 
