@@ -92,7 +92,7 @@ class PriceCache:
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
-        self._memo: dict[str, tuple[float, pd.DataFrame]] = {}
+        self._memo: dict[str, tuple[float, dt.date | None]] = {}
         self._memo_lock = threading.Lock()
         reset_in_child(self._reset_after_fork)
         self._open_lock = threading.Lock()
@@ -162,29 +162,37 @@ class PriceCache:
             return action(self._cache)
 
     def _reset_after_fork(self) -> None:
-        # diskcache reconnects by itself when it sees a new pid; only our own lock needs re-arming.
+        # diskcache reconnects by itself when it sees a new pid; only our own locks need re-arming.
         self._memo_lock = threading.Lock()
+        self._open_lock = threading.Lock()
 
     # -- bars ---------------------------------------------------------------------------------------------------
     def get_bars(self, ticker: str) -> pd.DataFrame | None:
-        """The cached daily bars of a ticker, or None if it was never fetched.
+        """The cached daily bars of a ticker, or None if it was never fetched (decoded afresh: ~0.2 ms)."""
+        stored = self.get(f"bars:{ticker}")
+        return None if stored is None else _decode_bars(stored)
 
-        Kept in memory too, keyed by the stamp written with them, so a warm page re-reads no pickles.
+    def bars_tail(self, ticker: str) -> tuple[bool, dt.date | None]:
+        """(ever fetched, date of the last cached bar or None) without decoding the bars.
+
+        Memoized by the stamp written with the bars: every page load asks this for every ticker, while keeping
+        whole frames in memory for 500 tickers cost ~50 MB of the worker's RSS.
         """
         stamp = self.get(f"bars-stamp:{ticker}")
         if stamp is None:
-            return None
+            return False, None
         with self._memo_lock:
             memo = self._memo.get(ticker)
         if memo is not None and memo[0] == stamp:
-            return memo[1]
+            return True, memo[1]
         stored = self.get(f"bars:{ticker}")
         if stored is None:
-            return None
-        bars = _decode_bars(stored)
+            return False, None
+        dates = stored["date"] if isinstance(stored, dict) else stored.index.asi8
+        last = pd.Timestamp(int(dates[-1])).date() if len(dates) else None
         with self._memo_lock:
-            self._memo[ticker] = (stamp, bars)
-        return bars
+            self._memo[ticker] = (stamp, last)
+        return True, last
 
     def history_from(self, ticker: str) -> dt.date | None:
         """The earliest date the cached bars of a ticker were fetched from (they cover it onwards)."""
@@ -236,9 +244,28 @@ class PriceCache:
         return self._run(lambda cache: cache.incr(key, amount, default=0))
 
     def try_lock(self, name: str, ttl_s: float) -> str | None:
-        """Take a lock shared by every process, or None if someone holds it. Expires after `ttl_s`."""
-        token = f"{os.getpid()}:{uuid.uuid4().hex}"
-        return token if self._run(lambda cache: cache.add(f"lock:{name}", token, expire=ttl_s)) else None
+        """Take a lock shared by every process, or None if someone holds it. Expires after `ttl_s`.
+
+        A lock whose holder has died (killed, crashed) is taken over at once rather than after its `ttl_s`: the TTLs
+        are long (a chart generation's is 10 minutes), and a restarted server would otherwise show no chart, and
+        fetch none of the tickers the dead process was fetching, for that long.
+        """
+        key, token = f"lock:{name}", f"{os.getpid()}:{uuid.uuid4().hex}"
+
+        def take(cache: diskcache.Cache) -> bool:
+            if cache.add(key, token, expire=ttl_s):
+                return True
+            with cache.transact():
+                held = cache.get(key)
+                if held is None or not _holder_alive(held):
+                    cache.set(key, token, expire=ttl_s)
+                    return True
+            return False
+
+        if not self._run(take):
+            return None
+        _LIVE_TOKENS.add(token)
+        return token
 
     def unlock(self, name: str, token: str) -> None:
         def release(cache: diskcache.Cache) -> None:
@@ -247,9 +274,12 @@ class PriceCache:
                     cache.delete(f"lock:{name}")
 
         self._run(release)
+        _LIVE_TOKENS.discard(token)
 
     def is_locked(self, name: str) -> bool:
-        return self.get(f"lock:{name}") is not None
+        """True while a live process holds the lock."""
+        held = self.get(f"lock:{name}")
+        return held is not None and _holder_alive(held)
 
     @contextmanager
     def locked(self, name: str, ttl_s: float, wait_s: float) -> Iterator[bool]:
@@ -301,6 +331,29 @@ def _merge_bars(cache: diskcache.Cache, ticker: str, new_bars: pd.DataFrame, req
         cache.set(f"bars:{ticker}", _encode_bars(merged))
         cache.set(f"bars-stamp:{ticker}", time.time())
     return merged
+
+
+# The lock tokens this process holds. A token names its holder's pid; one with our pid that is not in here was taken
+# by an earlier process that had the same pid (a restarted container's app is often pid 1 again).
+_LIVE_TOKENS: set[str] = set()
+
+
+def _holder_alive(token: object) -> bool:
+    """False when the process that took a lock (on this machine: the cache is a local directory) is gone."""
+    pid_text, _, _ = str(token).partition(":")
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return True  # not a token of ours: leave it to its TTL
+    if pid == os.getpid():
+        return token in _LIVE_TOKENS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, under another user
+        return True
+    return True
 
 
 def _is_busy(error: BaseException) -> bool:
