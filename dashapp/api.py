@@ -217,6 +217,21 @@ def register_api(server: Flask, services: Services) -> None:
     def wants_json() -> bool:
         return request.path.startswith(("/api/", "/healthz", "/metrics"))
 
+    @server.before_request
+    def _start_callback_timer() -> None:
+        if request.path.endswith("/_dash-update-component"):
+            g.callback_started = time.perf_counter()
+
+    @server.after_request
+    def _time_dash_callback(response: Response) -> Response:
+        # Every Dash callback is one POST to the same URL: label its latency by the output it fills.
+        started = g.pop("callback_started", None)
+        if started is not None:
+            body = request.get_json(silent=True) or {}
+            output = str(body.get("output", "unknown"))[:120] if isinstance(body, dict) else "unknown"
+            metrics.REQUEST_SECONDS.labels(endpoint=f"callback:{output}").observe(time.perf_counter() - started)
+        return response
+
     @server.errorhandler(NotFoundError)
     def not_found(error: NotFoundError):
         return _error(str(error) or "not found", 404)

@@ -247,3 +247,12 @@ def test_server_timing_header(env):
     client, _, _ = env
     response = client.get("/api/portfolios")
     assert response.headers["Server-Timing"].startswith("app;dur=")
+
+
+def test_dash_callbacks_are_timed_per_output(env):
+    client, _, _ = env
+    body = {"output": "summary-market-value.children", "outputs": {"id": "summary-market-value",
+            "property": "children"}, "inputs": [], "changedPropIds": []}
+    client.post("/_dash-update-component", json=body)  # whatever Dash answers, the latency is recorded
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'stocktracker_request_seconds_count{endpoint="callback:summary-market-value.children"}' in text
