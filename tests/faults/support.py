@@ -62,11 +62,15 @@ class AppServer:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.env = {"SEED_SAMPLE": "0", "WARMUP_ENABLED": "0", **(env or {})}
+        self.name = name
+        self.log_dir = Path(log_dir or self.data_dir.parent)
+        self.ready_after_s: float | None = None
+        self._spawn()
+
+    def _spawn(self) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.name = name
-        log_dir = Path(log_dir or self.data_dir.parent)
-        self.log_path = log_dir / f"{name}-{self.port}.log"
+        self.log_path = self.log_dir / f"{self.name}-{self.port}.log"
         inherited = {k: v for k, v in os.environ.items() if not _APP_VARIABLES.match(k)}
         full_env = {**inherited, "DATA_DIR": str(self.data_dir), "LOG_LEVEL": "WARNING", **self.env}
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
@@ -74,16 +78,24 @@ class AppServer:
         self.process = subprocess.Popen(
             [sys.executable, "app.py", "--demo", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
-        self.ready_after_s: float | None = None
 
     def ready(self, timeout_s: float = 90) -> AppServer:
         """Block until /healthz answers (RuntimeError with the log's tail if the app dies or is slow)."""
         if self.ready_after_s is not None:
             return self
         deadline = time.monotonic() + timeout_s
+        respawns = 2
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+                log = self.log_tail(200)
+                # free_port() cannot reserve the port: another program (a parallel test run) may take it first.
+                if respawns and "in use" in log:
+                    respawns -= 1
+                    self._log.close()
+                    self._spawn()
+                    continue
+                raise RuntimeError(f"{self.name} (port {self.port}) exited with {self.process.returncode} before "
+                                   f"answering:\n{log}")
             try:
                 if requests.get(self.base + "/healthz", timeout=2).status_code in (200, 503):
                     self.ready_after_s = time.monotonic() - self.started

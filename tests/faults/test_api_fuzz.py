@@ -29,6 +29,8 @@ FUZZ = settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=
 SEGMENT = st.text(st.characters(blacklist_characters="/%?#", blacklist_categories=("Cs",)), min_size=1, max_size=12)
 TALLY = {"requests": 0, "statuses": {}, "slowest": 0.0}
 
+pytestmark = pytest.mark.slow  # hundreds of hypothesis examples: several seconds
+
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory):

@@ -26,10 +26,12 @@ from services.csv_io import COLUMNS, unescape_cell
 from tests.faults.conftest import MAX_UPLOAD_BYTES
 from tests.faults.support import report
 
-EXAMPLES = 150
+EXAMPLES = 120
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TICKERS = ("AAPL", "BRK-B", "^GSPC", "EURUSD=X", "VOD.L", "7203.T", "ES=F", "BTC-USD")
 RESULTS: dict[str, dict[int, int]] = {}
+
+pytestmark = pytest.mark.slow  # hundreds of hypothesis examples: several seconds
 
 
 def _count(name: str, status: int) -> None:

@@ -171,3 +171,31 @@ def test_garbage_in_cache_db_before_start_is_rebuilt(data_dir):
                                             f"{tally.summary()}; prices fetched again")
     finally:
         server.stop()
+
+
+def test_locks_of_a_killed_server_do_not_block_the_restarted_one(tmp_path):
+    """Killed while fetching (a hung source) and generating a chart: the restarted server fetches and draws at once,
+    instead of waiting out the dead process's locks (110 s for a fetch, 600 s for a chart generation)."""
+    data_dir = tmp_path / "data"
+    hung = AppServer(data_dir, {**ENV, "DEMO_LATENCY_MS": "30000"}, name="locks-1").ready()
+    pid = hung.post("/api/portfolios", json={"name": "Cold"}).json()["portfolio"]["id"]
+    assert hung.post(f"/api/portfolios/{pid}/import", data=SMALL_CSV).json() == {"imported": 4}
+    assert hung.get(f"/api/dashboard-chart-data/{pid}").status_code == 202  # generating, waiting on the source
+    held = wait_until(lambda: {k for k in _cache_state(data_dir / "cache") if k.startswith("lock:")} >= {
+        f"lock:chart:{pid}", "lock:fetch:AAPL"}, 10, 0.1)
+    assert held, _cache_state(data_dir / "cache")
+    hung.kill()
+    restarted = AppServer(data_dir, ENV, name="locks-2").ready()
+    try:
+        started = time.monotonic()
+        priced = wait_until(lambda: not restarted.get(f"/api/dashboard-holdings-data/{pid}").json()["prices"][
+            "missing"], 15, 0.1)
+        prices_s = time.monotonic() - started
+        drawn = wait_until(lambda: restarted.get(f"/api/dashboard-chart-data/{pid}").status_code == 200, 15, 0.1)
+        chart_s = time.monotonic() - started
+        assert priced and drawn, (_cache_state(data_dir / "cache"), restarted.log_tail())
+        report("locks of a killed server", f"killed mid-fetch (hung source) and mid-chart; after restart prices in "
+                                           f"{prices_s:.1f} s, chart in {chart_s:.1f} s (lock TTLs: 110 s fetch, "
+                                           f"600 s chart)")
+    finally:
+        restarted.stop()

@@ -63,7 +63,7 @@ def test_junk_tickers_are_refused_naming_the_field(api, portfolio, ticker):
     assert {(e["line"], e["field"]) for e in imported.get_json()["errors"]} >= {(2, "ticker")}
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(st.text(max_size=20), st.from_regex(r"\^?[A-Za-z0-9][A-Za-z0-9.\-<>&\"' /]{0,16}(=[XFY])?",
                                                           fullmatch=True)))
 def test_every_ticker_the_api_accepts_is_yahoo_shaped_and_markup_free(api, portfolio, text):
