@@ -6,10 +6,10 @@ import logging
 from pathlib import Path
 
 import dash
-import diskcache
 from dash import DiskcacheManager
 
 from dashapp.api import register_api
+from dashapp.callback_cache import SelfHealingCache
 from dashapp.index_template import INDEX_STRING, SkeletonDash
 from dashapp.layout import register_shell_callbacks, shell_layout
 from services.config import Settings
@@ -32,7 +32,7 @@ def background_callback_manager(settings: Settings):
 
         celery_app = Celery(__name__, broker=settings.redis_url, backend=settings.redis_url)
         return CeleryManager(celery_app)
-    return DiskcacheManager(diskcache.Cache(str(settings.cache_dir / "callbacks")))
+    return DiskcacheManager(SelfHealingCache(str(settings.cache_dir / "callbacks")))
 
 
 def create_app(settings: Settings, services: Services | None = None) -> dash.Dash:

@@ -116,10 +116,12 @@ def wait_for_prices(set_progress, pending: dict | None) -> str:
     started = changed = time.monotonic()
     last = None
     while True:
-        progress = price_progress(dashboard.initial_data(pending["portfolio_id"])["prices"])
+        prices = dashboard.initial_data(pending["portfolio_id"])["prices"]
+        progress = price_progress(prices)
         set_progress((progress.percent, progress.label))
         now = time.monotonic()
-        if progress.unsettled != last:
+        # A ticker still being fetched is progress too: only a wait with nothing in flight goes quiet.
+        if progress.unsettled != last or prices.get("fetching"):
             last, changed = progress.unsettled, now
         if not progress.unsettled or stall.over(now - started, now - changed):
             return pending["nonce"]
