@@ -254,3 +254,23 @@ def make_service(clock: MarketClock, settings: Settings, backoff_sleep: SleepRec
     for service in built:
         service.shutdown()
         service._executor.shutdown(wait=True)  # no fetch may outlive the test and write into the next one
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium through Playwright, one for the whole session; skipped loudly where it is missing."""
+    import warnings
+
+    from tests.browser.support import browser_missing, launch_chromium
+
+    reason = browser_missing()
+    if reason:
+        message = f"BROWSER TESTS SKIPPED: {reason}"
+        warnings.warn(message, stacklevel=1)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()

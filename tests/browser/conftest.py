@@ -1,4 +1,7 @@
-"""Fixtures of the browser tests: one demo server for the session, Debian's Chromium, a page that records errors.
+"""Fixtures of the browser tests: one demo server for the session and a page that records errors.
+
+The session's Chromium (`browser`) is in tests/conftest.py, shared with the fault suite: Playwright's sync API
+allows one instance per thread, so two session fixtures in two folders would collide.
 
 Without Chromium (or the playwright package) every browser test is skipped with the reason, and a warning says
 so in the summary: a green run that tested no browser must not pass unnoticed.
@@ -6,12 +9,11 @@ so in the summary: a green run that tested no browser must not pass unnoticed.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.support import DemoServer, browser_missing, launch_chromium
+from tests.browser.support import DemoServer
 
 VIEWPORT = {"width": 1360, "height": 1000}
 
@@ -22,21 +24,6 @@ def app_server(tmp_path_factory) -> Iterator[DemoServer]:
     server = DemoServer(tmp_path_factory.mktemp("browser-app")).wait_ready()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    reason = browser_missing()
-    if reason:
-        message = f"BROWSER TESTS SKIPPED: {reason}"
-        warnings.warn(message, stacklevel=1)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 class PageProblems(list):

@@ -6,10 +6,7 @@ without running it (Playwright on Debian's Chromium).
 from __future__ import annotations
 
 import re
-import shutil
-import warnings
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,9 +15,6 @@ from hypothesis import strategies as st
 from dashapp import ids
 from tests.faults.support import AppServer, report
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 NAME = '<img src=x onerror="window.__pwned=1">'
 NOTE = "<script>window.__pwned=2</script>"
 # Calendars for .HK and .T tickers are built by exchange_calendars, which still uses an API pandas 3.1 deprecates.
@@ -102,16 +96,6 @@ def test_user_text_comes_back_as_json_exactly_as_given(api):
 
 
 # -- in the browser ------------------------------------------------------------------------------------------------
-def _browser_missing() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install -r requirements-dev.txt)"
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        return f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
-    return None
-
-
 @pytest.fixture(scope="module")
 def page_server(tmp_path_factory) -> Iterator[AppServer]:
     server = AppServer(tmp_path_factory.mktemp("injection") / "data", {"PRICE_WAIT_S": "1.5"}, name="injection")
@@ -121,49 +105,42 @@ def page_server(tmp_path_factory) -> Iterator[AppServer]:
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_markup_in_user_text_is_shown_literally_and_never_runs(page_server):
-    reason = _browser_missing()
-    if reason:
-        warnings.warn(f"BROWSER TEST SKIPPED: {reason}", stacklevel=1)
-        pytest.skip(f"BROWSER TEST SKIPPED: {reason}")
-    from playwright.sync_api import sync_playwright
-
+def test_markup_in_user_text_is_shown_literally_and_never_runs(page_server, browser):
     server = page_server
     pid = server.post("/api/portfolios", json={"name": NAME}).json()["portfolio"]["id"]
     assert server.post(f"/api/portfolios/{pid}/transactions", json=_buy("AAPL", NOTE)).status_code == 201
     checked = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1600, "height": 1000}, base_url=server.base)
-            context.set_default_timeout(20_000)
-            page = context.new_page()
-            page_errors: list[str] = []
-            page.on("pageerror", lambda error: page_errors.append(str(error)))
-            for path, title_id in ((f"/portfolio/{pid}", ids.PORTFOLIO_TITLE),
-                                   (f"/transactions?portfolio={pid}", ids.TXN_TITLE)):
-                page.goto(path)
-                title = page.locator(f"#{title_id}")
-                title.wait_for(state="visible")
-                page.wait_for_function("(args) => document.getElementById(args[0]).innerText.includes(args[1])",
-                                       arg=[title_id, NAME])
-                if title_id == ids.TXN_TITLE:  # the note, in the ledger grid
-                    cell = page.locator(f"#{ids.TXN_TABLE} .ag-row .ag-cell[col-id='note']").first
-                    cell.wait_for(state="visible")
-                    assert cell.inner_text().strip() == NOTE
-                option = page.locator(f"#{ids.PORTFOLIO_SELECT} option", has_text=NAME)
-                option.first.wait_for(state="attached")
-                page.wait_for_timeout(500)  # an onerror handler would have run by now
-                state = page.evaluate("""() => ({
-                    pwned: typeof window.__pwned,
-                    injectedImages: document.querySelectorAll('img[src="x"]').length,
-                    injectedScripts: [...document.scripts].filter(s => s.text.includes('__pwned')).length,
-                })""")
-                assert state == {"pwned": "undefined", "injectedImages": 0, "injectedScripts": 0}, (path, state)
-                checked.append(path.split("?")[0].rsplit("/", 1)[0] or "/")
-            assert not page_errors, page_errors
-        finally:
-            browser.close()
+    # The session's Chromium (tests/conftest.py); this test only opens a context of its own.
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, base_url=server.base)
+    try:
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        page_errors: list[str] = []
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
+        for path, title_id in ((f"/portfolio/{pid}", ids.PORTFOLIO_TITLE),
+                               (f"/transactions?portfolio={pid}", ids.TXN_TITLE)):
+            page.goto(path)
+            title = page.locator(f"#{title_id}")
+            title.wait_for(state="visible")
+            page.wait_for_function("(args) => document.getElementById(args[0]).innerText.includes(args[1])",
+                                   arg=[title_id, NAME])
+            if title_id == ids.TXN_TITLE:  # the note, in the ledger grid
+                cell = page.locator(f"#{ids.TXN_TABLE} .ag-row .ag-cell[col-id='note']").first
+                cell.wait_for(state="visible")
+                assert cell.inner_text().strip() == NOTE
+            option = page.locator(f"#{ids.PORTFOLIO_SELECT} option", has_text=NAME)
+            option.first.wait_for(state="attached")
+            page.wait_for_timeout(500)  # an onerror handler would have run by now
+            state = page.evaluate("""() => ({
+                pwned: typeof window.__pwned,
+                injectedImages: document.querySelectorAll('img[src="x"]').length,
+                injectedScripts: [...document.scripts].filter(s => s.text.includes('__pwned')).length,
+            })""")
+            assert state == {"pwned": "undefined", "injectedImages": 0, "injectedScripts": 0}, (path, state)
+            checked.append(path.split("?")[0].rsplit("/", 1)[0] or "/")
+        assert not page_errors, page_errors
+    finally:
+        context.close()
     report("HTML injection", f"portfolio name {NAME!r} and note {NOTE!r} shown literally on the dashboard and "
                              f"transactions pages (title, selector, ledger grid); window.__pwned undefined, "
                              f"0 injected img/script elements; {len(ACCEPTED)} Yahoo-shaped tickers accepted, "
