@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -16,35 +12,22 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.browser.support import DemoServer
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class AppServer:
-    """`python app.py --demo` with its own DATA_DIR/CACHE_DIR, sampling its peak RSS while it runs."""
+class AppServer(DemoServer):
+    """The demo app for a benchmark: no warm-up, no sample portfolio, its own CACHE_DIR; samples its peak RSS."""
 
     def __init__(self, data_dir: Path, cache_dir: Path, latency_ms: int, extra_env: dict[str, str] | None = None):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATA_DIR": str(data_dir), "CACHE_DIR": str(cache_dir),
-               "DEMO_LATENCY_MS": str(latency_ms), "WARMUP_ENABLED": "0", "LOG_LEVEL": "WARNING",
-               "PRICE_WAIT_S": "4", "SEED_SAMPLE": "0", **(extra_env or {})}
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        self._log = open(Path(data_dir) / f"server-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "app.py", "--demo", "--port", str(self.port)], cwd=ROOT, env=env,
-            stdout=self._log, stderr=subprocess.STDOUT,
-        )
+        super().__init__(Path(data_dir), env={
+            "CACHE_DIR": str(cache_dir), "DEMO_LATENCY_MS": str(latency_ms), "WARMUP_ENABLED": "0",
+            "PRICE_WAIT_S": "4", "SEED_SAMPLE": "0", "PROMETHEUS_MULTIPROC_DIR": "", **(extra_env or {}),
+        })
         self.peak_rss = 0
         self._sampling = True
         self._sampler = threading.Thread(target=self._sample_rss, daemon=True)
         self._sampler.start()
-        self._wait_ready()
+        self.wait_ready()
 
     def _sample_rss(self) -> None:
         handle = psutil.Process(self.process.pid)
@@ -54,19 +37,6 @@ class AppServer:
             except psutil.Error:
                 return
             time.sleep(0.05)
-
-    def _wait_ready(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"app exited with {self.process.returncode}; see {self._log.name}")
-            try:
-                if self.get("/healthz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("app did not answer /healthz in time")
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 content_type: str = "application/json") -> tuple[int, bytes, float]:
@@ -99,10 +69,4 @@ class AppServer:
 
     def stop(self) -> None:
         self._sampling = False
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
+        super().stop()
