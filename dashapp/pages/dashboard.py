@@ -112,20 +112,16 @@ def wait_for_prices(set_progress, pending: dict | None) -> str:
     if not pending:
         raise PreventUpdate
     dashboard = services().dashboard
-    stall = Stall(quiet_s=max(1.0, services().settings.price_wait_s))
-    started = changed = time.monotonic()
-    last = None
-    while True:
+
+    def look() -> tuple[object, bool, bool]:
         prices = dashboard.initial_data(pending["portfolio_id"])["prices"]
         progress = price_progress(prices)
         set_progress((progress.percent, progress.label))
-        now = time.monotonic()
         # A ticker still being fetched is progress too: only a wait with nothing in flight goes quiet.
-        if progress.unsettled != last or prices.get("fetching"):
-            last, changed = progress.unsettled, now
-        if not progress.unsettled or stall.over(now - started, now - changed):
-            return pending["nonce"]
-        time.sleep(POLL_S)
+        return progress.unsettled, bool(prices.get("fetching")), not progress.unsettled
+
+    _poll(look)
+    return pending["nonce"]
 
 
 @callback(
@@ -183,17 +179,28 @@ def wait_for_chart(set_progress, pending: dict | None) -> str:
     if not pending:
         raise PreventUpdate
     dashboard = services().dashboard
+
+    def look() -> tuple[object, bool, bool]:
+        progress = dashboard.chart_progress(pending["portfolio_id"])
+        set_progress(round(100 * float(progress.get("progress") or 0)))
+        return progress.get("progress"), progress.get("state") == "running", progress.get("state") in ("done", "error")
+
+    _poll(look)
+    return pending["nonce"]
+
+
+def _poll(look) -> None:
+    """Call `look()` -> (what it saw, still moving, finished) until finished or nothing changed for a while."""
     stall = Stall(quiet_s=max(1.0, services().settings.price_wait_s))
     started = changed = time.monotonic()
     last = None
     while True:
-        progress = dashboard.chart_progress(pending["portfolio_id"])
-        set_progress(round(100 * float(progress.get("progress") or 0)))
+        seen, moving, finished = look()
         now = time.monotonic()
-        if progress.get("progress") != last or progress.get("state") == "running":
-            last, changed = progress.get("progress"), now
-        if progress.get("state") in ("done", "error") or stall.over(now - started, now - changed):
-            return pending["nonce"]
+        if seen != last or moving:
+            last, changed = seen, now
+        if finished or stall.over(now - started, now - changed):
+            return
         time.sleep(POLL_S)
 
 
