@@ -6,6 +6,7 @@ allocation-chart) are part of the interface: browser tests and screenshots look 
 
 # -- shell ---------------------------------------------------------------------------------------------------
 STATIC_SKELETON = "static-skeleton"  # the plain-HTML skeleton of the index page (no Dash component)
+DASH_BOOT = "dash-boot"  # the inert <template> holding Dash's scripts until first paint (name repeated in deferred_boot.js)
 APP_SHELL = "app-shell"
 NAVBAR = "navbar"
 NAV_DASHBOARD = "nav-dashboard"
