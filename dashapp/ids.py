@@ -6,7 +6,9 @@ allocation-chart) are part of the interface: browser tests and screenshots look 
 
 # -- shell ---------------------------------------------------------------------------------------------------
 STATIC_SKELETON = "static-skeleton"  # the plain-HTML skeleton of the index page (no Dash component)
-DASH_BOOT = "dash-boot"  # the inert <template> holding Dash's scripts until first paint (name repeated in deferred_boot.js)
+CRITICAL_CSS = "critical-css"  # the part of the assets' CSS the skeleton uses, inlined (named in deferred_boot.js too)
+SKELETON_CSS = "skeleton-css"  # the skeleton's own inline styles (placeholders, shimmer)
+DASH_BOOT = "dash-boot"  # the inert <template> holding Dash's scripts until first paint (named in deferred_boot.js too)
 APP_SHELL = "app-shell"
 NAVBAR = "navbar"
 NAV_DASHBOARD = "nav-dashboard"

@@ -9,6 +9,7 @@ Needs `:has()` (Chromium 105+, Firefox 121+, Safari 15.4+); older browsers show 
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import flask
 
 from dashapp import ids
 from dashapp.components.static_html import to_html
+from dashapp.critical_css import critical_css
 from dashapp.layout import app_shell, page_kind
 
 _BASE = "#e7eaee"
@@ -57,7 +59,7 @@ INDEX_STRING = f"""<!DOCTYPE html>
         <title>{{%title%}}</title>
         {{%favicon%}}
         {{%css%}}
-        <style>{CRITICAL_CSS}</style>
+        <style id="{ids.SKELETON_CSS}">{CRITICAL_CSS}</style>
     </head>
     <body>
         {{%app_entry%}}
@@ -78,16 +80,53 @@ def static_skeleton(kind: str, demo: bool) -> str:
     return f'<div id="{ids.STATIC_SKELETON}" aria-busy="true" aria-label="Loading">{body}</div>'
 
 
+_STYLESHEET_LINK = re.compile(r'<link rel="stylesheet" href="([^"]+)">')
+
+
+@lru_cache(maxsize=32)
+def _inlined_css(kind: str, demo: bool, files: tuple[Path, ...]) -> str:
+    return critical_css(files, static_skeleton(kind, demo))
+
+
 class SkeletonDash(dash.Dash):
     """A Dash app whose index page carries the skeleton of the requested page before any JavaScript runs."""
 
     demo_banner: bool = False
 
+    def _local_stylesheet(self, href: str) -> Path | None:
+        """The file in assets/ behind a stylesheet URL, or None for any other (external) stylesheet."""
+        prefix = self.get_asset_url("")
+        name = href.split("?", 1)[0]
+        if not name.startswith(prefix):
+            return None
+        path = Path(self.config.assets_folder, name[len(prefix):])
+        return path if path.is_file() else None
+
+    def split_css(self, css: str, kind: str) -> tuple[str, str]:
+        """(head, deferred) for Dash's stylesheet links: the assets' rules the skeleton uses go inline in the head
+        with a preload of each file; the full sheets wait in the boot template (critical_css.py says why).
+        External stylesheets stay ordinary blocking links."""
+        local = [(match.group(0), self._local_stylesheet(match.group(1))) for match in _STYLESHEET_LINK.finditer(css)]
+        files = tuple(path for _, path in local if path is not None)
+        if not files:
+            return css, ""
+        head, deferred = css, []
+        for tag, path in local:
+            if path is not None:
+                href = _STYLESHEET_LINK.match(tag).group(1)
+                head = head.replace(tag, f'<link rel="preload" as="style" href="{href}">')
+                deferred.append(tag)
+        inline = f'<style id="{ids.CRITICAL_CSS}">{_inlined_css(kind, self.demo_banner, files)}</style>'
+        return head + inline, "".join(deferred)
+
     def interpolate_index(self, **kwargs) -> str:
         path = flask.request.path if flask.has_request_context() else "/"
-        kwargs["app_entry"] = static_skeleton(page_kind(path), self.demo_banner) + kwargs.get("app_entry", "")
+        kind = page_kind(path)
+        kwargs["app_entry"] = static_skeleton(kind, self.demo_banner) + kwargs.get("app_entry", "")
+        kwargs["css"], deferred_css = self.split_css(kwargs.get("css", ""), kind)
         # Dash's own index check still finds the renderer's tags: they are in the page, inside the template.
-        boot = f'<template id="{ids.DASH_BOOT}">{kwargs.get("scripts", "")}{kwargs.get("renderer", "")}</template>'
+        boot = (f'<template id="{ids.DASH_BOOT}">{deferred_css}{kwargs.get("scripts", "")}'
+                f'{kwargs.get("renderer", "")}</template>')
         kwargs["scripts"] = boot + f"<script>{DEFERRED_BOOT_JS}</script>"
         kwargs["renderer"] = ""
         # Not done: starting plotly.js early with an async <script> (dcc.Graph reuses window.Plotly). Measured in
