@@ -3,7 +3,7 @@
  * Dash's stylesheet links and <script> tags sit in an inert <template id="dash-boot">; this copies them into the
  * page once the first frame (skeleton and its inlined CSS) is on screen. Left as plain tags, parsing Flatly and
  * compiling Dash's scripts (about 1.5 MB before plotly.js) ran before the first paint and held the skeleton back
- * by 100-150 ms in headless Chromium. The <link rel="preload"> tags in the head have fetched the sheets already.
+ * by 100-150 ms in headless Chromium.
  * Stylesheets go in where Dash had put them (before the inlined critical CSS, so the cascade is unchanged).
  * External scripts go in as async=false, so they download in parallel and run in document order; an inline
  * script (Dash's clientside functions) waits for the external ones before it, and `new DashRenderer()` also

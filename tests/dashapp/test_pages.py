@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -18,16 +19,20 @@ HOST = "http://localhost/"
 
 
 @pytest.fixture
-def client(tmp_path):
+def dash_app(tmp_path):
     settings = Settings().with_overrides(
         data_dir=tmp_path, cache_dir=tmp_path / "cache", database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
         price_provider="demo", demo_mode=False)
     clock = MarketClock(now=lambda: SATURDAY)
     services = build_services(settings, clock=clock, provider=DemoProvider(clock))
     services.ledger.create_portfolio("First <one>")
-    app = create_app(settings, services)
-    yield app.server.test_client()
+    yield create_app(settings, services)
     services.close()
+
+
+@pytest.fixture
+def client(dash_app):
+    return dash_app.server.test_client()
 
 
 def _layout(client, referrer: str | None) -> str:
@@ -43,6 +48,54 @@ def test_index_has_the_skeleton_and_the_referrer_policy(client):
     assert '<meta name="referrer" content="same-origin">' in html
     assert "Demo mode" in html  # the demo provider is active
     assert "Add a transaction" in client.get("/transactions").get_data(as_text=True)
+
+
+def _head_and_boot(html: str) -> tuple[str, str]:
+    head = html[:html.index("</head>")]
+    boot = re.search(r'<template id="dash-boot">(.*?)</template>', html, re.S)
+    assert boot is not None, "Dash's tags belong in the boot template"
+    return head, boot.group(1)
+
+
+def test_index_inlines_the_skeletons_css_and_defers_the_stylesheets(client):
+    head, boot = _head_and_boot(client.get("/").get_data(as_text=True))
+    assert '<link rel="stylesheet"' not in head  # nothing in the head holds the first paint back
+    critical = re.search(r'<style id="critical-css">(.*?)</style>', head, re.S).group(1)
+    assert ".navbar{" in critical and ".summary-card" in critical
+    assert ".modal{" not in critical and ".modal-dialog" not in critical  # the skeleton has no dialog
+    assert len(critical) < 40_000
+    links = re.findall(r'<link rel="stylesheet" href="([^"?]+)', boot)
+    assert links == ["/assets/00-bootstrap-flatly.min.css", "/assets/app.css"]
+
+
+def test_index_keeps_dashs_scripts_in_order_inside_the_boot_template(client):
+    html = client.get("/portfolio/1").get_data(as_text=True)
+    _head, boot = _head_and_boot(html)
+    sources = re.findall(r'<script src="([^"]+)"', boot)
+    renderer = next(i for i, src in enumerate(sources) if "dash_renderer" in src)
+    react = next(i for i, src in enumerate(sources) if "/react@" in src)
+    assert react < renderer
+    assert boot.rstrip().endswith("var renderer = new DashRenderer();</script>")
+    outside = html.replace(boot, "")
+    assert "<script src=" not in outside  # every external script waits for the first paint
+    assert "requestAnimationFrame" in outside  # the loader itself is inline
+
+
+def test_transactions_index_inlines_the_css_of_its_own_skeleton(client):
+    head, _boot = _head_and_boot(client.get("/transactions").get_data(as_text=True))
+    dashboard_head, _ = _head_and_boot(client.get("/").get_data(as_text=True))
+    critical = re.search(r'<style id="critical-css">(.*?)</style>', head, re.S).group(1)
+    assert critical != re.search(r'<style id="critical-css">(.*?)</style>', dashboard_head, re.S).group(1)
+    assert ".form-control" in critical  # the add-transaction form is part of this skeleton only
+
+
+def test_external_stylesheets_stay_ordinary_links(dash_app):
+    external = '<link rel="stylesheet" href="https://cdn.example.org/x.css">'
+    local = '<link rel="stylesheet" href="/assets/app.css?m=1">'
+    with dash_app.server.test_request_context("/"):
+        head, deferred = dash_app.split_css(external + "\n" + local, "dashboard")
+    assert external in head and local not in head
+    assert deferred == local
 
 
 def test_first_layout_carries_the_dashboard(client):
