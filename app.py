@@ -11,6 +11,11 @@ from functools import lru_cache
 logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                     format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+# prometheus_client switches to multiprocess mode when the variable merely exists; set but empty, it wrote its
+# .db files into the working directory. Empty means unset here.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
 
 @lru_cache(maxsize=1)
 def _app():

@@ -21,7 +21,7 @@ class AppServer(DemoServer):
     def __init__(self, data_dir: Path, cache_dir: Path, latency_ms: int, extra_env: dict[str, str] | None = None):
         super().__init__(Path(data_dir), env={
             "CACHE_DIR": str(cache_dir), "DEMO_LATENCY_MS": str(latency_ms), "WARMUP_ENABLED": "0",
-            "PRICE_WAIT_S": "4", "SEED_SAMPLE": "0", "PROMETHEUS_MULTIPROC_DIR": "", **(extra_env or {}),
+            "PRICE_WAIT_S": "4", "SEED_SAMPLE": "0", **(extra_env or {}),
         })
         self.peak_rss = 0
         self._sampling = True

@@ -68,7 +68,8 @@ class DemoServer:
         self.base = f"http://127.0.0.1:{self.port}"
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = data_dir / f"server-{self.port}.log"
-        inherited = {k: v for k, v in os.environ.items() if k not in ("CACHE_DIR", "DATABASE_URL", "REDIS_URL")}
+        own = ("CACHE_DIR", "DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")  # one process: plain metrics
+        inherited = {k: v for k, v in os.environ.items() if k not in own}
         full_env = {**inherited, "DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING", **(env or {})}
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
