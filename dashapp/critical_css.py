@@ -6,8 +6,9 @@ cache. So the index page inlines only the rules whose selectors can match the sk
 full stylesheets without blocking (deferred_boot.js starts Dash once they are in, so the app itself never shows
 unstyled). The subset is a copy of the full rules, so the page looks the same before and after they arrive.
 
-A selector is kept when every class, id, element and attribute it names outside `:not(...)` occurs in the skeleton; that
-over-keeps a little (`.a .b` is kept when both occur anywhere) and never drops a rule the skeleton needs.
+A selector is kept when every class, id, element and attribute it names outside `:not()`, `:is()`, `:where()` and
+`:has()` occurs in the skeleton; that over-keeps a little (`.a .b` is kept when both occur anywhere) and never
+drops a rule the skeleton needs.
 """
 
 from __future__ import annotations
@@ -21,16 +22,17 @@ from pathlib import Path
 
 import tinycss2
 
-_NOT = re.compile(r":not\([^()]*\)")
+# Pseudo-classes taking a selector list: one alternative may match, so the names inside them are not required.
+_SELECTOR_LIST = re.compile(r":(?:not|is|where|has|matches|-webkit-any)\([^()]*\)")
 _CLASS = re.compile(r"\.(-?[_a-zA-Z][-_a-zA-Z0-9]*)")
 _ID = re.compile(r"#(-?[_a-zA-Z][-_a-zA-Z0-9]*)")
 # An element name at the start of a compound selector (after start, space or a combinator).
-_ELEMENT = re.compile(r"(?:^|[\s>+~])([a-zA-Z][a-zA-Z0-9]*)")
+_ELEMENT = re.compile(r"(?:^|[\s>+~])([a-zA-Z][-a-zA-Z0-9]*)")  # custom elements have a hyphen
 _ALWAYS_ELEMENTS = frozenset({"html", "body"})
 _ANIMATION = re.compile(r"animation(?:-name)?\s*:\s*([^;}]*)")
 _ATTRIBUTE = re.compile(r"\[\s*([-_a-zA-Z0-9]+)")
 _VAR = re.compile(r"var\(\s*(--[-_a-zA-Z0-9]+)")
-_KEYFRAMES_NAME = re.compile(r"@keyframes\s+([-_a-zA-Z0-9]+)")
+_IDENT = re.compile(r"-?[_a-zA-Z][-_a-zA-Z0-9]*")
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def markup_of(html: str) -> Markup:
 
 
 def _selector_applies(selector: str, markup: Markup) -> bool:
-    bare = _NOT.sub("", selector)
+    bare = _SELECTOR_LIST.sub("", selector)
     if any(name.lower() not in markup.attributes for name in _ATTRIBUTE.findall(bare)):
         return False
     # Attribute values and pseudo-element names are not classes; drop [..] before looking for `.x` and `#x`.
@@ -126,10 +128,11 @@ class _Group:
 
 @dataclass
 class _Raw:
-    """An at-rule kept whole (`@keyframes`, `@font-face`, `@property`)."""
+    """An at-rule kept whole (`@keyframes`, `@font-face`, `@property`, a `@layer a, b;` statement)."""
 
     keyword: str
     text: str
+    name: str = ""  # of a @keyframes
 
     def css(self, custom: set[str]) -> str:
         return self.text
@@ -152,13 +155,16 @@ def _subset(rules: Iterable, markup: Markup) -> list:
             if selectors:
                 kept.append(_Rule(",".join(selectors), _declarations(rule.content)))
         elif rule.type == "at-rule" and rule.lower_at_keyword in {"media", "supports", "layer", "container"}:
-            if rule.content is None:
+            if rule.content is None:  # `@layer a, b;` fixes the layers' order: keep it
+                if rule.lower_at_keyword == "layer":
+                    kept.append(_Raw("layer", tinycss2.serialize([rule]).strip()))
                 continue
             inner = _subset(tinycss2.parse_rule_list(rule.content, skip_comments=True, skip_whitespace=True), markup)
             if inner:
                 kept.append(_Group(f"@{rule.at_keyword} {tinycss2.serialize(rule.prelude).strip()}", inner))
         elif rule.type == "at-rule" and rule.lower_at_keyword in {"keyframes", "font-face", "property"}:
-            kept.append(_Raw(rule.lower_at_keyword, tinycss2.serialize([rule]).strip()))
+            names = [token.value for token in rule.prelude if token.type in ("ident", "string")]
+            kept.append(_Raw(rule.lower_at_keyword, tinycss2.serialize([rule]).strip(), names[0] if names else ""))
     return kept
 
 
@@ -219,7 +225,13 @@ def critical_css(stylesheets: Iterable[str | Path], html: str) -> str:
         nodes.extend(_subset(_parsed(stylesheet), markup))
     custom = _used_custom_properties(nodes, html)
     body = "".join(node.css(custom) for node in nodes if not (isinstance(node, _Raw) and node.keyword == "keyframes"))
-    animated = {name for match in _ANIMATION.findall(body) for name in re.findall(r"[-_a-zA-Z0-9]+", match)}
-    keyframes = [node.text for node in nodes if isinstance(node, _Raw) and node.keyword == "keyframes"
-                 and _KEYFRAMES_NAME.match(node.text).group(1) in animated]
+    animated = {name for match in _ANIMATION.findall(body) for name in _IDENT.findall(match)}
+    # A keyframes name can also come through a custom property (`animation: var(--name)`): count the idents of
+    # every used custom property's value as possible names (over-keeps a little, never drops one in use).
+    for node in _walk(nodes):
+        if isinstance(node, _Rule):
+            animated.update(word for name, value, _ in node.declarations if name in custom
+                            for word in _IDENT.findall(value))
+    keyframes = [node.text for node in nodes
+                 if isinstance(node, _Raw) and node.keyword == "keyframes" and node.name in animated]
     return body + "".join(keyframes)
