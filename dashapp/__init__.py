@@ -57,6 +57,7 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
     demo = bool(getattr(services.provider, "simulated", False))
     app.demo_banner = demo
     app.index_string = INDEX_STRING
+    app.warm_critical_css()
 
     def list_portfolios() -> list[dict]:
         return [p.to_json() for p in services.ledger.list_portfolios()]

@@ -118,6 +118,12 @@ class SkeletonDash(dash.Dash):
         inline = f'<style id="{ids.CRITICAL_CSS}">{_inlined_css(kind, self.demo_banner, files)}</style>'
         return head.strip() + inline, "".join(tag for tag, path in local if path is not None)
 
+    def warm_critical_css(self) -> None:
+        """Compute the inlined CSS of every skeleton now, so no visitor's first page waits ~0.3 s for it."""
+        files = tuple(sorted(Path(self.config.assets_folder).glob("*.css")))  # Dash's order: by name
+        for kind in ("dashboard", "transactions"):
+            _inlined_css(kind, self.demo_banner, files)
+
     def interpolate_index(self, **kwargs) -> str:
         path = flask.request.path if flask.has_request_context() else "/"
         kind = page_kind(path)
