@@ -10,6 +10,7 @@ Needs `:has()` (Chromium 105+, Firefox 121+, Safari 15.4+); older browsers show 
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import flask
 
 from dashapp import ids
 from dashapp.components.static_html import to_html
-from dashapp.critical_css import critical_css
+from dashapp.critical_css import critical_css_each
 from dashapp.layout import app_shell, page_kind
 
 _BASE = "#e7eaee"
@@ -83,9 +84,21 @@ def static_skeleton(kind: str, demo: bool) -> str:
 _STYLESHEET_LINK = re.compile(r'<link rel="stylesheet" href="([^"]+)">')
 
 
-@lru_cache(maxsize=32)
+_KINDS = ("dashboard", "transactions")
+_inlined: dict[tuple, str] = {}
+_inlined_lock = threading.Lock()
+
+
 def _inlined_css(kind: str, demo: bool, files: tuple[Path, ...]) -> str:
-    return critical_css(files, static_skeleton(kind, demo))
+    """The critical CSS of a page kind's skeleton from `files`, computed for every kind at once and again only
+    when a file changes (one parse of the stylesheets; the lock keeps two threads from doing it twice)."""
+    version = tuple((str(path), path.stat().st_mtime_ns) for path in files)
+    with _inlined_lock:
+        if (kind, demo, version) not in _inlined:
+            pages = {each: static_skeleton(each, demo) for each in {*_KINDS, kind}}
+            for each, css in critical_css_each(files, pages).items():
+                _inlined[(each, demo, version)] = css
+        return _inlined[(kind, demo, version)]
 
 
 class SkeletonDash(dash.Dash):
@@ -121,8 +134,7 @@ class SkeletonDash(dash.Dash):
     def warm_critical_css(self) -> None:
         """Compute the inlined CSS of every skeleton now, so no visitor's first page waits ~0.3 s for it."""
         files = tuple(sorted(Path(self.config.assets_folder).glob("*.css")))  # Dash's order: by name
-        for kind in ("dashboard", "transactions"):
-            _inlined_css(kind, self.demo_banner, files)
+        _inlined_css(_KINDS[0], self.demo_banner, files)
 
     def interpolate_index(self, **kwargs) -> str:
         path = flask.request.path if flask.has_request_context() else "/"
