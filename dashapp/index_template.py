@@ -5,6 +5,9 @@ layout, so the skeleton sits just before it (`#static-skeleton`) and CSS swaps t
 a page (`.page`) is in the Dash tree, then hides in the same style pass as the page appears. The skeleton is
 the Dash layout's own placeholder tree rendered to HTML (static_html.py), so both have the same shape.
 Needs `:has()` (Chromium 105+, Firefox 121+, Safari 15.4+); older browsers show the skeleton above the app.
+
+Nothing in the response holds the skeleton's first paint back: the CSS it uses is inlined (critical_css.py), and
+Dash's stylesheet links and scripts wait in an inert template that deferred_boot.js unpacks after that paint.
 """
 
 from __future__ import annotations
@@ -82,8 +85,6 @@ def static_skeleton(kind: str, demo: bool) -> str:
 
 
 _STYLESHEET_LINK = re.compile(r'<link rel="stylesheet" href="([^"]+)">')
-
-
 _KINDS = ("dashboard", "transactions")
 _inlined: dict[tuple, str] = {}
 _inlined_lock = threading.Lock()
@@ -120,16 +121,16 @@ class SkeletonDash(dash.Dash):
         the full sheets wait in the boot template (critical_css.py says why). External stylesheets stay ordinary
         blocking links. No <link rel=preload> for the deferred sheets: fetching 233 kB of Flatly during the first
         paint, even from the HTTP cache, delayed the skeleton by 30-40 ms in headless Chromium."""
-        local = [(match.group(0), self._local_stylesheet(match.group(1))) for match in _STYLESHEET_LINK.finditer(css)]
-        files = tuple(path for _, path in local if path is not None)
-        if not files:
+        local = [(match.group(0), path) for match in _STYLESHEET_LINK.finditer(css)
+                 if (path := self._local_stylesheet(match.group(1))) is not None]
+        if not local:
             return css, ""
         head = css
-        for tag, path in local:
-            if path is not None:
-                head = head.replace(tag, "")
+        for tag, _path in local:
+            head = head.replace(tag, "")
+        files = tuple(path for _tag, path in local)
         inline = f'<style id="{ids.CRITICAL_CSS}">{_inlined_css(kind, self.demo_banner, files)}</style>'
-        return head.strip() + inline, "".join(tag for tag, path in local if path is not None)
+        return head.strip() + inline, "".join(tag for tag, _path in local)
 
     def warm_critical_css(self) -> None:
         """Compute the inlined CSS of every skeleton now, so no visitor's first page waits ~0.3 s for it."""
