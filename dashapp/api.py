@@ -1,7 +1,8 @@
 """The JSON API of DESIGN.md, as a Flask blueprint on Dash's server.
 
 Thin: parse the input, call one service, answer JSON. Every error is JSON with a fitting status, never an HTML
-page: unknown portfolio 404, bad input 400/422, a body over the limit 413.
+page: unknown portfolio or path 404, a known path with the wrong method 405, bad input 400/422, a body over the
+limit 413.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import re
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.routing import Map
 
 from dashapp.openapi import openapi_spec
 from services import metrics
@@ -149,9 +151,29 @@ def openapi_description():
     return openapi_spec()
 
 
+def _api_routes() -> Map:
+    """The API's own routes without the catch-all below, built once per app (to tell 405 from 404)."""
+    routes = current_app.extensions.get("stocktracker_api_routes")
+    if routes is None:
+        routes = Map([rule.empty() for rule in current_app.url_map.iter_rules()
+                      if rule.rule.startswith("/api/") and rule.endpoint != "api.unknown_endpoint"])
+        current_app.extensions["stocktracker_api_routes"] = routes
+    return routes
+
+
 @api.route("/api/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown_endpoint(unknown: str):
     # Without this, Dash's catch-all page route would answer an unknown API path with the HTML index (200).
+    # A known path asked with a method it does not take is a 405 naming the ones it does.
+    try:
+        _api_routes().bind("").match(request.path, method=request.method)
+    except MethodNotAllowed as wrong:
+        allowed = sorted(set(wrong.valid_methods or ()) - {"HEAD", "OPTIONS"})
+        response = _error(f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}", 405)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    except NotFound:
+        pass
     return _error(f"no such endpoint: /api/{unknown}", 404)
 
 

@@ -170,6 +170,25 @@ def test_unknown_things_are_json_404(env, path):
     assert response.is_json and "error" in response.get_json()
 
 
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("PUT", "/api/portfolios", "GET, POST"),
+    ("DELETE", "/api/dashboard-initial-data/1", "GET"),
+    ("POST", "/api/portfolios/1/export", "GET"),
+])
+def test_a_known_path_with_a_wrong_method_is_json_405_naming_the_right_ones(env, method, path, allowed):
+    client, _, _ = env
+    response = client.open(path, method=method)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allowed
+    assert response.is_json and allowed in response.get_json()["error"]
+
+
+def test_an_unknown_path_stays_404_whatever_the_method(env):
+    client, _, _ = env
+    assert client.delete("/api/no-such-endpoint").status_code == 404
+    assert client.put("/api/portfolios/1/nothing-here").status_code == 404
+
+
 def test_malformed_bodies_are_json_400(env):
     client, _, _ = env
     response = client.post("/api/portfolios", data="not json", content_type="application/json")
