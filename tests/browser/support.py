@@ -55,6 +55,7 @@ def launch_chromium(playwright):
 
 
 def free_port() -> int:
+    """A port free on 127.0.0.1 right now (the one helper every test server and the bench use)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from tests.browser.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,12 +49,6 @@ def report(case: str, result: str) -> str:
 
 
 # -- the app in a subprocess ------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class AppServer:
     """`python app.py --demo` with its own DATA_DIR and environment; started at once, waited on by `ready()`."""
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.browser.support import free_port
 
 
 def _bindir() -> Path | None:
@@ -37,12 +38,6 @@ def postgres_missing() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class PostgresServer:
     """initdb + pg_ctl start on a free port; `url(database)` for SQLAlchemy; `stop()` removes everything."""
 
@@ -51,7 +46,7 @@ class PostgresServer:
         assert bindir is not None, postgres_missing()
         self._bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="stocktracker-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self._as_user: list[str] = []
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
