@@ -154,7 +154,8 @@ def markdown(report: dict) -> str:
         f"(first paints: {SKELETON_RUNS}).",
         "",
         "| portfolio | tickers | txns | cold req (symbols) | warm req | API cold s | API warm s | page cold s "
-        "| page warm s | skeleton ms: new tab / new tab open 1 s / same tab | compute s | peak RSS MB |",
+        "| page warm s | skeleton ms: new tab / new tab open 1 s / same tab / new tab, stock Chromium | compute s "
+        "| peak RSS MB |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, row in report["portfolios"].items():
@@ -164,6 +165,7 @@ def markdown(report: dict) -> str:
             f"| {row['api_warm_total_s']} | {row.get('page_cold_s', '-')} | {row.get('page_warm_median_s', '-')} "
             f"| {row.get('page_skeleton_median_ms', '-')} / {row.get('page_skeleton_settled_tab_median_ms', '-')} "
             f"/ {row.get('page_skeleton_same_tab_median_ms', '-')} "
+            f"/ {row.get('page_skeleton_stock_new_tab_median_ms', '-')} "
             f"| {row['compute_s']} | {row['server_peak_rss_mb']} |"
         )
     lines += ["", "| ratio | value |", "| --- | --- |"]

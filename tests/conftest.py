@@ -257,11 +257,12 @@ def make_service(clock: MarketClock, settings: Settings, backoff_sleep: SleepRec
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium through Playwright, one for the whole session; skipped loudly where it is missing."""
+def playwright_session():
+    """Playwright's sync API, one for the whole session (it cannot be started twice in one thread); skipped loudly
+    where the browser is missing."""
     import warnings
 
-    from tests.browser.support import browser_missing, launch_chromium
+    from tests.browser.support import browser_missing
 
     reason = browser_missing()
     if reason:
@@ -271,6 +272,14 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_session):
+    """Debian's Chromium through Playwright, one for the whole session."""
+    from tests.browser.support import launch_chromium
+
+    chromium = launch_chromium(playwright_session)
+    yield chromium
+    chromium.close()

@@ -32,8 +32,9 @@ def test_quick_benchmark_writes_its_report(tmp_path):
     assert report["ratios"]["requests_naive_over_ours"] >= 100
     assert "| small |" in finished.stdout
     if "--no-page" not in command:
-        # Nine first paints each of three ways, each a real paint time after navigation start (not a missing entry).
-        runs = [small[f"page_skeleton{way}_runs_ms"] for way in ("", "_settled_tab", "_same_tab")]
-        assert [len(each) for each in runs] == [9, 9, 9]
+        # Nine first paints each of four ways, each a real paint time after navigation start (not a missing entry).
+        ways = ("", "_settled_tab", "_same_tab", "_stock_new_tab")
+        runs = [small[f"page_skeleton{way}_runs_ms"] for way in ways]
+        assert [len(each) for each in runs] == [9, 9, 9, 9]
         assert all(0 < ms < 10_000 for each in runs for ms in each)
         assert small["page_skeleton_median_ms"] < small["page_warm_median_s"] * 1000  # drawn before the page is full

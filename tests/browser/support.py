@@ -15,7 +15,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -23,6 +26,11 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+# Headless Chromium shows no omnibox, yet Chromium 156 builds the omnibox popup for every new tab: a WebUI page of
+# ~200 modules in a renderer of its own, ~450 ms of CPU. On 2 cores that competes with the page under test (it put
+# ~60 ms on a brand-new tab's first paint), so the browser the tests and the bench use leaves it out.
+HIDDEN_UI_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
+_playwright_features: tuple[str, ...] | None = None
 BADGE_WORDS = ("Fresh", "Market closed", "Stale", "Missing", "Partial")
 
 # The dashboard is fully rendered when all four parts show data (used by tests, screenshots and the benchmark).
@@ -49,9 +57,42 @@ def browser_missing() -> str | None:
     return None
 
 
-def launch_chromium(playwright):
-    """Debian's Chromium, headless and offline-friendly."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+def launch_chromium(playwright, stock_ui: bool = False):
+    """Debian's Chromium, headless and offline-friendly; without the unseen omnibox popup unless `stock_ui`."""
+    args = list(CHROMIUM_ARGS)
+    if not stock_ui:
+        features = playwright_disabled_features(playwright)
+        if features is None:
+            warnings.warn("could not read Playwright's --disable-features: Chromium keeps its omnibox popup",
+                          stacklevel=2)
+        else:
+            args.append("--disable-features=" + ",".join((*features, *HIDDEN_UI_FEATURES)))
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+
+
+def playwright_disabled_features(playwright) -> tuple[str, ...] | None:
+    """The features Playwright disables in each Chromium it starts (None if they cannot be read). Chromium keeps
+    only the last --disable-features on its command line, so ours must repeat them: they are read once per process
+    off the command line of a Chromium that Playwright starts with its defaults."""
+    global _playwright_features
+    if _playwright_features is None:
+        before = {child.pid for child in psutil.Process().children(recursive=True)}
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for child in psutil.Process().children(recursive=True):
+                if child.pid in before:
+                    continue
+                try:
+                    command = child.cmdline()
+                except psutil.Error:
+                    continue
+                if "--remote-debugging-pipe" in command and not any(a.startswith("--type=") for a in command):
+                    values = [a.split("=", 1)[1] for a in command if a.startswith("--disable-features=")]
+                    _playwright_features = tuple(f for f in (values[-1] if values else "").split(",") if f)
+                    break
+        finally:
+            browser.close()
+    return _playwright_features
 
 
 def free_port() -> int:
