@@ -172,6 +172,16 @@ class PriceCache:
         stored = self.get(f"bars:{ticker}")
         return None if stored is None else _decode_bars(stored)
 
+    def get_closes(self, ticker: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(dates as int64 nanoseconds, closes) of the cached bars, or None if never fetched: what a chart needs of
+        every ticker, without building a frame per ticker."""
+        stored = self.get(f"bars:{ticker}")
+        if stored is None:
+            return None
+        if isinstance(stored, pd.DataFrame):  # written by an earlier version
+            return stored.index.to_numpy(dtype="datetime64[ns]").view("int64"), stored["close"].to_numpy("float64")
+        return stored["date"], stored["close"]
+
     def bars_tail(self, ticker: str) -> tuple[bool, dt.date | None]:
         """(ever fetched, date of the last cached bar or None) without decoding the bars.
 

@@ -20,6 +20,7 @@ from concurrent.futures import wait as wait_futures
 from contextlib import suppress
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from services.config import Settings
@@ -173,18 +174,23 @@ class PriceService:
         return infos
 
     def closes(self, tickers: Iterable[str]) -> pd.DataFrame:
-        """Cached closes as traded, one column per ticker (absent tickers are left out)."""
-        columns = {}
+        """Cached closes as traded, dates (the union of every ticker's sessions) x tickers; absent tickers are left
+        out, and a ticker's cell on another exchange's session is NaN."""
+        series = {}
         for ticker in tickers:
-            bars = self.cache.get_bars(ticker)
-            if bars is not None and not bars.empty:
-                columns[ticker] = bars["close"]
-        if not columns:
+            stored = self.cache.get_closes(ticker)
+            if stored is not None and len(stored[0]):
+                series[ticker] = stored
+        if not series:
             return pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
-        # sort=True: pandas 3.1 warns that it will stop sorting a union of calendars (XNYS and XLON dates).
-        frame = pd.concat(columns, axis=1, sort=True).sort_index()
-        # One 2-D block instead of one per ticker: later reindex/ffill over 500 tickers is then one operation.
-        return pd.DataFrame(frame.to_numpy(), index=frame.index, columns=frame.columns)
+        # One 2-D block filled in place (later reindex/ffill over 500 tickers is then one operation). pd.concat of
+        # one Series per ticker peaked at ~100 MB for this 10 MB result on the 500-ticker, 10-year portfolio.
+        dates = np.unique(np.concatenate([days for days, _ in series.values()]))
+        block = np.full((len(dates), len(series)), np.nan)
+        for column, (days, closes) in enumerate(series.values()):
+            block[np.searchsorted(dates, days), column] = closes
+        index = pd.DatetimeIndex(dates.view("datetime64[ns]"), name="date")
+        return pd.DataFrame(block, index=index, columns=list(series))
 
     def due(self, needs: Mapping[str, Need]) -> dict[str, dt.date]:
         """The tickers that must be fetched, each with the first date to ask for."""

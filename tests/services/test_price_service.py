@@ -553,3 +553,41 @@ def test_closed_position_with_empty_cached_bars_is_fetched(make_service, clock, 
     service.fetch_prices_parallel(closed)
     assert price_cache.get_bars("AAA").index[-1].date() == SESSION_DAY
 
+
+
+# -- closes for the chart ------------------------------------------------------------------------------------------
+def _bars(days: list[str], closes: list[float]):
+    import pandas as pd
+
+    return pd.DataFrame({"close": closes, "dividend": 0.0, "split": 1.0},
+                        index=pd.DatetimeIndex(pd.to_datetime(days), name="date"))
+
+
+def test_closes_is_one_frame_over_the_union_of_every_tickers_sessions(make_service, counting_provider,
+                                                                      price_cache):
+    import math
+
+    # B trades on another calendar: 3 June is a holiday there, 5 June is not yet in A's bars.
+    price_cache.put_bars("A", _bars(["2025-06-02", "2025-06-03", "2025-06-04"], [10.0, 11.0, 12.5]),
+                         dt.date(2025, 6, 2))
+    price_cache.put_bars("B", _bars(["2025-06-02", "2025-06-04", "2025-06-05"], [200.0, 201.5, 199.25]),
+                         dt.date(2025, 6, 2))
+    price_cache.put_bars("D", empty_bars(), dt.date(2025, 6, 2))  # fetched, nothing traded
+    service = make_service(counting_provider, price_cache)
+
+    frame = service.closes(["B", "C", "A", "D"])  # C was never fetched
+
+    assert [d.date().isoformat() for d in frame.index] == ["2025-06-02", "2025-06-03", "2025-06-04", "2025-06-05"]
+    assert frame.index.name == "date"
+    assert list(frame.columns) == ["B", "A"]  # in the order asked, absent and empty tickers left out
+    assert frame["A"].tolist()[:3] == [10.0, 11.0, 12.5] and math.isnan(frame["A"].iloc[3])
+    b = frame["B"].tolist()
+    assert b[0] == 200.0 and math.isnan(b[1]) and b[2:] == [201.5, 199.25]
+    assert all(dtype == "float64" for dtype in frame.dtypes)
+    assert counting_provider.calls == []  # read from the cache only
+
+
+def test_closes_of_nothing_cached_is_an_empty_frame_with_a_date_index(make_service, counting_provider,
+                                                                      price_cache):
+    frame = make_service(counting_provider, price_cache).closes(["A", "B"])
+    assert frame.empty and frame.index.name == "date" and list(frame.columns) == []
