@@ -313,6 +313,19 @@ class MarketClock:
             raise ValueError(f"{exchange}: no session completed by {moment.isoformat()}")
         return schedule.sessions[session - 1]
 
+    def latest_session(self, exchange: str, at: datetime | None = None) -> date:
+        """The latest session opened by `at` (default now): the one in progress, or else the last one closed.
+
+        What exchange_calendars' minute_to_session(direction="previous") answers, without the calendar's index of
+        every trading minute that it builds first (~40 MB per exchange over 25 years).
+        """
+        moment = self.now() if at is None else _utc(at)
+        schedule = self._schedule(exchange, moment)
+        session = bisect_right(schedule.opens, moment)
+        if session == 0:
+            raise ValueError(f"{exchange}: no session opened by {moment.isoformat()}")
+        return schedule.sessions[session - 1]
+
     def current_session(self, exchange: str, at: datetime | None = None) -> date | None:
         """The session in progress at `at` (open <= at < close, lunch breaks included), else None."""
         moment = self.now() if at is None else _utc(at)

@@ -146,9 +146,7 @@ class DemoProvider:
             raise TransientError(f"{ticker}: simulated upstream failure (demo)")
 
         exchange = exchange_for(ticker)
-        calendar_today = self._clock.calendar(exchange).minute_to_session(
-            pd.Timestamp(now), direction="previous"
-        ).date()
+        calendar_today = self._clock.latest_session(exchange, now)
         bars = simulated_bars(ticker, exchange, self._history_start, calendar_today, self._clock)
         session = self._clock.current_session(exchange, now)
         if session is not None and len(bars) and bars.index[-1].date() == session:

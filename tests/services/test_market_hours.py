@@ -386,6 +386,36 @@ def test_current_session(clock, exchange, at, expected):
     assert clock.current_session(exchange, utc(at)) == expected_session
 
 
+LATEST_SESSION_CASES = [
+    ("XNYS", "2025-06-03 13:29", "2025-06-02"),  # before the open: yesterday's session
+    ("XNYS", "2025-06-03 13:30", "2025-06-03"),  # the open minute belongs to today's
+    ("XNYS", "2025-06-03 20:00", "2025-06-03"),  # after the close: still today's until tomorrow's open
+    ("XNYS", "2025-07-04 15:00", "2025-07-03"),  # Independence Day: the early-close session before it
+    ("XNYS", "2025-06-07 15:00", "2025-06-06"),  # Saturday: Friday's
+    ("XLON", "2025-08-25 14:00", "2025-08-22"),  # bank holiday Monday: Friday's
+    ("XLON", "2025-08-26 07:59", "2025-08-26"),  # London opens 07:00 UTC in summer
+    ("XTKS", "2025-06-03 03:00", "2025-06-03"),  # the lunch break is within the session
+]
+
+
+@pytest.mark.parametrize("exchange,at,expected", LATEST_SESSION_CASES)
+def test_latest_session(clock, exchange, at, expected):
+    assert clock.latest_session(exchange, utc(at)) == date.fromisoformat(expected)
+
+
+@pytest.mark.parametrize("exchange,at,_expected", LATEST_SESSION_CASES)
+def test_latest_session_agrees_with_exchange_calendars_minute_to_session(clock, exchange, at, _expected):
+    calendar = clock.calendar(exchange)
+    theirs = calendar.minute_to_session(pd.Timestamp(utc(at)), direction="previous").date()
+    assert clock.latest_session(exchange, utc(at)) == theirs
+
+
+def test_latest_session_before_the_calendars_first_open_is_an_error():
+    clock = MarketClock(now=lambda: utc("2025-06-03 15:00"), history_start=date(2025, 1, 2))
+    with pytest.raises(ValueError, match="no session opened"):
+        clock.latest_session("XNYS", utc("2025-01-01 12:00"))
+
+
 def test_session_helpers_default_to_now():
     clock = MarketClock(now=lambda: utc("2025-07-03 16:00"), history_start=date(2024, 1, 1))
     assert clock.current_session("XNYS") == date(2025, 7, 3)
