@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from bench.page_vs_bare import BareServer, load
+from bench.page_vs_bare import load
 from tests.browser.support import launch_chromium
 
 VIEWPORT = {"width": 1360, "height": 1000}
@@ -59,10 +59,12 @@ def _skeleton_stock_new_tab_ms(playwright, url: str, runs: int) -> list[float]:
         browser.close()
 
 
-def measure_page(base: str, portfolio_id: int, runs: int = 5, skeleton_runs: int = 9) -> dict:
+def measure_page(base: str, portfolio_id: int, runs: int = 5, skeleton_runs: int = 9,
+                 bare_url: str | None = None) -> dict:
     """Cold (first load on an empty price cache) and warm (median of `runs`) full renders of one dashboard, and
     the skeleton's first paint (median of `skeleton_runs`) in new tabs (navigated at once, or after 1 s open), in
-    one tab, and in new tabs of the stock Chromium."""
+    one tab, and in new tabs of the stock Chromium. With `bare_url`, the bare Dash page's warm loads alternate
+    with ours, each in its own warmed context, so the machine's load drifts alike for both sides of the ratio."""
     from playwright.sync_api import sync_playwright
 
     url = f"{base}/portfolio/{portfolio_id}"
@@ -71,7 +73,14 @@ def measure_page(base: str, portfolio_id: int, runs: int = 5, skeleton_runs: int
         try:
             context = browser.new_context(viewport=VIEWPORT)
             cold_ms, _ = load(context, url)
-            warm_ms = [load(context, url)[0] for _ in range(runs)]
+            bare_context = browser.new_context(viewport=VIEWPORT) if bare_url else None
+            if bare_context is not None:
+                load(bare_context, bare_url)  # the same warmed HTTP cache our warm loads have
+            warm_ms, bare_ms = [], []
+            for _ in range(runs):
+                warm_ms.append(load(context, url)[0])
+                if bare_context is not None:
+                    bare_ms.append(load(bare_context, bare_url)[0])
             new_tab = [_skeleton_new_tab_ms(context, url) for _ in range(skeleton_runs)]
             settled_tab = [_skeleton_new_tab_ms(context, url, settle_ms=1000) for _ in range(skeleton_runs)]
             same_tab = _skeleton_same_tab_ms(context, url, skeleton_runs)
@@ -79,9 +88,10 @@ def measure_page(base: str, portfolio_id: int, runs: int = 5, skeleton_runs: int
         finally:
             browser.close()
         stock_new_tab = _skeleton_stock_new_tab_ms(playwright, url, skeleton_runs)
-    return {
+    result = {
         "page_cold_s": round(cold_ms / 1000, 3),
         "page_warm_median_s": round(statistics.median(warm_ms) / 1000, 3),
+        "page_warm_runs_s": [round(ms / 1000, 3) for ms in warm_ms],
         "page_skeleton_median_ms": round(statistics.median(new_tab), 1),
         "page_skeleton_runs_ms": [round(ms, 1) for ms in new_tab],
         "page_skeleton_settled_tab_median_ms": round(statistics.median(settled_tab), 1),
@@ -91,23 +101,7 @@ def measure_page(base: str, portfolio_id: int, runs: int = 5, skeleton_runs: int
         "page_skeleton_stock_new_tab_median_ms": round(statistics.median(stock_new_tab), 1),
         "page_skeleton_stock_new_tab_runs_ms": [round(ms, 1) for ms in stock_new_tab],
     }
-
-
-def measure_bare_page(runs: int = 5) -> float:
-    """Median seconds to full render of the bare Dash page (same components, trivial callbacks)."""
-    from playwright.sync_api import sync_playwright
-
-    bare = BareServer()
-    try:
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright)
-            try:
-                context = browser.new_context(viewport=VIEWPORT)
-                load(context, bare.base + "/")  # the same warmed HTTP cache our warm loads have
-                timings = [load(context, bare.base + "/")[0] for _ in range(runs)]
-                context.close()
-            finally:
-                browser.close()
-    finally:
-        bare.stop()
-    return statistics.median(timings) / 1000
+    if bare_ms:
+        result["bare_page_warm_median_s"] = round(statistics.median(bare_ms) / 1000, 3)
+        result["bare_page_warm_runs_s"] = [round(ms / 1000, 3) for ms in bare_ms]
+    return result

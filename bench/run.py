@@ -120,7 +120,8 @@ def import_portfolio(server: AppServer, name: str, csv_text: str) -> int:
 
 
 def bench_portfolio(name: str, workdir: Path, latency_ms: int, clock: MarketClock, today: dt.date,
-                    with_page: bool) -> dict:
+                    with_page: bool, with_bare: bool = False) -> dict:
+    """Every figure of one portfolio; with `with_bare`, the bare Dash page's warm loads alternate with ours."""
     spec = SPECS[name]
     transactions = generate(spec, clock, today)
     data_dir = workdir / name
@@ -136,13 +137,18 @@ def bench_portfolio(name: str, workdir: Path, latency_ms: int, clock: MarketCloc
     result["compute_s"] = round(measure_compute(data_dir, data_dir / "cache-api", portfolio_id, clock), 4)
     if with_page:
         from bench.page import measure_page
+        from bench.page_vs_bare import BareServer
 
         # A second server on an empty cache, so the page's cold load really is cold.
         server = AppServer(data_dir, data_dir / "cache-page", latency_ms)
+        bare = BareServer() if with_bare else None
         try:
-            result.update(measure_page(server.base, portfolio_id, runs=RUNS, skeleton_runs=SKELETON_RUNS))
+            result.update(measure_page(server.base, portfolio_id, runs=RUNS, skeleton_runs=SKELETON_RUNS,
+                                       bare_url=bare.base + "/" if bare else None))
         finally:
             server.stop()
+            if bare:
+                bare.stop()
         peak = max(peak, server.peak_rss)
     result["server_peak_rss_mb"] = round(peak / 2**20, 1)
     return result
@@ -197,10 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         "latency_ms": args.latency_ms, "date": today.isoformat(), "portfolios": {}, "ratios": {},
     }
     try:
+        naive_name = "small" if args.quick else "seed"  # also the portfolio of the page/bare ratio
         for name in names:
             print(f"benchmarking the {name} portfolio ...", flush=True)
-            report["portfolios"][name] = bench_portfolio(name, workdir, args.latency_ms, clock, today, with_page)
-        naive_name = "small" if args.quick else "seed"
+            report["portfolios"][name] = bench_portfolio(name, workdir, args.latency_ms, clock, today, with_page,
+                                                         with_bare=name == naive_name)
         tickers = sorted({t.ticker for t in generate(SPECS[naive_name], clock, today)})
         naive = naive_load(tickers, today, args.latency_ms, clock)
         report["naive"] = {"portfolio": naive_name, "requests": naive.requests, "load_s": naive.load_seconds,
@@ -209,10 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         report["ratios"]["requests_naive_over_ours"] = round(naive.requests / max(1, ours["cold_upstream_requests"]), 1)
         report["ratios"]["load_time_naive_over_ours"] = round(naive.load_seconds / ours["api_cold_total_s"], 1)
         if with_page:
-            from bench.page import measure_bare_page
-
-            bare = measure_bare_page(runs=RUNS)
-            report["bare_page_median_s"] = round(bare, 4)
+            bare = ours.pop("bare_page_warm_median_s")
+            report["bare_page_median_s"] = bare
+            report["bare_page_runs_s"] = ours.pop("bare_page_warm_runs_s")
             report["ratios"]["page_ours_over_bare"] = round(ours["page_warm_median_s"] / bare, 3)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

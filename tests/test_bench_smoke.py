@@ -38,3 +38,8 @@ def test_quick_benchmark_writes_its_report(tmp_path):
         assert [len(each) for each in runs] == [9, 9, 9, 9]
         assert all(0 < ms < 10_000 for each in runs for ms in each)
         assert small["page_skeleton_median_ms"] < small["page_warm_median_s"] * 1000  # drawn before the page is full
+        # The ratio comes from warm loads of both pages taken in turns: five of each, the median of each side.
+        assert len(small["page_warm_runs_s"]) == 5 and len(report["bare_page_runs_s"]) == 5
+        bare_median = sorted(report["bare_page_runs_s"])[2]
+        assert report["ratios"]["page_ours_over_bare"] == pytest.approx(small["page_warm_median_s"] / bare_median,
+                                                                        abs=0.001)
