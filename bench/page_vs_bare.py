@@ -61,8 +61,11 @@ def bare_app():
     import dash_ag_grid as dag
     from dash import Input, Output, dcc, html
 
-    app = dash.Dash(__name__, assets_folder=str(ROOT / "assets"), compress=True, title="bare",
-                    update_title=None)
+    from dashapp import LAZY_ASSET_DIRS
+
+    # The same assets as the app, loaded the same way (plotly.js's basic bundle when a graph mounts).
+    app = dash.Dash(__name__, assets_folder=str(ROOT / "assets"), assets_path_ignore=LAZY_ASSET_DIRS,
+                    compress=True, title="bare", update_title=None)
     card_ids = ["summary-market-value", "summary-day-change", "summary-unrealized-gain", "summary-realized-gain"]
     cards = [html.Div(html.Div(html.Div([html.Div(name), html.Div(id=card_id)], className="card-body"),
                                className="card"), className="col-3") for name, card_id in zip(

@@ -19,6 +19,11 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Asset folders Dash serves but does not put in every page: assets/vendor holds plotly.js's basic bundle, which
+# assets/plotly_loader.js fetches only when a graph mounts.
+LAZY_ASSET_DIRS = ["^vendor$"]
+
+
 def background_callback_manager(settings: Settings):
     """The one place that picks the background-callback backend.
 
@@ -45,6 +50,7 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
         use_pages=True,
         pages_folder=str(ROOT / "dashapp" / "pages"),
         assets_folder=str(ROOT / "assets"),
+        assets_path_ignore=LAZY_ASSET_DIRS,
         compress=True,
         suppress_callback_exceptions=True,
         background_callback_manager=background_callback_manager(settings),

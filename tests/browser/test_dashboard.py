@@ -32,6 +32,20 @@ def test_dashboard_fills_in(page):
     assert page.problems == []
 
 
+def test_charts_draw_with_the_basic_plotly_bundle_and_the_full_one_is_never_fetched(page):
+    scripts = []
+    page.on("request", lambda request: scripts.append(request.url.split("?")[0])
+            if request.resource_type == "script" else None)
+    page.goto("/portfolio/1")
+    page.wait_for_function(DASHBOARD_READY_JS)
+    page.wait_for_selector("#allocation-chart .slice")
+    assert [url for url in scripts if "/assets/vendor/plotly-basic-" in url and url.endswith(".min.js")]
+    assert not [url for url in scripts if url.endswith("/plotly.min.js")], scripts
+    # The Plotly the graphs drew with is the basic bundle: it knows three trace types (the full one 47).
+    assert page.evaluate("() => Object.keys(Plotly.PlotSchema.get().traces).sort()") == ["bar", "pie", "scatter"]
+    assert page.problems == []
+
+
 def test_badge_tooltip_names_the_market(page):
     page.goto("/")
     page.wait_for_function(DASHBOARD_READY_JS)

@@ -21,6 +21,18 @@ def _open(page):
     page.wait_for_selector("#transactions-table .ag-row")
 
 
+def test_the_transactions_page_loads_no_plotly(page):
+    # It has no graph: assets/plotly_loader.js fetches plotly.js only when one mounts.
+    scripts = []
+    page.on("request", lambda request: scripts.append(request.url.split("?")[0])
+            if request.resource_type == "script" else None)
+    _open(page)
+    page.wait_for_load_state("networkidle")
+    assert any(url.endswith("/assets/plotly_loader.js") for url in scripts)
+    assert not [url for url in scripts if "plotly" in url.rsplit("/", 1)[-1] and "loader" not in url], scripts
+    assert page.problems == []
+
+
 def test_csv_with_a_bad_row_shows_its_line(page):
     _open(page)
     rows_before = page.locator("#transactions-table .ag-center-cols-container .ag-row").count()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 from dashapp.figures import (
     ALLOCATION_SLICES,
@@ -64,3 +66,40 @@ def test_blank_figure_draws_nothing():
     figure = blank_figure()
     assert figure["data"] == []
     assert figure["layout"]["xaxis"]["visible"] is False
+
+
+# -- the plotly.js bundle the graphs draw with ----------------------------------------------------------------------
+# assets/plotly_loader.js hands dcc.Graph plotly.js's basic bundle instead of Dash's full plotly.min.js.
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+BASIC_BUNDLE = ASSETS / "vendor" / re.search(r'BUNDLE = "vendor/([^"]+)"',
+                                             (ASSETS / "plotly_loader.js").read_text()).group(1)
+
+
+def _bundle_version(path: Path) -> str:
+    header = path.read_text(encoding="utf-8")[:300]
+    match = re.search(r"plotly\.js(?: \([a-z -]+\))? v(\d+\.\d+\.\d+)", header)
+    assert match, f"no plotly.js version in the header of {path}"
+    return match.group(1)
+
+
+def _trace_types(path: Path) -> set[str]:
+    return set(re.findall(r'moduleType:"trace",name:"([a-z0-9]+)"', path.read_text(encoding="utf-8")))
+
+
+def test_the_vendored_bundle_is_the_plotly_js_release_that_dash_would_load():
+    import plotly
+
+    full = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    assert _bundle_version(BASIC_BUNDLE) == _bundle_version(full)
+
+
+def test_every_trace_type_our_figures_draw_is_in_the_vendored_bundle():
+    figures = [
+        blank_figure(),
+        value_figure({"dates": ["2025-06-02", "2025-06-03"], "market_value": [100.0, 101.5],
+                      "cost_basis": [90.0, 90.0]}),
+        allocation_figure([{"ticker": "AAA", "weight": 0.75}, {"ticker": "BBB", "weight": 0.25}]),
+    ]
+    drawn = {trace["type"] for figure in figures for trace in figure["data"]}
+    assert drawn == {"scatter", "pie"}
+    assert drawn <= _trace_types(BASIC_BUNDLE) == {"scatter", "bar", "pie"}
