@@ -60,11 +60,11 @@ def _skeleton_stock_new_tab_ms(playwright, url: str, runs: int) -> list[float]:
 
 
 def measure_page(base: str, portfolio_id: int, runs: int = 5, skeleton_runs: int = 9,
-                 bare_url: str | None = None) -> dict:
+                 bare_urls: dict[str, str] | None = None) -> dict:
     """Cold (first load on an empty price cache) and warm (median of `runs`) full renders of one dashboard, and
     the skeleton's first paint (median of `skeleton_runs`) in new tabs (navigated at once, or after 1 s open), in
-    one tab, and in new tabs of the stock Chromium. With `bare_url`, the bare Dash page's warm loads alternate
-    with ours, each in its own warmed context, so the machine's load drifts alike for both sides of the ratio."""
+    one tab, and in new tabs of the stock Chromium. With `bare_urls` ({name: url}), the bare Dash pages' warm loads
+    alternate with ours, each in its own warmed context, so the machine's load drifts alike for every side."""
     from playwright.sync_api import sync_playwright
 
     url = f"{base}/portfolio/{portfolio_id}"
@@ -73,14 +73,17 @@ def measure_page(base: str, portfolio_id: int, runs: int = 5, skeleton_runs: int
         try:
             context = browser.new_context(viewport=VIEWPORT)
             cold_ms, _ = load(context, url)
-            bare_context = browser.new_context(viewport=VIEWPORT) if bare_url else None
-            if bare_context is not None:
-                load(bare_context, bare_url)  # the same warmed HTTP cache our warm loads have
-            warm_ms, bare_ms = [], []
+            bare_contexts = {name: browser.new_context(viewport=VIEWPORT) for name in bare_urls or {}}
+            for name, bare_context in bare_contexts.items():
+                load(bare_context, bare_urls[name])  # the same warmed HTTP cache our warm loads have
+            warm_ms: list[float] = []
+            bare_ms: dict[str, list[float]] = {name: [] for name in bare_contexts}
             for _ in range(runs):
                 warm_ms.append(load(context, url)[0])
-                if bare_context is not None:
-                    bare_ms.append(load(bare_context, bare_url)[0])
+                for name, bare_context in bare_contexts.items():
+                    bare_ms[name].append(load(bare_context, bare_urls[name])[0])
+            for bare_context in bare_contexts.values():
+                bare_context.close()
             new_tab = [_skeleton_new_tab_ms(context, url) for _ in range(skeleton_runs)]
             settled_tab = [_skeleton_new_tab_ms(context, url, settle_ms=1000) for _ in range(skeleton_runs)]
             same_tab = _skeleton_same_tab_ms(context, url, skeleton_runs)
@@ -101,7 +104,7 @@ def measure_page(base: str, portfolio_id: int, runs: int = 5, skeleton_runs: int
         "page_skeleton_stock_new_tab_median_ms": round(statistics.median(stock_new_tab), 1),
         "page_skeleton_stock_new_tab_runs_ms": [round(ms, 1) for ms in stock_new_tab],
     }
-    if bare_ms:
-        result["bare_page_warm_median_s"] = round(statistics.median(bare_ms) / 1000, 3)
-        result["bare_page_warm_runs_s"] = [round(ms / 1000, 3) for ms in bare_ms]
+    for name, timings in bare_ms.items():
+        result[f"{name}_warm_median_s"] = round(statistics.median(timings) / 1000, 3)
+        result[f"{name}_warm_runs_s"] = [round(ms / 1000, 3) for ms in timings]
     return result
