@@ -45,6 +45,33 @@ DASHBOARD_READY_JS = """() => {
         && badge && words.some(w => badge.innerText.trim().startsWith(w)));
 }""".replace("BADGE_WORDS", json.dumps(BADGE_WORDS))
 
+# What DASHBOARD_READY_JS looks at, part by part: what a test reports when the dashboard never got ready.
+DASHBOARD_STATE_JS = """() => {
+    const q = s => document.querySelector(s);
+    const text = s => (q(s) ? q(s).innerText.trim().slice(0, 80) : null);
+    return {
+        market_value: text('#summary-market-value'),
+        badge: text('#price-status-badge'),
+        holdings_rows: document.querySelectorAll('#holdings-table .ag-row').length,
+        chart_traces: document.querySelectorAll('#value-chart .scatterlayer .trace').length,
+        chart_part: q('#value-chart') ? (q('#value-chart').closest('.part') || {}).className || null : null,
+        plotly: typeof window.Plotly === 'object' && window.Plotly !== null && 'version' in window.Plotly
+            ? window.Plotly.version : String(window.Plotly),
+    };
+}"""
+
+
+def wait_for_dashboard(page, server: DemoServer | None = None, timeout_ms: float = 30_000) -> None:
+    """Wait until DASHBOARD_READY_JS holds; on timeout, fail naming each part's state (and the server log's tail)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(DASHBOARD_READY_JS, timeout=timeout_ms)
+    except PlaywrightTimeout:
+        state = page.evaluate(DASHBOARD_STATE_JS)
+        tail = f"\nserver log:\n{server.log_tail()}" if server is not None else ""
+        raise AssertionError(f"the dashboard was not ready after {timeout_ms / 1000:g} s: {state}{tail}") from None
+
 
 def browser_missing() -> str | None:
     """Why the browser tests cannot run here (None when they can)."""

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.support import DASHBOARD_READY_JS, DemoServer
+from tests.browser.support import DemoServer, wait_for_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 LATENCY_MS = 4000  # each simulated upstream request takes this long: long enough to watch the cold path
@@ -40,7 +40,7 @@ def test_new_ticker_arrives_through_the_cold_path(browser, slow_server):
     page.on("pageerror", lambda e: problems.append(str(e)))
     try:
         page.goto("/")
-        page.wait_for_function(DASHBOARD_READY_JS)  # warm: the sample portfolio's prices are cached
+        wait_for_dashboard(page, slow_server)  # the sample portfolio's prices, fetched in LATENCY_MS
 
         _add(slow_server, "ORCL")  # a ticker whose price is not cached: fetched in LATENCY_MS
         page.goto("/")
@@ -56,7 +56,7 @@ def test_new_ticker_arrives_through_the_cold_path(browser, slow_server):
             return row && !row.innerText.includes('Missing');
         }""")
         page.wait_for_selector("#refresh-progress-wrap", state="hidden")
-        page.wait_for_function(DASHBOARD_READY_JS)
+        wait_for_dashboard(page, slow_server)
         assert page.inner_text("#price-status-badge").strip() != "Partial"
         assert problems == []
     finally:
