@@ -103,23 +103,30 @@ def playwright_disabled_features(playwright) -> tuple[str, ...] | None:
     off the command line of a Chromium that Playwright starts with its defaults."""
     global _playwright_features
     if _playwright_features is None:
-        before = {child.pid for child in psutil.Process().children(recursive=True)}
+        before = set(chromium_browser_processes())
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            for child in psutil.Process().children(recursive=True):
-                if child.pid in before:
-                    continue
-                try:
-                    command = child.cmdline()
-                except psutil.Error:
-                    continue
-                if "--remote-debugging-pipe" in command and not any(a.startswith("--type=") for a in command):
+            for pid, command in chromium_browser_processes().items():
+                if pid not in before:
                     values = [a.split("=", 1)[1] for a in command if a.startswith("--disable-features=")]
                     _playwright_features = tuple(f for f in (values[-1] if values else "").split(",") if f)
                     break
         finally:
             browser.close()
     return _playwright_features
+
+
+def chromium_browser_processes() -> dict[int, list[str]]:
+    """{pid: command line} of the Chromium browser processes (not their renderers) Playwright started for us."""
+    found = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            command = child.cmdline()
+        except psutil.Error:
+            continue
+        if "--remote-debugging-pipe" in command and not any(a.startswith("--type=") for a in command):
+            found[child.pid] = command
+    return found
 
 
 def free_port() -> int:

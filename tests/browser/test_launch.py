@@ -5,30 +5,21 @@ from __future__ import annotations
 
 import json
 
-import psutil
 import pytest
 
-from tests.browser.support import HIDDEN_UI_FEATURES, launch_chromium, playwright_disabled_features
-
-
-def _browser_command_lines() -> dict[int, list[str]]:
-    """Command lines of the Chromium browser processes (not their renderers) under this test process."""
-    found = {}
-    for child in psutil.Process().children(recursive=True):
-        try:
-            command = child.cmdline()
-        except psutil.Error:
-            continue
-        if "--remote-debugging-pipe" in command and not any(a.startswith("--type=") for a in command):
-            found[child.pid] = command
-    return found
+from tests.browser.support import (
+    HIDDEN_UI_FEATURES,
+    chromium_browser_processes,
+    launch_chromium,
+    playwright_disabled_features,
+)
 
 
 def _launched_command(playwright, **kwargs) -> tuple[object, list[str]]:
     playwright_disabled_features(playwright)  # its one probe browser started and gone before we look
-    before = set(_browser_command_lines())
+    before = set(chromium_browser_processes())
     browser = launch_chromium(playwright, **kwargs)
-    new = {pid: command for pid, command in _browser_command_lines().items() if pid not in before}
+    new = {pid: command for pid, command in chromium_browser_processes().items() if pid not in before}
     assert len(new) == 1, new
     return browser, next(iter(new.values()))
 
