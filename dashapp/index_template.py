@@ -147,7 +147,7 @@ class SkeletonDash(dash.Dash):
                 f'{kwargs.get("renderer", "")}</template>')
         kwargs["scripts"] = boot + f"<script>{DEFERRED_BOOT_JS}</script>"
         kwargs["renderer"] = ""
-        # Not done: starting plotly.js early with an async <script> (dcc.Graph reuses window.Plotly). Measured in
-        # headless Chromium it made the dashboard slower: its 4.8 MB run on the main thread before Dash's own
-        # start-up instead of overlapping anything (bench/page_vs_bare.py).
+        # plotly.js is not started here: assets/plotly_loader.js fetches its basic bundle when a graph mounts.
+        # Starting the full 4.8 MB bundle early with an async <script> was measured slower: it ran on the main
+        # thread before Dash's own start-up instead of overlapping anything (bench/page_vs_bare.py).
         return super().interpolate_index(**kwargs)
