@@ -4,7 +4,7 @@
  * page once the first frame (skeleton and its inlined CSS) is on screen. Left as plain tags, parsing Flatly and
  * compiling Dash's scripts (about 1.5 MB before plotly.js) ran before the first paint and held the skeleton back
  * by 100-150 ms in headless Chromium.
- * Stylesheets go in where Dash had put them (before the inlined critical CSS, so the cascade is unchanged).
+ * Stylesheets go in where Dash had put them (before the inlined critical CSS), which is removed once they have loaded.
  * External scripts go in as async=false, so they download in parallel and run in document order; an inline
  * script (Dash's clientside functions) waits for the external ones before it, and `new DashRenderer()` also
  * waits for the stylesheets, so the app never draws unstyled.
@@ -28,10 +28,21 @@
         var waits = [];
         for (var i = 0; i < links.length; i++) {
             var link = copy(links[i]);
-            waits.push(new Promise(function (done) { link.onload = link.onerror = done; }));
+            waits.push(new Promise(function (done) {
+                link.onload = function () { done(true); };
+                link.onerror = function () { done(false); };
+            }));
             document.head.insertBefore(link, before);
         }
-        return Promise.all(waits);
+        // Once the full sheets apply, the critical subset goes: left after them, its few rules (`.btn`, `.col-12`,
+        // `.alert`) came later in the cascade than the full sheets' own variants (`.btn-outline-danger`,
+        // `.col-lg-6`, `.alert-danger`) and undid them on every page reached through the navbar. If a sheet
+        // failed to load, the subset stays: it is better than nothing.
+        return Promise.all(waits).then(function (loaded) {
+            if (before && loaded.every(Boolean)) {
+                before.parentNode.removeChild(before);
+            }
+        });
     }
 
     function runScripts(scripts, from, styled) {
