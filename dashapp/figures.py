@@ -63,8 +63,11 @@ def allocation_slices(allocation: list[dict], slices: int = ALLOCATION_SLICES) -
     return [*head, ("Other", sum(weight for _, weight in tail))]
 
 
-def allocation_figure(allocation: list[dict]) -> dict:
-    """A donut of the holdings' weights (a payload's [{"ticker", "weight"}]), with the count in its hole."""
+def allocation_figure(allocation: list[dict], holdings: int | None = None) -> dict:
+    """A donut of the holdings' weights (a payload's [{"ticker", "weight"}]), with the count in its hole.
+
+    `holdings` is the number of open holdings: when some are unpriced (not in `allocation`), the hole says
+    `18 of 20 priced` instead of a count that disagrees with the holdings table."""
     pairs = allocation_slices(allocation)
     # Plotly reads a little HTML in labels (<b>, <a>): tickers are validated, but escape anyway.
     labels = [label.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for label, _ in pairs]
@@ -77,11 +80,15 @@ def allocation_figure(allocation: list[dict]) -> dict:
         "hovertemplate": "%{label}: %{percent}<extra></extra>",
     }
     count = len(allocation)
+    if holdings is not None and holdings > count:
+        centre = f"<b>{count}</b> of {holdings}<br>priced"
+    else:
+        centre = f"<b>{count}</b><br>holding{'s' if count != 1 else ''}"
     layout = {
         **_BASE_LAYOUT,
         "showlegend": False,
         "uniformtext": {"minsize": 10, "mode": "hide"},
-        "annotations": [{"text": f"<b>{count}</b><br>holding{'s' if count != 1 else ''}", "showarrow": False,
+        "annotations": [{"text": centre, "showarrow": False,
                          "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper", "font": {"size": 14}}],
     }
     return {"data": [trace], "layout": layout}

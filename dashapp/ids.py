@@ -27,6 +27,7 @@ PRICE_BADGE_TOOLTIP = "price-status-tooltip"
 REFRESH_PRICES = "refresh-prices"
 REFRESH_PROGRESS_WRAP = "refresh-progress-wrap"
 REFRESH_PROGRESS = "refresh-progress"
+REFRESH_MESSAGE = "refresh-message"  # what Refresh prices did ("All prices are current", "Fetching 3 prices")
 
 SUMMARY_MARKET_VALUE = "summary-market-value"
 SUMMARY_MARKET_VALUE_SUB = "summary-market-value-sub"
@@ -40,6 +41,7 @@ SUMMARY_REALIZED_SUB = "summary-realized-gain-sub"
 HOLDINGS_PART = "holdings-part"
 HOLDINGS_TABLE = "holdings-table"
 HOLDINGS_COUNT = "holdings-count"
+HOLDINGS_MESSAGE = "holdings-message"
 
 VALUE_CHART_PART = "value-chart-part"
 VALUE_CHART = "value-chart"
@@ -51,9 +53,12 @@ CHART_PROGRESS = "chart-progress"
 
 ALLOCATION_PART = "allocation-part"
 ALLOCATION_CHART = "allocation-chart"
+ALLOCATION_MESSAGE = "allocation-message"
 
 # The cold path: a normal callback that finds data missing writes *_PENDING; a background callback waits for
-# it (with progress) and writes *_READY, which makes the normal callbacks fill the parts again.
+# it (with progress) and writes *_READY; callbacks that never write *_PENDING then fill the parts again. No
+# callback both reads *_READY and writes *_PENDING: that loop made Dash's renderer hold the holdings refill back
+# (its circular-dependency fallback), so the table stayed a skeleton after the prices had landed.
 PRICES_PENDING = "prices-pending"
 PRICES_READY = "prices-ready"
 CHART_PENDING = "chart-pending"
@@ -97,3 +102,10 @@ PORTFOLIO_DELETE_CONFIRM = "portfolio-delete-confirm"
 PORTFOLIO_MESSAGE = "portfolio-message"
 PORTFOLIO_RENAMED = "portfolio-renamed"  # dcc.Store: bumped on rename, so the shell's selector relabels
 TXN_LOCATION = "transactions-location"  # the page's own dcc.Location: where create and delete navigate to
+TXN_EDIT = "transactions-edit"  # "Edit selected": fills the form with the one selected transaction
+TXN_EDITING = "transaction-editing"  # dcc.Store: the id of the transaction the form edits, None when it adds
+TXN_CANCEL = "transaction-cancel"  # leaves edit mode
+TXN_FORM_TITLE = "transaction-form-title"  # "Add a transaction" / "Edit a transaction"
+TXN_DELETE_CONFIRM = "transactions-delete-confirm"  # dcc.ConfirmDialog: "Delete 3 transactions?"
+PORTFOLIO_MISSING = "portfolio-missing"  # the alert of /transactions?portfolio=<an id that does not exist>
+PORTFOLIO_LINKS = "portfolio-links"  # the existing portfolios offered instead

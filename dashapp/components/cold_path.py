@@ -46,11 +46,6 @@ def wait_request(portfolio_id: int, **details) -> dict:
     return {"portfolio_id": portfolio_id, "nonce": uuid.uuid4().hex, **details}
 
 
-def is_waiting(pending: dict | None, ready: str | None) -> bool:
-    """True while the background wait for `pending` has not answered yet."""
-    return bool(pending) and pending.get("nonce") != ready
-
-
 @dataclass(frozen=True)
 class Stall:
     """When to give up waiting: nothing changed for `quiet_s` seconds, or `max_s` seconds in all."""

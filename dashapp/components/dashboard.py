@@ -55,6 +55,7 @@ def _toolbar(portfolio: dict | None, static: bool) -> html.Div:
             dbc.Progress(id=ids.REFRESH_PROGRESS, value=0, striped=True, animated=True,
                          className="refresh-progress-bar"),
         ], id=ids.REFRESH_PROGRESS_WRAP, className="align-items-center gap-2", style=HIDDEN))
+        right.append(html.Div(id=ids.REFRESH_MESSAGE, role="status", className="refresh-message"))
     right.append(html.Button("Refresh prices", id=ids.REFRESH_PRICES, type="button", n_clicks=0,
                              className="btn btn-outline-primary btn-sm", disabled=static))
     children = [
@@ -92,11 +93,13 @@ def dashboard_page(portfolio: dict | None, *, static: bool = False) -> html.Div:
                        header_right=range_buttons())
     allocation = card("Allocation", part(
         ids.ALLOCATION_PART,
-        live_or_placeholder(static, lambda: _graph(ids.ALLOCATION_CHART), _graph_placeholder()),
+        [live_or_placeholder(static, lambda: _graph(ids.ALLOCATION_CHART), _graph_placeholder()),
+         html.Div(id=ids.ALLOCATION_MESSAGE, className="part-message")],
         height=f"{CHART_HEIGHT}px"))
     holdings = card("Holdings", part(
         ids.HOLDINGS_PART,
-        live_or_placeholder(static, holdings_grid, html.Div(style={"height": "100%"})),
+        [live_or_placeholder(static, holdings_grid, html.Div(style={"height": "100%"})),
+         html.Div(id=ids.HOLDINGS_MESSAGE, className="part-message part-message-top")],
         height=GRID_HEIGHT), header_right=html.Span(id=ids.HOLDINGS_COUNT,
                                                     className="small text-muted"))
     children = [

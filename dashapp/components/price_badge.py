@@ -15,8 +15,9 @@ from dashapp.components.format import age, parse_time
 
 WORDS = {"fresh": "Fresh", "market_closed": "Market closed", "stale": "Stale", "missing": "Missing",
          "partial": "Partial"}
-TONES = {"fresh": "text-bg-success", "market_closed": "text-bg-secondary", "stale": "text-bg-warning",
-         "missing": "text-bg-danger", "partial": "text-bg-info"}
+NO_HOLDINGS = "No holdings"
+TONES = {"none": "text-bg-light border", "fresh": "text-bg-success", "market_closed": "text-bg-secondary",
+         "stale": "text-bg-warning", "missing": "text-bg-danger", "partial": "text-bg-info"}
 # Where an exchange's clock is, to say "opens 09:30 EST" rather than a UTC time nobody reads.
 EXCHANGE_ZONES = {"XNYS": "America/New_York", "XNAS": "America/New_York", "XTSE": "America/Toronto",
                   "XLON": "Europe/London", "XETR": "Europe/Berlin", "XPAR": "Europe/Paris",
@@ -71,6 +72,10 @@ def badge_view(prices: dict, market: dict | None, now: dt.datetime) -> BadgeView
     as_of = parse_time(prices.get("as_of"))
     lines: list[str] = []
     counts = {k: v for k, v in (prices.get("counts") or {}).items() if v}
+    if not counts and "counts" in prices:
+        # No open holding, so no price to be fresh or stale: the API's `fresh` would be an empty claim here.
+        return BadgeView(NO_HOLDINGS, f"badge rounded-pill price-badge {TONES['none']}",
+                         ("No open holdings: there is no price to keep fresh",))
     if counts:
         lines.append("Prices: " + ", ".join(f"{n} {WORDS.get(s, s).lower()}" for s, n in counts.items()))
     if as_of is not None:

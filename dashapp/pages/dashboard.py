@@ -15,20 +15,20 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, 
 from dash.exceptions import PreventUpdate
 
 from dashapp import ids
-from dashapp.components.cold_path import (
-    POLL_INTERVAL_MS,
-    POLL_S,
-    Stall,
-    is_waiting,
-    price_progress,
-    wait_request,
-)
-from dashapp.components.dashboard import HIDDEN, SHOWN_FLEX, dashboard_page, no_portfolio_page
+from dashapp.components.cold_path import POLL_INTERVAL_MS, POLL_S, Stall, price_progress, wait_request
+from dashapp.components.dashboard import DEFAULT_RANGE, HIDDEN, SHOWN_FLEX, dashboard_page, no_portfolio_page
 from dashapp.components.holdings_grid import grid_rows
+from dashapp.components.part_views import (
+    PartView,
+    allocation_view,
+    chart_view,
+    holdings_count,
+    holdings_view,
+    refresh_message,
+)
 from dashapp.components.price_badge import badge_view, tooltip_children
-from dashapp.components.skeleton import LOADED, LOADING
 from dashapp.components.summary import figure_children, summary_figures
-from dashapp.figures import allocation_figure, allocation_from_holdings, value_figure
+from dashapp.figures import allocation_figure, allocation_from_holdings, blank_figure, value_figure
 from dashapp.pages._services import currency_of, resolve_portfolio, services
 from services.models import NotFoundError
 
@@ -73,28 +73,46 @@ def fill_summary(portfolio: dict | None, _ready: str | None):
 
 
 # -- holdings table and allocation -----------------------------------------------------------------------------
-@callback(
-    Output(ids.HOLDINGS_TABLE, "rowData"), Output(ids.HOLDINGS_PART, "className"),
-    Output(ids.HOLDINGS_COUNT, "children"), Output(ids.PRICES_PENDING, "data"),
-    Input(ids.CURRENT_PORTFOLIO, "data"), Input(ids.PRICES_READY, "data"), Input(ids.REFRESH_PRICES, "n_clicks"),
-    State(ids.PRICES_PENDING, "data"),
-)
-def fill_holdings(portfolio: dict | None, ready: str | None, _clicks: int, pending: dict | None):
-    """The holdings rows; if prices are still arriving, start the background wait for them."""
+# fill_holdings starts the background wait; refill_holdings shows its outcome. They are two callbacks because one
+# callback that reads PRICES_READY and writes PRICES_PENDING makes a loop Dash's renderer resolves by holding the
+# refill back (see ids.py): the table then stayed a skeleton after the prices had landed.
+_HOLDINGS_OUTPUTS = (Output(ids.HOLDINGS_TABLE, "rowData", allow_duplicate=True),
+                     Output(ids.HOLDINGS_PART, "className", allow_duplicate=True),
+                     Output(ids.HOLDINGS_COUNT, "children", allow_duplicate=True),
+                     Output(ids.HOLDINGS_MESSAGE, "children", allow_duplicate=True))
+
+
+def _holdings(portfolio: dict | None, *, final: bool) -> tuple[tuple, PartView, dict]:
+    """(the holdings outputs, the part's view, the payload's prices block); starts fetching what is due."""
     portfolio_id = _portfolio_id(portfolio)
     try:
-        payload = services().dashboard.holdings_data(portfolio_id, wait_s=0)  # starts fetching what is due
+        payload = services().dashboard.holdings_data(portfolio_id, wait_s=0)
     except NotFoundError:
         raise PreventUpdate from None
     rows = grid_rows(payload["holdings"], currency_of(portfolio), services().clock.now())
-    progress = price_progress(payload["prices"])
-    count = f"{len(rows)} open position{'s' if len(rows) != 1 else ''}"
-    waited = ctx.triggered_id == ids.PRICES_READY  # the wait just ended: show what there is, do not wait again
-    if not progress.unsettled or waited:
-        return rows, LOADED, count, no_update
-    request = no_update if is_waiting(pending, ready) else wait_request(portfolio_id, tickers=progress.unsettled)
-    nothing_priced = progress.settled == 0 and bool(rows)
-    return rows, LOADING if nothing_priced else LOADED, count, request
+    view = holdings_view(payload["holdings"], payload["prices"], final=final, portfolio_id=portfolio_id)
+    return (rows, view.class_name, holdings_count(payload["holdings"]), view.message), view, payload["prices"]
+
+
+@callback(
+    *_HOLDINGS_OUTPUTS, Output(ids.PRICES_PENDING, "data"), Output(ids.REFRESH_MESSAGE, "children"),
+    Input(ids.CURRENT_PORTFOLIO, "data"), Input(ids.REFRESH_PRICES, "n_clicks"),
+    prevent_initial_call="initial_duplicate",
+)
+def fill_holdings(portfolio: dict | None, _clicks: int):
+    """The holdings rows; while prices are still on their way, start the background wait for them."""
+    outputs, view, prices = _holdings(portfolio, final=False)
+    request = wait_request(int(portfolio["id"]), tickers=price_progress(prices).unsettled) if view.wait else no_update
+    refreshed = refresh_message(prices) if ctx.triggered_id == ids.REFRESH_PRICES else None
+    return *outputs, request, refreshed
+
+
+@callback(*_HOLDINGS_OUTPUTS, Input(ids.PRICES_READY, "data"), State(ids.CURRENT_PORTFOLIO, "data"),
+          prevent_initial_call=True)
+def refill_holdings(_ready: str | None, portfolio: dict | None):
+    """The holdings once the wait has ended: what there is, unpriced rows shown at cost (never a skeleton)."""
+    outputs, _view, _prices = _holdings(portfolio, final=True)
+    return outputs
 
 
 @callback(
@@ -126,43 +144,67 @@ def wait_for_prices(set_progress, pending: dict | None) -> str:
 
 @callback(
     Output(ids.ALLOCATION_CHART, "figure"), Output(ids.ALLOCATION_PART, "className"),
+    Output(ids.ALLOCATION_MESSAGE, "children"),
     Input(ids.CURRENT_PORTFOLIO, "data"), Input(ids.PRICES_READY, "data"),
 )
 def fill_allocation(portfolio: dict | None, _ready: str | None):
-    """The allocation donut from the holdings' weights; a skeleton until at least one holding is priced."""
+    """The allocation donut from the priced holdings' weights (a message when none is priced)."""
+    portfolio_id = _portfolio_id(portfolio)
     try:
-        payload = services().dashboard.holdings_data(_portfolio_id(portfolio), wait_s=0)
+        payload = services().dashboard.holdings_data(portfolio_id, wait_s=0)
     except NotFoundError:
         raise PreventUpdate from None
     allocation = allocation_from_holdings(payload["holdings"])
-    if payload["holdings"] and not allocation and ctx.triggered_id != ids.PRICES_READY:
-        return no_update, LOADING
-    return allocation_figure(allocation), LOADED
+    view = allocation_view(payload["holdings"], allocation, payload["prices"],
+                           final=ctx.triggered_id == ids.PRICES_READY, portfolio_id=portfolio_id)
+    figure = allocation_figure(allocation, holdings=len(payload["holdings"])) if allocation else blank_figure()
+    return figure, view.class_name, view.message
 
 
 # -- value chart -----------------------------------------------------------------------------------------------
-@callback(
-    Output(ids.VALUE_CHART, "figure"), Output(ids.VALUE_CHART_PART, "className"),
-    Output(ids.VALUE_CHART_MESSAGE, "children"), Output(ids.CHART_PENDING, "data"),
-    Input(ids.CURRENT_PORTFOLIO, "data"), Input(ids.CHART_RANGE, "data"), Input(ids.CHART_READY, "data"),
-    Input(ids.PRICES_READY, "data"),
-    State(ids.CHART_PENDING, "data"),
-)
-def fill_chart(portfolio: dict | None, range_name: str, ready: str | None, _prices_ready: str | None,
-               pending: dict | None):
-    """Market value and cost basis over the range; while history is fetched, start the background wait."""
+# As for the holdings: fill_chart starts the wait, refill_chart shows its outcome (never the same callback).
+_CHART_OUTPUTS = (Output(ids.VALUE_CHART, "figure", allow_duplicate=True),
+                  Output(ids.VALUE_CHART_PART, "className", allow_duplicate=True),
+                  Output(ids.VALUE_CHART_MESSAGE, "children", allow_duplicate=True))
+
+
+def _chart(portfolio: dict | None, range_name: str | None, *, final: bool) -> tuple[tuple, PartView]:
     portfolio_id = _portfolio_id(portfolio)
+    dashboard = services().dashboard
     try:
-        status, payload = services().dashboard.chart_data(portfolio_id, range_name or "1Y", wait_s=0)
+        status, payload = dashboard.chart_data(portfolio_id, range_name or DEFAULT_RANGE, wait_s=0)
+        has_holdings = bool(dashboard.initial_data(portfolio_id)["summary"].get("holdings_count"))
     except NotFoundError:
         raise PreventUpdate from None
-    if status == 200:
-        return value_figure(payload["series"], currency_of(portfolio)), LOADED, None, no_update
-    if ctx.triggered_id == ids.CHART_READY:  # waited already: say so instead of waiting forever
-        message = "Price history is not available for every holding yet. Try Refresh prices in a minute."
-        return no_update, LOADED, html.Div(message, className="alert alert-light border small mb-0"), no_update
-    request = no_update if is_waiting(pending, ready) else wait_request(portfolio_id, range=range_name)
-    return no_update, LOADING, None, request
+    series = payload.get("series") if status == 200 else None
+    view = chart_view(status, series, final=final, has_holdings=has_holdings, portfolio_id=portfolio_id)
+    if series is None:
+        figure = no_update  # generating, or unavailable: the part says which
+    elif not has_holdings and view.message is not None:
+        figure = blank_figure()  # an empty portfolio: the prompt to add transactions, over no axes
+    else:
+        figure = value_figure(series, currency_of(portfolio))  # with no market value yet, the cost basis alone
+    return (figure, view.class_name, view.message), view
+
+
+@callback(
+    *_CHART_OUTPUTS, Output(ids.CHART_PENDING, "data"),
+    Input(ids.CURRENT_PORTFOLIO, "data"), Input(ids.CHART_RANGE, "data"), Input(ids.PRICES_READY, "data"),
+    prevent_initial_call="initial_duplicate",
+)
+def fill_chart(portfolio: dict | None, range_name: str | None, _prices_ready: str | None):
+    """Market value and cost basis over the range; while history is fetched, start the background wait."""
+    outputs, view = _chart(portfolio, range_name, final=False)
+    request = wait_request(int(portfolio["id"]), range=range_name) if view.wait else no_update
+    return *outputs, request
+
+
+@callback(*_CHART_OUTPUTS, Input(ids.CHART_READY, "data"),
+          State(ids.CURRENT_PORTFOLIO, "data"), State(ids.CHART_RANGE, "data"), prevent_initial_call=True)
+def refill_chart(_ready: str | None, portfolio: dict | None, range_name: str | None):
+    """The chart once its wait has ended: the series, or a message saying why there is none (never a skeleton)."""
+    outputs, _view = _chart(portfolio, range_name, final=True)
+    return outputs
 
 
 @callback(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashapp.components.cold_path import Stall, is_waiting, price_progress, wait_request
+from dashapp.components.cold_path import Stall, price_progress, wait_request
 
 
 def test_progress_counts_missing_and_stale_as_unsettled():
@@ -23,13 +23,6 @@ def test_each_request_is_unique():
     first, second = wait_request(1, tickers=("A",)), wait_request(1, tickers=("A",))
     assert first["nonce"] != second["nonce"]
     assert first["portfolio_id"] == 1 and first["tickers"] == ("A",)
-
-
-def test_waiting_until_ready_echoes_the_nonce():
-    request = wait_request(3)
-    assert is_waiting(request, None)
-    assert not is_waiting(request, request["nonce"])
-    assert not is_waiting(None, None)
 
 
 @pytest.mark.parametrize(("elapsed", "quiet", "over"), [(0.5, 0.5, False), (2.0, 3.0, True), (31.0, 0.0, True),

@@ -103,3 +103,11 @@ def test_every_trace_type_our_figures_draw_is_in_the_vendored_bundle():
     drawn = {trace["type"] for figure in figures for trace in figure["data"]}
     assert drawn == {"scatter", "pie"}
     assert drawn <= _trace_types(BASIC_BUNDLE) == {"scatter", "bar", "pie"}
+
+
+def test_the_donut_says_how_many_holdings_it_leaves_out():
+    """Two of three holdings priced: the hole says `2 of 3 priced`, never a count that disagrees with the table."""
+    figure = allocation_figure([{"ticker": "AAPL", "weight": 0.6}, {"ticker": "MSFT", "weight": 0.4}], holdings=3)
+    assert figure["layout"]["annotations"][0]["text"] == "<b>2</b> of 3<br>priced"
+    whole = allocation_figure([{"ticker": "AAPL", "weight": 1.0}], holdings=1)
+    assert whole["layout"]["annotations"][0]["text"] == "<b>1</b><br>holding"

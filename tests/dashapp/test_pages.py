@@ -120,3 +120,43 @@ def test_first_layout_of_each_page(client, path, marker):
 def test_without_a_usable_referrer_the_router_renders_the_page(client, referrer):
     text = _layout(client, referrer)
     assert "_pages_content" in text and "summary-market-value" not in text
+
+
+def _props(output: str) -> list[str]:
+    """`id.prop` of each output in a /_dash-dependencies output string (`..a.b...c.d..` when there are several;
+    allow_duplicate outputs carry an `@hash` suffix)."""
+    parts = output[2:-2].split("...") if output.startswith("..") else [output]
+    return [part.split("@", 1)[0] for part in parts]
+
+
+def test_no_callback_waits_on_what_it_sets_off(client):
+    """Dash's renderer holds a callback back while one of its inputs or states can still be changed by a pending
+    callback downstream of it. A callback that reads PRICES_READY and writes PRICES_PENDING (which sets off the
+    wait that writes PRICES_READY) is then held back by itself: the holdings table stayed a skeleton after the
+    prices had landed (issue 11, item 3). So no callback may read anything its own outputs lead to."""
+    callbacks = client.get("/_dash-dependencies").get_json()
+    by_input: dict[str, list[dict]] = {}
+    for callback in callbacks:
+        for item in callback["inputs"]:
+            by_input.setdefault(f"{item['id']}.{item['property']}", []).append(callback)
+
+    def downstream(outputs: list[str]) -> set[str]:
+        seen: set[str] = set()
+        todo = list(outputs)
+        while todo:
+            prop = todo.pop()
+            for callback in by_input.get(prop, []):
+                for produced in _props(callback["output"]):
+                    if produced not in seen:
+                        seen.add(produced)
+                        todo.append(produced)
+        return seen
+
+    loops = []
+    for callback in callbacks:
+        own = set(_props(callback["output"]))
+        read = {f"{item['id']}.{item['property']}" for item in callback["inputs"] + callback["state"]} - own
+        if caught := read & downstream(sorted(own)):
+            loops.append((callback["output"], sorted(caught)))
+    assert len(by_input["prices-ready.data"]) >= 3  # the graph was read: summary, holdings, allocation, chart
+    assert loops == []

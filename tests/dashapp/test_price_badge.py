@@ -6,7 +6,14 @@ import datetime as dt
 
 import pytest
 
-from dashapp.components.price_badge import LISTED_TICKERS, badge_text, badge_view, market_line, tooltip_children
+from dashapp.components.price_badge import (
+    LISTED_TICKERS,
+    NO_HOLDINGS,
+    badge_text,
+    badge_view,
+    market_line,
+    tooltip_children,
+)
 
 NOW = dt.datetime(2026, 11, 30, 15, 0, tzinfo=dt.UTC)
 CLOSED = {"exchange": "XNYS", "is_open": False, "next_open": "2026-11-30T14:30:00+00:00",
@@ -14,8 +21,10 @@ CLOSED = {"exchange": "XNYS", "is_open": False, "next_open": "2026-11-30T14:30:0
 
 
 def prices(status, *, as_of=None, missing=(), stale=(), counts=None, simulated=False):
+    # One holding of the status (a fresh and a missing one for `partial`) unless the test says otherwise.
+    default = {"fresh": 1, "missing": 1} if status == "partial" else {status: 1}
     return {"status": status, "as_of": as_of, "missing": list(missing), "stale": list(stale),
-            "counts": counts or {}, "simulated": simulated}
+            "counts": default if counts is None else counts, "simulated": simulated}
 
 
 @pytest.mark.parametrize(("status", "as_of", "expected"), [
@@ -54,8 +63,9 @@ def test_tooltip_lists_missing_tickers_and_the_next_open():
 
 def test_tooltip_shortens_long_lists():
     tickers = [f"T{i:02d}" for i in range(LISTED_TICKERS + 3)]
-    view = badge_view(prices("missing", missing=tickers), None, NOW)
-    assert view.tooltip[0].endswith("and 3 more")
+    view = badge_view(prices("missing", missing=tickers, counts={"missing": len(tickers)}), None, NOW)
+    assert view.tooltip[0] == f"Prices: {len(tickers)} missing"
+    assert view.tooltip[1].endswith("and 3 more")
 
 
 def test_market_line_when_open_names_the_close_if_known():
@@ -71,4 +81,12 @@ def test_market_line_when_open_names_the_close_if_known():
 def test_tooltip_children_are_text():
     view = badge_view(prices("missing", missing=["<b>X</b>"]), None, NOW)
     children = tooltip_children(view)
-    assert children[0].children == "Missing: <b>X</b>"  # a text child: React escapes it
+    assert children[1].children == "Missing: <b>X</b>"  # a text child: React escapes it
+
+
+def test_a_portfolio_without_holdings_is_not_called_fresh():
+    """The API's page status of an empty portfolio is `fresh` (no price disagrees); the badge does not repeat it."""
+    view = badge_view(prices("fresh", counts={"fresh": 0, "market_closed": 0, "stale": 0, "missing": 0}), None, NOW)
+    assert view.text == NO_HOLDINGS == "No holdings"
+    assert "text-bg-success" not in view.class_name
+    assert view.tooltip == ("No open holdings: there is no price to keep fresh",)
