@@ -12,8 +12,10 @@ from dashapp.api import register_api
 from dashapp.callback_cache import SelfHealingCache
 from dashapp.index_template import INDEX_STRING, SkeletonDash
 from dashapp.layout import register_shell_callbacks, shell_layout
+from dashapp.page_status import register_page_status
 from services.config import Settings
 from services.container import Services, build_services
+from services.models import NotFoundError
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +70,14 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
     def list_portfolios() -> list[dict]:
         return [p.to_json() for p in services.ledger.list_portfolios()]
 
+    def portfolio_exists(raw_id: str) -> bool:
+        try:
+            services.ledger.get_portfolio(int(raw_id))
+        except (ValueError, NotFoundError):
+            return False
+        return True
+
     app.layout = shell_layout(app, demo=demo, list_portfolios=list_portfolios)
     register_shell_callbacks(app, list_portfolios)
+    register_page_status(app, portfolio_exists)
     return app

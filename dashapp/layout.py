@@ -47,7 +47,8 @@ def navbar(*, static: bool = False, active: str = "dashboard", options: list[dic
 
     select = live_or_placeholder(
         static, lambda: dbc.Select(id=ids.PORTFOLIO_SELECT, options=options or [], value=value, size="sm",
-                                   className="portfolio-select", name="portfolio"),
+                                   className="portfolio-select", name="portfolio",
+                                   placeholder="Choose a portfolio" if options else "No portfolio yet"),
         field_placeholder("form-select form-select-sm portfolio-select"))
     return html.Nav(html.Div([
         html.A("MyStockTracker", href="/", className="navbar-brand fw-bold"),
@@ -150,9 +151,9 @@ def shell_layout(app: dash.Dash, *, demo: bool, list_portfolios: Callable[[], li
         referrer = flask.request.referrer if flask.has_request_context() else None
         same_origin = referrer and flask.request.host_url and referrer.startswith(flask.request.host_url)
         pages = rendered_page_container(app, referrer) if same_origin else None
-        if pages is None:
-            return app_shell(demo=demo)
-        return app_shell(demo=demo, pages=pages, path=urlsplit(referrer).path, portfolios=list_portfolios())
+        # The selector is filled on every page, the 404 page included (it has no page store to fill it later).
+        path = urlsplit(referrer).path if same_origin else "/"
+        return app_shell(demo=demo, pages=pages, path=path, portfolios=list_portfolios())
 
     return layout
 

@@ -160,3 +160,36 @@ def test_no_callback_waits_on_what_it_sets_off(client):
             loops.append((callback["output"], sorted(caught)))
     assert len(by_input["prices-ready.data"]) >= 3  # the graph was read: summary, holdings, allocation, chart
     assert loops == []
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/", 200), ("/portfolio/1", 200), ("/transactions", 200), ("/transactions?portfolio=1", 200),
+    ("/nope", 404), ("/portfolio/999", 404), ("/portfolio/abc", 404), ("/transactions?portfolio=999", 404),
+    ("/404", 404), ("/portfolio/1/extra", 404),
+])
+def test_pages_that_show_nothing_that_exists_answer_404(client, path, status):
+    """The fixture's ledger has portfolio 1 only. The body is still the app (its 404 page or its message)."""
+    response = client.get(path)
+    assert response.status_code == status
+    assert 'id="static-skeleton"' in response.get_data(as_text=True)
+
+
+def test_the_api_and_assets_keep_their_own_status(client):
+    assert client.get("/api/portfolios").status_code == 200
+    assert client.get("/api/portfolios/999/transactions").status_code == 404
+    assert client.get("/assets/app.css").status_code == 200
+
+
+def test_the_selector_is_filled_on_every_page_the_404_page_included(client):
+    def find(node, wanted):
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == wanted:
+                return node["props"]
+            return next((found for child in node.values() if (found := find(child, wanted))), None)
+        if isinstance(node, list):
+            return next((found for child in node if (found := find(child, wanted))), None)
+        return None
+
+    select = find(json.loads(_layout(client, HOST + "nope")), "portfolio-select")
+    assert select["options"] == [{"label": "First <one>", "value": "1"}]
+    assert select["placeholder"] == "Choose a portfolio"
