@@ -54,7 +54,27 @@ COLUMN_DEFS: list[dict] = [
     _percent("unrealized_gain_pct", "Gain %"),
     _percent("weight", "Weight", signed=False, coloured=False),
 ]
-DEFAULT_COL_DEF = {"sortable": True, "resizable": True, "filter": True, "suppressHeaderMenuButton": False}
+# Headers wrap onto two lines rather than end in "Day ch..." when a column is narrow.
+DEFAULT_COL_DEF = {"sortable": True, "resizable": True, "filter": True, "suppressHeaderMenuButton": False,
+                   "wrapHeaderText": True, "autoHeaderHeight": True}
+# On a phone the table keeps what a glance needs, most telling first (value, day change, gain, then weight,
+# shares and price, reached by scrolling the table sideways), in narrower columns without the header's filter
+# button (the column menu still filters). The rest would only widen what has to be scrolled. A clientside
+# callback (pages/dashboard.py) applies this below 576 px.
+PHONE_COLUMNS = ("ticker", "market_value", "day_change", "unrealized_gain", "weight", "quantity", "price")
+PHONE_MIN_WIDTH = {"ticker": 80}  # every other phone column: 96 px, enough for "-$123,456.78" at 13 px
+PHONE_COLUMN_MIN_WIDTH = 96
+PHONE_MAX_WIDTH = 575
+
+
+def phone_column_defs(column_defs: list[dict]) -> list[dict]:
+    """The column definitions a phone shows: PHONE_COLUMNS in that order, narrower; the others hidden."""
+    by_field = {column["field"]: column for column in column_defs}
+    shown = [{**by_field[field], "minWidth": PHONE_MIN_WIDTH.get(field, PHONE_COLUMN_MIN_WIDTH),
+              "suppressHeaderFilterButton": True, **({"width": 80} if field == "ticker" else {})}
+             for field in PHONE_COLUMNS]
+    hidden = [{**column, "hide": True} for column in column_defs if column["field"] not in PHONE_COLUMNS]
+    return shown + hidden
 GRID_OPTIONS = {"animateRows": False, "rowHeight": 34, "headerHeight": 36, "suppressCellFocus": True,
                 "localeText": {"noRowsToShow": "No open holdings"}}
 

@@ -8,6 +8,7 @@ for it with a progress bar, then writes *_READY, which makes the parts fill agai
 
 from __future__ import annotations
 
+import json
 import time
 
 import dash
@@ -17,7 +18,7 @@ from dash.exceptions import PreventUpdate
 from dashapp import ids
 from dashapp.components.cold_path import POLL_INTERVAL_MS, POLL_S, Stall, price_progress, wait_request
 from dashapp.components.dashboard import DEFAULT_RANGE, HIDDEN, SHOWN_FLEX, dashboard_page, no_portfolio_page
-from dashapp.components.holdings_grid import grid_rows
+from dashapp.components.holdings_grid import COLUMN_DEFS, PHONE_MAX_WIDTH, grid_rows, phone_column_defs
 from dashapp.components.part_views import (
     PartView,
     allocation_view,
@@ -262,4 +263,16 @@ clientside_callback(
     Input({"type": ids.RANGE_BUTTON, "range": ALL}, "n_clicks"),
     State(ids.CHART_RANGE, "data"),
     prevent_initial_call=True,
+)
+
+
+# Phones: the holdings columns of a phone (see holdings_grid.py), set once when the page mounts.
+clientside_callback(
+    """
+    function(portfolio, defs) {
+        return (window.innerWidth > MAX_WIDTH || !defs) ? dash_clientside.no_update : PHONE_DEFS;
+    }
+    """.replace("MAX_WIDTH", str(PHONE_MAX_WIDTH)).replace("PHONE_DEFS", json.dumps(phone_column_defs(COLUMN_DEFS))),
+    Output(ids.HOLDINGS_TABLE, "columnDefs"),
+    Input(ids.CURRENT_PORTFOLIO, "data"), State(ids.HOLDINGS_TABLE, "columnDefs"),
 )

@@ -52,3 +52,17 @@ def test_grid_is_virtualised_with_static_columns():
     assert grid.getRowId == "params.data.ticker"
     assert "domLayout" not in grid.dashGridOptions  # autoHeight would render every row: no virtualisation
     assert grid.rowData == []
+
+
+def test_a_phone_shows_the_telling_columns_first_and_hides_the_rest():
+    from dashapp.components.holdings_grid import COLUMN_DEFS, PHONE_COLUMNS, phone_column_defs
+
+    defs = phone_column_defs(COLUMN_DEFS)
+    shown = [d["field"] for d in defs if not d.get("hide")]
+    assert shown == ["ticker", "market_value", "day_change", "unrealized_gain", "weight", "quantity", "price"]
+    assert list(PHONE_COLUMNS) == shown
+    hidden = {d["field"] for d in defs if d.get("hide")}
+    assert hidden == {"status_label", "avg_cost", "cost_basis", "day_change_pct", "unrealized_gain_pct"}
+    assert len(defs) == len(COLUMN_DEFS)  # nothing lost: a hidden column can be shown again
+    # Only a phone's copy changed: the desktop definitions keep their widths and filter buttons.
+    assert all("suppressHeaderFilterButton" not in d for d in COLUMN_DEFS)
