@@ -61,6 +61,30 @@ DASHBOARD_STATE_JS = """() => {
 }"""
 
 
+# The dashboard has settled when no part is a skeleton any more and the summary is filled, whatever the prices
+# did (loaded, partly priced, unpriced, an empty portfolio): what the style, phone and accessibility tests wait for.
+DASHBOARD_SETTLED_JS = """() => {
+    const root = document.querySelector('#react-entry-point');
+    const value = root && root.querySelector('#summary-market-value');
+    return !!(value && value.innerText.trim() && !value.querySelector('.skeleton')
+        && root.querySelectorAll('.part').length >= 3 && !root.querySelector('.part.is-loading')
+        && !root.querySelector('#price-status-badge .skeleton'));
+}"""
+
+# The computed styles of the first element each selector finds (null when none), for comparing two visits.
+STYLES_JS = """(selectors) => Object.fromEntries(selectors.map(selector => {
+    const element = document.querySelector(selector);
+    if (!element) return [selector, null];
+    const style = getComputedStyle(element);
+    const box = element.getBoundingClientRect();
+    const names = ['color', 'backgroundColor', 'borderTopColor', 'borderTopWidth', 'borderTopLeftRadius',
+                   'paddingTop', 'paddingLeft', 'fontSize', 'fontWeight', 'display', 'boxShadow', 'opacity',
+                   'textDecorationLine'];
+    return [selector, {...Object.fromEntries(names.map(name => [name, style[name]])),
+                       width: Math.round(box.width), height: Math.round(box.height)}];
+}))"""
+
+
 def wait_for_dashboard(page, server: DemoServer | None = None, timeout_ms: float = 30_000) -> None:
     """Wait until DASHBOARD_READY_JS holds; on timeout, fail naming each part's state (and the server log's tail)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -136,20 +160,34 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class DemoServer:
-    """`python app.py --demo` on 127.0.0.1 with its own DATA_DIR, started and stopped by the caller."""
+# Where the Yahoo provider's requests go when a test runs the app without --demo: a proxy address on which
+# nothing listens, so every request fails at once on this machine and nothing leaves it (no DNS look-up either:
+# with a proxy, the proxy would resolve the name). yfinance's HTTP client (curl_cffi) honours these variables.
+NOWHERE_PROXY = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+                 "ALL_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
+                 "http_proxy": "http://127.0.0.1:9", "all_proxy": "http://127.0.0.1:9", "NO_PROXY": "",
+                 "no_proxy": ""}
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None):
+
+class DemoServer:
+    """`python app.py --demo` on 127.0.0.1 with its own DATA_DIR, started and stopped by the caller.
+
+    With `demo=False` it is `python app.py` (the Yahoo provider), its requests sent to NOWHERE_PROXY: the price
+    source is unreachable, as on a machine without network, without a packet leaving this one."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None,
+                 demo: bool = True):
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = data_dir / f"server-{self.port}.log"
         own = ("CACHE_DIR", "DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")  # one process: plain metrics
         inherited = {k: v for k, v in os.environ.items() if k not in own}
-        full_env = {**inherited, "DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING", **(env or {})}
+        full_env = {**inherited, "DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING",
+                    **({} if demo else {"PRICE_PROVIDER": "yahoo", **NOWHERE_PROXY}), **(env or {})}
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "app.py", "--demo", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "app.py", *(["--demo"] if demo else []), "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout_s: float = 60) -> DemoServer:
@@ -188,3 +226,15 @@ def get(url: str) -> tuple[int, str]:
             return response.status, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode("utf-8", "replace")
+
+
+def wait_for_settled_dashboard(page, timeout_ms: float = 30_000) -> None:
+    """Wait until DASHBOARD_SETTLED_JS holds (every part filled or showing why not); fail naming each part."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(DASHBOARD_SETTLED_JS, timeout=timeout_ms)
+    except PlaywrightTimeout:
+        parts = page.evaluate("() => [...document.querySelectorAll('#react-entry-point .part')]"
+                              ".map(p => p.id + ': ' + p.className)")
+        raise AssertionError(f"the dashboard did not settle in {timeout_ms / 1000:g} s: {parts}") from None
