@@ -3,7 +3,7 @@
 One callback per part, so each part fills on its own: summary cards and badge (`initial_data`, cache only),
 holdings table and allocation (`holdings_data` without waiting), value chart (`chart_data` without waiting).
 When a payload says data is still arriving, the part writes a *_PENDING store and a background callback waits
-for it with a progress bar, then writes *_READY, which makes the parts fill again from the now-warm cache.
+for it with a progress bar, then writes *_READY, which makes the parts' refills run from the now-warm cache.
 """
 
 from __future__ import annotations
@@ -49,19 +49,23 @@ def _portfolio_id(portfolio: dict | None) -> int:
     return int(portfolio["id"])
 
 
+# Every part has a first fill (on CURRENT_PORTFOLIO: it runs when the page mounts) and a refill (on *_READY: it runs
+# when a background wait ends). They are separate callbacks because Dash's renderer holds a callback back while any
+# of its inputs can still be changed by a pending callback upstream: a first fill that also listened to
+# PRICES_READY waited for the whole cold path (the summary appeared only after every price had landed), and one
+# that read PRICES_READY and wrote PRICES_PENDING waited on itself (the holdings stayed a skeleton). Only first
+# fills write *_PENDING; refills never do (tests/dashapp/test_pages.py checks both rules on the callback graph).
+
 # -- summary cards and price badge -----------------------------------------------------------------------------
-_SUMMARY_OUTPUTS = [Output(value_id, "children") for value_id in (
+_SUMMARY_OUTPUTS = [Output(value_id, "children", allow_duplicate=True) for value_id in (
     ids.SUMMARY_MARKET_VALUE, ids.SUMMARY_MARKET_VALUE_SUB, ids.SUMMARY_DAY_CHANGE, ids.SUMMARY_DAY_CHANGE_SUB,
-    ids.SUMMARY_UNREALIZED, ids.SUMMARY_UNREALIZED_SUB, ids.SUMMARY_REALIZED, ids.SUMMARY_REALIZED_SUB)]
+    ids.SUMMARY_UNREALIZED, ids.SUMMARY_UNREALIZED_SUB, ids.SUMMARY_REALIZED, ids.SUMMARY_REALIZED_SUB)] + [
+    Output(ids.PRICE_BADGE, "children", allow_duplicate=True),
+    Output(ids.PRICE_BADGE, "className", allow_duplicate=True),
+    Output(ids.PRICE_BADGE_TOOLTIP, "children", allow_duplicate=True)]
 
 
-@callback(
-    *_SUMMARY_OUTPUTS,
-    Output(ids.PRICE_BADGE, "children"), Output(ids.PRICE_BADGE, "className"),
-    Output(ids.PRICE_BADGE_TOOLTIP, "children"),
-    Input(ids.CURRENT_PORTFOLIO, "data"), Input(ids.PRICES_READY, "data"),
-)
-def fill_summary(portfolio: dict | None, _ready: str | None):
+def _summary(portfolio: dict | None) -> tuple:
     """The summary cards and the badge, from the cache alone (never waits on the price source)."""
     try:
         payload = services().dashboard.initial_data(_portfolio_id(portfolio))
@@ -73,10 +77,20 @@ def fill_summary(portfolio: dict | None, _ready: str | None):
     return *texts, badge.text, badge.class_name, tooltip_children(badge)
 
 
-# -- holdings table and allocation -----------------------------------------------------------------------------
-# fill_holdings starts the background wait; refill_holdings shows its outcome. They are two callbacks because one
-# callback that reads PRICES_READY and writes PRICES_PENDING makes a loop Dash's renderer resolves by holding the
-# refill back (see ids.py): the table then stayed a skeleton after the prices had landed.
+@callback(*_SUMMARY_OUTPUTS, Input(ids.CURRENT_PORTFOLIO, "data"), prevent_initial_call="initial_duplicate")
+def fill_summary(portfolio: dict | None):
+    """The summary as the page mounts."""
+    return _summary(portfolio)
+
+
+@callback(*_SUMMARY_OUTPUTS, Input(ids.PRICES_READY, "data"), State(ids.CURRENT_PORTFOLIO, "data"),
+          prevent_initial_call=True)
+def refill_summary(_ready: str | None, portfolio: dict | None):
+    """The summary once the prices' wait has ended."""
+    return _summary(portfolio)
+
+
+# -- holdings table --------------------------------------------------------------------------------------------
 _HOLDINGS_OUTPUTS = (Output(ids.HOLDINGS_TABLE, "rowData", allow_duplicate=True),
                      Output(ids.HOLDINGS_PART, "className", allow_duplicate=True),
                      Output(ids.HOLDINGS_COUNT, "children", allow_duplicate=True),
@@ -143,12 +157,13 @@ def wait_for_prices(set_progress, pending: dict | None) -> str:
     return pending["nonce"]
 
 
-@callback(
-    Output(ids.ALLOCATION_CHART, "figure"), Output(ids.ALLOCATION_PART, "className"),
-    Output(ids.ALLOCATION_MESSAGE, "children"),
-    Input(ids.CURRENT_PORTFOLIO, "data"), Input(ids.PRICES_READY, "data"),
-)
-def fill_allocation(portfolio: dict | None, _ready: str | None):
+# -- allocation ------------------------------------------------------------------------------------------------
+_ALLOCATION_OUTPUTS = (Output(ids.ALLOCATION_CHART, "figure", allow_duplicate=True),
+                       Output(ids.ALLOCATION_PART, "className", allow_duplicate=True),
+                       Output(ids.ALLOCATION_MESSAGE, "children", allow_duplicate=True))
+
+
+def _allocation(portfolio: dict | None, *, final: bool) -> tuple:
     """The allocation donut from the priced holdings' weights (a message when none is priced)."""
     portfolio_id = _portfolio_id(portfolio)
     try:
@@ -156,14 +171,26 @@ def fill_allocation(portfolio: dict | None, _ready: str | None):
     except NotFoundError:
         raise PreventUpdate from None
     allocation = allocation_from_holdings(payload["holdings"])
-    view = allocation_view(payload["holdings"], allocation, payload["prices"],
-                           final=ctx.triggered_id == ids.PRICES_READY, portfolio_id=portfolio_id)
+    view = allocation_view(payload["holdings"], allocation, payload["prices"], final=final,
+                           portfolio_id=portfolio_id)
     figure = allocation_figure(allocation, holdings=len(payload["holdings"])) if allocation else blank_figure()
     return figure, view.class_name, view.message
 
 
+@callback(*_ALLOCATION_OUTPUTS, Input(ids.CURRENT_PORTFOLIO, "data"), prevent_initial_call="initial_duplicate")
+def fill_allocation(portfolio: dict | None):
+    """The donut as the page mounts (a skeleton while the first prices are on their way)."""
+    return _allocation(portfolio, final=False)
+
+
+@callback(*_ALLOCATION_OUTPUTS, Input(ids.PRICES_READY, "data"), State(ids.CURRENT_PORTFOLIO, "data"),
+          prevent_initial_call=True)
+def refill_allocation(_ready: str | None, portfolio: dict | None):
+    """The donut once the prices' wait has ended (a message if nothing could be priced)."""
+    return _allocation(portfolio, final=True)
+
+
 # -- value chart -----------------------------------------------------------------------------------------------
-# As for the holdings: fill_chart starts the wait, refill_chart shows its outcome (never the same callback).
 _CHART_OUTPUTS = (Output(ids.VALUE_CHART, "figure", allow_duplicate=True),
                   Output(ids.VALUE_CHART_PART, "className", allow_duplicate=True),
                   Output(ids.VALUE_CHART_MESSAGE, "children", allow_duplicate=True))
@@ -190,10 +217,10 @@ def _chart(portfolio: dict | None, range_name: str | None, *, final: bool) -> tu
 
 @callback(
     *_CHART_OUTPUTS, Output(ids.CHART_PENDING, "data"),
-    Input(ids.CURRENT_PORTFOLIO, "data"), Input(ids.CHART_RANGE, "data"), Input(ids.PRICES_READY, "data"),
+    Input(ids.CURRENT_PORTFOLIO, "data"), Input(ids.CHART_RANGE, "data"),
     prevent_initial_call="initial_duplicate",
 )
-def fill_chart(portfolio: dict | None, range_name: str | None, _prices_ready: str | None):
+def fill_chart(portfolio: dict | None, range_name: str | None):
     """Market value and cost basis over the range; while history is fetched, start the background wait."""
     outputs, view = _chart(portfolio, range_name, final=False)
     request = wait_request(int(portfolio["id"]), range=range_name) if view.wait else no_update
@@ -205,6 +232,16 @@ def fill_chart(portfolio: dict | None, range_name: str | None, _prices_ready: st
 def refill_chart(_ready: str | None, portfolio: dict | None, range_name: str | None):
     """The chart once its wait has ended: the series, or a message saying why there is none (never a skeleton)."""
     outputs, _view = _chart(portfolio, range_name, final=True)
+    return outputs
+
+
+@callback(*_CHART_OUTPUTS, Input(ids.PRICES_READY, "data"),
+          State(ids.CURRENT_PORTFOLIO, "data"), State(ids.CHART_RANGE, "data"), prevent_initial_call=True)
+def redraw_chart_with_prices(_ready: str | None, portfolio: dict | None, range_name: str | None):
+    """New prices landed: draw the chart again if it is ready (its own wait handles a chart still generated)."""
+    outputs, view = _chart(portfolio, range_name, final=False)
+    if view.wait:
+        raise PreventUpdate
     return outputs
 
 

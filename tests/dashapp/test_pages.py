@@ -152,6 +152,15 @@ def test_no_callback_waits_on_what_it_sets_off(client):
                         todo.append(produced)
         return seen
 
+    # The first fills (they run as the page mounts) never wait for the cold path: nothing they read lies
+    # downstream of a *_PENDING store, or the summary appears only after every price has landed.
+    cold_path = downstream(["prices-pending.data", "chart-pending.data"])
+    first_fills = [c for c in callbacks if any(item["id"] == "current-portfolio" for item in c["inputs"])]
+    assert len(first_fills) >= 4  # summary, holdings, allocation, chart (and the shell)
+    held_back = {c["output"]: sorted({f"{i['id']}.{i['property']}" for i in c["inputs"]} & cold_path)
+                 for c in first_fills}
+    assert {output: read for output, read in held_back.items() if read} == {}
+
     loops = []
     for callback in callbacks:
         own = set(_props(callback["output"]))
