@@ -5,10 +5,12 @@ and where SQLAlchemy's Numeric goes through float (it warns "Dialect sqlite+pysq
 Decimal objects natively"; 12345678.12345678 comes back as 12345678.1234567799, 999999999999.99999999 as
 1000000000000), it stores the plain decimal text. Tests check the round trip on a real file.
 
-Every write that checks the ledger before changing it (add, delete, import) runs as one database transaction
+Every write that checks the ledger before changing it (add, edit, delete, import) runs as one database transaction
 that first locks the portfolio: `BEGIN IMMEDIATE` on SQLite (the write lock is taken before the read, so two
 imports cannot both pass the oversell check on the same snapshot) and `SELECT ... FOR UPDATE` on the
 portfolio row elsewhere. Each such write bumps `PortfolioRow.version`, which caches use as their key.
+Creating or renaming a portfolio checks that its owner has no other of the same name under the same lock (on
+Postgres, a transaction-scoped advisory lock per owner, since there is no row to lock for a new name).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -66,6 +69,7 @@ _IMMEDIATE = "stocktracker_begin_immediate"  # execution option read by the SQLi
 # Ids are 64-bit integers in every database we run on. A larger one (any number fits in a URL) is no id at all:
 # sqlite3 raises OverflowError binding it ("Python int too large to convert to SQLite INTEGER"), a 500.
 _ID_RANGE = range(-(2**63), 2**63)
+_FIELDS = ("date", "ticker", "type", "quantity", "price", "fees", "note")  # a transaction's editable values
 
 
 def _utcnow() -> dt.datetime:
@@ -190,6 +194,11 @@ def _check_name(name: object) -> str:
     return cleaned
 
 
+def _name_key(name: str) -> str:
+    """What two portfolio names must not share: trimmed and case-folded ("Retirement " and "retirement" clash)."""
+    return name.strip().casefold()
+
+
 def _check_id(kind: str, value: int) -> None:
     if value not in _ID_RANGE:
         raise NotFoundError(f"{kind} {value} not found")
@@ -198,6 +207,13 @@ def _check_id(kind: str, value: int) -> None:
 def _oversell_message(ticker: str, day: dt.date, quantity: Decimal, held: Decimal) -> str:
     return (f"sells {plain_decimal(quantity)} {ticker} on {day.isoformat()} "
             f"but only {plain_decimal(held)} are held then")
+
+
+def _editable_values(transaction: Transaction) -> dict[str, object]:
+    """A stored transaction as the input `validate_transaction` takes (exact decimal text, not floats)."""
+    return {"date": transaction.date.isoformat(), "ticker": transaction.ticker, "type": transaction.type,
+            "quantity": plain_decimal(transaction.quantity), "price": plain_decimal(transaction.price),
+            "fees": plain_decimal(transaction.fees), "note": transaction.note}
 
 
 def _new_oversells(before: Sequence[Transaction], after: Sequence[Transaction]) -> list[tuple[int, Any]]:
@@ -291,6 +307,20 @@ class Ledger:
         bump = update(PortfolioRow).where(PortfolioRow.id == portfolio_id)
         session.execute(bump.values(version=PortfolioRow.version + 1))
 
+    @staticmethod
+    def _refuse_duplicate_name(session: Session, owner_id: str, name: str, except_id: int | None = None) -> None:
+        """ValidationError on `name` when another portfolio of `owner_id` has the same trimmed, case-folded name."""
+        if session.get_bind().dialect.name == "postgresql":
+            # Two creates of one new name would both find nothing to lock: serialize them per owner.
+            key = zlib.crc32(f"portfolio-names:{owner_id}".encode())
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        wanted = _name_key(name)
+        rows = session.execute(select(PortfolioRow.id, PortfolioRow.name).where(PortfolioRow.owner_id == owner_id))
+        for row_id, existing in rows:
+            if row_id != except_id and _name_key(existing) == wanted:
+                raise ValidationError("invalid portfolio", [
+                    FieldError("name", f"a portfolio named \u201c{existing}\u201d exists already")])
+
     def ping(self) -> bool:
         """True when the database answers."""
         try:
@@ -313,22 +343,27 @@ class Ledger:
             return self._portfolio(session, portfolio_id).to_domain()
 
     def create_portfolio(self, name: str, base_currency: str = "USD", owner_id: str = "local") -> Portfolio:
-        """A new empty portfolio; ValidationError for an empty or long name or a non-ISO currency."""
+        """A new empty portfolio; ValidationError for an empty or long name, a name the owner already has
+        (compared trimmed and case-insensitively) or a non-ISO currency."""
         cleaned = _check_name(name)
         currency = base_currency.strip().upper() if isinstance(base_currency, str) else ""
         if not _CURRENCY.match(currency):
             raise ValidationError("invalid portfolio",
                                   [FieldError("base_currency", "must be a 3-letter currency code like USD")])
         with self._write() as (session, _):
+            self._refuse_duplicate_name(session, owner_id, cleaned)
             row = PortfolioRow(name=cleaned, base_currency=currency, owner_id=owner_id)
             session.add(row)
             session.flush()
             return row.to_domain()
 
     def rename_portfolio(self, portfolio_id: int, name: str) -> Portfolio:
+        """Rename a portfolio; ValidationError as for `create_portfolio` (its own name again is fine)."""
         cleaned = _check_name(name)
         with self._write(portfolio_id) as (session, row):
             assert row is not None
+            if _name_key(cleaned) != _name_key(row.name):  # a change of case or spacing only clashes with no one
+                self._refuse_duplicate_name(session, row.owner_id, cleaned, except_id=row.id)
             row.name = cleaned
             session.flush()
             return row.to_domain()
@@ -372,6 +407,55 @@ class Ledger:
             added = row.to_domain()
         self._changed(portfolio_id)
         return added
+
+    def get_transaction(self, portfolio_id: int, transaction_id: int) -> Transaction:
+        """One transaction of the portfolio (NotFoundError for another portfolio's, as for one that never was)."""
+        with self._read() as session:
+            self._portfolio(session, portfolio_id)
+            _check_id("transaction", transaction_id)
+            row = session.get(TransactionRow, transaction_id)
+            if row is None or row.portfolio_id != portfolio_id:
+                raise NotFoundError(f"transaction {transaction_id} not found in portfolio {portfolio_id}")
+            return row.to_domain()
+
+    def update_transaction(self, portfolio_id: int, transaction_id: int, data: Mapping[str, object]) -> Transaction:
+        """Change one transaction, validated exactly as `add_transaction` validates a new one.
+
+        Keys of `data` that are absent keep their stored values (so a full object and a partial one both work).
+        Refused with a ValidationError, changing nothing, when a value is invalid, when the changed transaction
+        would sell more than is held, or when it would leave another SELL (named by id) short.
+        """
+        with self._write(portfolio_id) as (session, _):
+            existing = self._transactions(session, portfolio_id)
+            _check_id("transaction", transaction_id)
+            position = next((i for i, t in enumerate(existing) if t.id == transaction_id), None)
+            if position is None:
+                raise NotFoundError(f"transaction {transaction_id} not found in portfolio {portfolio_id}")
+            merged = {**_editable_values(existing[position]),
+                      **{field: data[field] for field in _FIELDS if field in data}}
+            changed, errors = validate_transaction(merged)
+            if changed is None:
+                raise ValidationError("transaction rejected", errors)
+            changed = Transaction(date=changed.date, ticker=changed.ticker, type=changed.type,
+                                  quantity=changed.quantity, price=changed.price, fees=changed.fees,
+                                  note=changed.note, id=transaction_id, portfolio_id=portfolio_id)
+            # Replayed in the order the ledger will list it: by (date, id), and the id does not change.
+            after = sorted([*existing[:position], changed, *existing[position + 1:]], key=lambda t: (t.date, t.id))
+            found = _new_oversells(existing, after)
+            if found:
+                raise ValidationError("transaction rejected", [
+                    FieldError("quantity", _oversell_message(o.ticker, o.date, o.quantity, o.held)
+                               if after[index] is changed else
+                               f"would leave the SELL (id {after[index].id}) short: it "
+                               + _oversell_message(o.ticker, o.date, o.quantity, o.held))
+                    for index, o in found
+                ])
+            values = _row_values(portfolio_id, changed)
+            del values["created_at"], values["portfolio_id"]  # the entry order (and owner) stay as they were
+            session.execute(update(TransactionRow).where(TransactionRow.id == transaction_id).values(**values))
+            self._bump(session, portfolio_id)
+        self._changed(portfolio_id)
+        return changed
 
     def delete_transaction(self, portfolio_id: int, transaction_id: int) -> None:
         """Delete one transaction, unless a later SELL would then sell more than is held."""

@@ -74,6 +74,73 @@ def form_errors(errors: list[dict], general: str | None = None) -> FormErrors:
                       " ".join(line for line in lines if line) or None)
 
 
+def delete_outcome(deleted: int, missing: int, refused: list[str]) -> tuple[str, str]:
+    """What "Delete selected" did, as (text, alert tone): rows already gone are said to be, never "Deleted 0"."""
+    def count(n: int) -> str:
+        return f"{n} transaction{'s' if n != 1 else ''}"
+
+    if not deleted and not refused:
+        text = ("That transaction was already deleted." if missing == 1
+                else "Those transactions were already deleted.")
+        return text, "warning"
+    parts = [f"Deleted {count(deleted)}."] if deleted else []
+    if missing:
+        parts.append(f"{count(missing)} {'was' if missing == 1 else 'were'} already deleted.")
+    if refused:
+        parts.append(f"Kept: {' '.join(refused)}")
+    return " ".join(parts), "warning" if (refused or missing) else "success"
+
+
+def delete_question(selected: int) -> str:
+    """The confirmation asked before deleting `selected` transactions."""
+    return f"Delete {selected} transaction{'s' if selected != 1 else ''}?"
+
+
+def name_problem(errors: list[dict]) -> str:
+    """A refused portfolio name as one sentence ("Name is required", "A portfolio named “X” exists already")."""
+    sentences = []
+    for error in errors:
+        message = str(error.get("message", "is invalid"))
+        if error.get("field") == "name" and not message.startswith("a portfolio named"):
+            message = f"name {message}"
+        sentences.append(message[:1].upper() + message[1:])
+    return ". ".join(sentences) + "."
+
+
+def edit_values(transaction: dict) -> dict[str, str]:
+    """The form's values for a stored transaction (`Transaction` JSON, or exact decimal text) by field name."""
+    def number(value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    return {"date": str(transaction.get("date") or ""), "ticker": str(transaction.get("ticker") or ""),
+            "type": str(transaction.get("type") or "BUY"), "quantity": number(transaction.get("quantity")),
+            "price": number(transaction.get("price")), "fees": number(transaction.get("fees")),
+            "note": str(transaction.get("note") or "")}
+
+
+@dataclass(frozen=True)
+class FormMode:
+    """How the transaction form reads: adding, or editing one transaction."""
+
+    title: str
+    submit: str
+    cancel_class: str
+
+
+def form_mode(editing: int | None) -> FormMode:
+    """The form's title, button label and Cancel button classes while adding (None) or editing `editing`."""
+    if editing is None:
+        return FormMode("Add a transaction", "Add transaction", f"{_CANCEL_CLASS} d-none")
+    return FormMode("Edit a transaction", "Save changes", _CANCEL_CLASS)
+
+
+_CANCEL_CLASS = "btn btn-outline-secondary btn-sm ms-2"
+
+
 def txn_rows(transactions: list[dict], currency: str) -> list[dict]:
     """The ledger's transactions (as `Transaction.to_json()`) with the currency the grid formats them in and
     a string row id (AG Grid wants getRowId to return a string)."""
@@ -137,13 +204,16 @@ def _input(field: str, static: bool, today: str):
 
 def _add_form(static: bool, today: str) -> html.Div:
     fields = [_field(f, _input(f, static, today), "col-12" if f == "note" else "col-6") for f in ids.TXN_FIELDS]
+    mode = form_mode(None)
     return html.Div([
         html.Div(fields, className="row g-2 mb-3"),
         html.Div([
-            html.Button("Add transaction", id=ids.TXN_SUBMIT, type="button", n_clicks=0,
-                        className="btn btn-primary btn-sm", disabled=static),
-            html.Div(id=ids.TXN_FORM_MESSAGE, className="small ms-2 form-message"),
+            html.Button(mode.submit, id=ids.TXN_SUBMIT, type="button", n_clicks=0,
+                        className="btn btn-primary btn-sm text-nowrap", disabled=static),
+            html.Button("Cancel", id=ids.TXN_CANCEL, type="button", n_clicks=0, className=mode.cancel_class,
+                        disabled=static),
         ], className="d-flex align-items-center"),
+        html.Div(id=ids.TXN_FORM_MESSAGE, className="small mt-2 form-message"),
         html.Ul([
             html.Li("BUY and SELL: quantity in shares, price per share; fees add to the cost (BUY) or reduce "
                     "the proceeds (SELL)."),
@@ -202,10 +272,33 @@ def _portfolio_admin(portfolio: dict | None, static: bool) -> html.Div:
     return html.Div(children)
 
 
+def _missing_portfolio(problem: str, portfolios: list[dict]) -> html.Div:
+    """Why the page shows no portfolio, and the portfolios there are instead (links to their pages)."""
+    children: list = [html.Div(problem, className="mb-0")]
+    if portfolios:
+        children = [
+            html.Div(problem, className="mb-2"),
+            html.Div("Open one of your portfolios:", className="mb-1"),
+            html.Ul([html.Li(html.A(p["name"], href=f"/transactions?portfolio={p['id']}", className="alert-link"))
+                     for p in portfolios], id=ids.PORTFOLIO_LINKS, className="mb-0"),
+        ]
+    return html.Div(children, id=ids.PORTFOLIO_MISSING, className="alert alert-warning mb-3", role="alert")
+
+
+def _missing_title(problem: str | None, portfolios: list[dict]) -> str:
+    if not portfolios:
+        return "No portfolio yet"
+    return "Portfolio not found" if problem else "No portfolio chosen"
+
+
 def transactions_page(portfolio: dict | None, *, static: bool = False, today: str = "",
-                      max_upload_bytes: int = 5 * 1024 * 1024) -> html.Div:
-    """The transactions page of `portfolio` (None: no portfolio yet, only the create form)."""
-    title = portfolio["name"] if portfolio else ("No portfolio yet" if not static else skeleton_text("14rem"))
+                      max_upload_bytes: int = 5 * 1024 * 1024, problem: str | None = None,
+                      portfolios: list[dict] | None = None) -> html.Div:
+    """The transactions page of `portfolio`; without one, only the create form, with `problem` (why there is
+    none, e.g. an unknown id) and links to the `portfolios` that exist. "No portfolio yet" only when none does."""
+    portfolios = portfolios or []
+    title = portfolio["name"] if portfolio else (_missing_title(problem, portfolios) if not static
+                                                 else skeleton_text("14rem"))
     toolbar = html.Div([
         html.H1(["Transactions", html.Span(" · ", className="text-muted"), html.Span(title, id=ids.TXN_TITLE)],
                 className="h4 mb-0 page-title text-truncate"),
@@ -216,9 +309,10 @@ def transactions_page(portfolio: dict | None, *, static: bool = False, today: st
     ], className="page-toolbar d-flex flex-wrap align-items-center gap-2 mb-3")
     admin = card("Portfolio", _portfolio_admin(portfolio, static), body_class="card-body")
     if portfolio is None and not static:
+        missing = [_missing_portfolio(problem, portfolios)] if problem or portfolios else []
         return html.Div([dcc.Store(id=ids.CURRENT_PORTFOLIO, data=None),
                          dcc.Location(id=ids.TXN_LOCATION, refresh="callback-nav"), toolbar,
-                         html.Div(html.Div(admin, className="col-lg-6"), className="row g-3")],
+                         html.Div(html.Div([*missing, admin], className="col-lg-6"), className="row g-3")],
                         className="container-fluid app-container page py-3")
     ledger = card("Ledger", [
         part(ids.TXN_TABLE_PART,
@@ -229,12 +323,18 @@ def transactions_page(portfolio: dict | None, *, static: bool = False, today: st
                  style={"height": "100%", "width": "100%"}), html.Div(style={"height": "100%"})),
              height=GRID_HEIGHT),
         html.Div(id=ids.TXN_DELETE_MESSAGE, className="small mt-2"),
-    ], header_right=html.Button("Delete selected", id=ids.TXN_DELETE, type="button", n_clicks=0,
-                                className="btn btn-outline-danger btn-sm", disabled=static))
+    ], header_right=[
+        html.Button("Edit selected", id=ids.TXN_EDIT, type="button", n_clicks=0,
+                    className="btn btn-outline-primary btn-sm", disabled=static),
+        html.Button("Delete selected", id=ids.TXN_DELETE, type="button", n_clicks=0,
+                    className="btn btn-outline-danger btn-sm", disabled=static),
+        *([] if static else [dcc.ConfirmDialog(id=ids.TXN_DELETE_CONFIRM, message=delete_question(0))]),
+    ])
+    form_title = html.Span(form_mode(None).title, id=ids.TXN_FORM_TITLE)
     children = [
         toolbar,
         html.Div([html.Div(ledger, className="col-lg-8"),
-                  html.Div(card("Add a transaction", _add_form(static, today), body_class="card-body"),
+                  html.Div(card(form_title, _add_form(static, today), body_class="card-body"),
                            className="col-lg-4")], className="row g-3 mb-3"),
         html.Div([html.Div(card("Import a CSV", _upload(static, max_upload_bytes), body_class="card-body"),
                            className="col-lg-6"),
@@ -243,6 +343,7 @@ def transactions_page(portfolio: dict | None, *, static: bool = False, today: st
     if not static:
         children = [dcc.Store(id=ids.CURRENT_PORTFOLIO, data=portfolio),
                     dcc.Store(id=ids.TXN_VERSION, data=0), dcc.Store(id=ids.PORTFOLIO_RENAMED, data=0),
+                    dcc.Store(id=ids.TXN_EDITING, data=None),
                     dcc.Location(id=ids.TXN_LOCATION, refresh="callback-nav"), dcc.Download(id=ids.CSV_DOWNLOAD),
                     *children]
     return html.Div(children, className="container-fluid app-container page py-3")

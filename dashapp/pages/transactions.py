@@ -1,7 +1,9 @@
-"""The transactions page at /transactions?portfolio=<id>: the ledger, the add form, CSV in and out, portfolios.
+"""The transactions page at /transactions?portfolio=<id>: the ledger, the add/edit form, CSV in and out, portfolios.
 
 Each callback calls one Ledger method and renders its answer; a rejection (ValidationError) is shown where it
 belongs: at the form's fields, or as a table of CSV lines. Every change bumps TXN_VERSION, which refills the grid.
+The form edits instead of adding while TXN_EDITING holds a transaction id ("Edit selected" puts it there, Save and
+Cancel take it out). Every message is text in an alert (or Bootstrap's field feedback), never bare text.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import contextlib
 
 import dash
-from dash import Input, Output, State, callback, clientside_callback, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashapp import ids
@@ -17,23 +19,36 @@ from dashapp.components.skeleton import LOADED
 from dashapp.components.transactions import (
     csv_errors_view,
     decode_upload,
+    delete_outcome,
+    delete_question,
     download_name,
+    edit_values,
     form_errors,
+    form_mode,
+    name_problem,
     transactions_page,
     txn_rows,
 )
 from dashapp.pages._services import currency_of, resolve_portfolio, services
-from services.models import NotFoundError, ValidationError
+from services.csv_io import plain_decimal
+from services.models import NotFoundError, Transaction, ValidationError
 
 dash.register_page(__name__, path="/transactions", name="Transactions", title="Transactions · MyStockTracker",
                    order=1)
 
 def layout(portfolio: str | None = None, **_query: str) -> html.Div:
-    """The page of the portfolio named in the query string (the first one without it)."""
-    found, _problem = resolve_portfolio(portfolio)
+    """The page of the portfolio named in the query string (the first one without it). An id that names no
+    portfolio says so and offers the portfolios there are; "No portfolio yet" only when there is none at all."""
+    found, problem = resolve_portfolio(portfolio)
     settings = services().settings
-    return transactions_page(found, today=services().clock.now().date().isoformat(),
-                             max_upload_bytes=settings.max_upload_bytes)
+    others = [] if found else [p.to_json() for p in services().ledger.list_portfolios()]
+    asked = portfolio is not None and str(portfolio).strip() != ""
+    return transactions_page(found, today=_today(), max_upload_bytes=settings.max_upload_bytes,
+                             problem=problem if asked else None, portfolios=others)
+
+
+def _today() -> str:
+    return services().clock.now().date().isoformat()
 
 
 def _id(portfolio: dict | None) -> int:
@@ -52,8 +67,12 @@ def _clicked(clicks: int | None) -> None:
         raise PreventUpdate
 
 
-def _alert(text: str, tone: str) -> html.Div:
+def _alert(text, tone: str) -> html.Div:
     return html.Div(text, className=f"alert alert-{tone} py-2 px-3 mb-0 small", role="status")
+
+
+def _describe(transaction: Transaction) -> str:
+    return f"{transaction.type} {transaction.ticker} on {transaction.date.isoformat()}"
 
 
 @callback(
@@ -71,6 +90,16 @@ def fill_ledger(portfolio: dict | None, _version: int):
 
 _FIELD_STATES = [State(ids.txn_input(field), "value") for field in ids.TXN_FIELDS]
 _CLEARED = ("ticker", "quantity", "price", "fees", "note")
+_NO_ERRORS = (*[False] * len(ids.TXN_FIELDS), *[None] * len(ids.TXN_FIELDS))
+
+
+def _blank_form(keep_date_and_type: bool) -> list:
+    """The form's values after an add (date and type kept for the next row) or after an edit or Cancel."""
+    head = [no_update, no_update] if keep_date_and_type else [_today(), "BUY"]
+    return [*head, *[""] * len(_CLEARED)]  # in _FORM_VALUES order
+
+
+_FORM_VALUES = ("date", "type", *_CLEARED)  # the order _blank_form returns them in
 
 
 @callback(
@@ -78,44 +107,120 @@ _CLEARED = ("ticker", "quantity", "price", "fees", "note")
     Output(ids.TXN_FORM_MESSAGE, "children"),
     *[Output(ids.txn_input(field), "invalid") for field in ids.TXN_FIELDS],
     *[Output(ids.txn_feedback(field), "children") for field in ids.TXN_FIELDS],
-    *[Output(ids.txn_input(field), "value") for field in _CLEARED],
+    *[Output(ids.txn_input(field), "value") for field in _FORM_VALUES],
+    Output(ids.TXN_EDITING, "data"),
     Input(ids.TXN_SUBMIT, "n_clicks"),
     *_FIELD_STATES,
-    State(ids.CURRENT_PORTFOLIO, "data"), State(ids.TXN_VERSION, "data"),
+    State(ids.CURRENT_PORTFOLIO, "data"), State(ids.TXN_VERSION, "data"), State(ids.TXN_EDITING, "data"),
     prevent_initial_call=True,
 )
-def add_transaction(clicks: int, *values):
-    """Add the form's transaction, or show every error at its field."""
+def submit_transaction(clicks: int, *values):
+    """Add the form's transaction, or save the one being edited; or show every error at its field."""
     _clicked(clicks)
-    *fields, portfolio, version = values
-    data = {field: value for field, value in zip(ids.TXN_FIELDS, fields, strict=True) if value not in (None, "")}
+    *fields, portfolio, version, editing = values
+    unchanged = [no_update] * len(_FORM_VALUES)
+    ledger = services().ledger
     try:
-        added = services().ledger.add_transaction(_id(portfolio), data)
+        if editing is None:
+            data = {f: v for f, v in zip(ids.TXN_FIELDS, fields, strict=True) if v not in (None, "")}
+            saved = ledger.add_transaction(_id(portfolio), data)
+        else:
+            # Every field, blanks included: a cleared note or fee is a change, not "keep the stored value".
+            data = {f: ("" if v is None else v) for f, v in zip(ids.TXN_FIELDS, fields, strict=True)}
+            saved = ledger.update_transaction(_id(portfolio), int(editing), data)
     except ValidationError as error:
         shown = form_errors([e.to_json() for e in error.errors], error.message)
-        message = html.Span(shown.general or "Please correct the fields marked in red.", className="text-loss")
-        return (no_update, message, *[shown.fields[f] is not None for f in ids.TXN_FIELDS],
-                *[shown.fields[f] for f in ids.TXN_FIELDS], *[no_update] * len(_CLEARED))
+        verb = "added" if editing is None else "saved"
+        text = f"Not {verb}: {shown.general or 'please correct the fields marked in red.'}"
+        return (no_update, _alert(text, "danger"), *[shown.fields[f] is not None for f in ids.TXN_FIELDS],
+                *[shown.fields[f] for f in ids.TXN_FIELDS], *unchanged, no_update)
     except NotFoundError:
-        raise PreventUpdate from None
-    text = f"Added {added.type} {added.ticker} on {added.date.isoformat()}."
-    return ((version or 0) + 1, html.Span(text, className="text-gain"), *[False] * len(ids.TXN_FIELDS),
-            *[None] * len(ids.TXN_FIELDS), *[""] * len(_CLEARED))
+        if editing is None:
+            raise PreventUpdate from None
+        text = "That transaction no longer exists (it was deleted meanwhile); nothing was saved."
+        return ((version or 0) + 1, _alert(text, "warning"), *_NO_ERRORS, *_blank_form(False), None)
+    if editing is None:
+        return ((version or 0) + 1, _alert(f"Added {_describe(saved)}.", "success"), *_NO_ERRORS,
+                *_blank_form(True), no_update)
+    return ((version or 0) + 1, _alert(f"Saved changes: {_describe(saved)}.", "success"), *_NO_ERRORS,
+            *_blank_form(False), None)
 
 
 @callback(
-    Output(ids.TXN_VERSION, "data", allow_duplicate=True), Output(ids.TXN_DELETE_MESSAGE, "children"),
-    Input(ids.TXN_DELETE, "n_clicks"),
+    Output(ids.TXN_EDITING, "data", allow_duplicate=True),
+    *[Output(ids.txn_input(field), "value", allow_duplicate=True) for field in _FORM_VALUES],
+    *[Output(ids.txn_input(field), "invalid", allow_duplicate=True) for field in ids.TXN_FIELDS],
+    *[Output(ids.txn_feedback(field), "children", allow_duplicate=True) for field in ids.TXN_FIELDS],
+    Output(ids.TXN_FORM_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.TXN_DELETE_MESSAGE, "children", allow_duplicate=True),
+    Input(ids.TXN_EDIT, "n_clicks"), Input(ids.TXN_CANCEL, "n_clicks"),
+    State(ids.TXN_TABLE, "selectedRows"), State(ids.CURRENT_PORTFOLIO, "data"),
+    prevent_initial_call=True,
+)
+def edit_or_cancel(edit_clicks: int, cancel_clicks: int, selected: list[dict] | None, portfolio: dict | None):
+    """"Edit selected" fills the form with the one selected transaction; Cancel empties it and adds again."""
+    if ctx.triggered_id == ids.TXN_CANCEL:
+        _clicked(cancel_clicks)
+        return None, *_blank_form(False), *_NO_ERRORS, None, no_update
+    _clicked(edit_clicks)
+    untouched = [no_update] * (1 + len(_FORM_VALUES) + len(_NO_ERRORS) + 1)
+    selected = selected or []
+    if len(selected) != 1:
+        text = ("Select the transaction to edit in the grid first (its checkbox)." if not selected else
+                f"Select exactly one transaction to edit ({len(selected)} are selected).")
+        return *untouched, _alert(text, "warning")
+    try:
+        stored = services().ledger.get_transaction(_id(portfolio), int(selected[0]["id"]))
+    except NotFoundError:
+        return *untouched, _alert("That transaction was already deleted.", "warning")
+    shown = edit_values({"date": stored.date.isoformat(), "ticker": stored.ticker, "type": stored.type,
+                         "quantity": plain_decimal(stored.quantity), "price": plain_decimal(stored.price),
+                         "fees": plain_decimal(stored.fees), "note": stored.note})
+    message = _alert(f"Editing {_describe(stored)}: change the fields, then Save changes.", "info")
+    return stored.id, *[shown[f] for f in _FORM_VALUES], *_NO_ERRORS, message, None
+
+
+@callback(
+    Output(ids.TXN_SUBMIT, "children"), Output(ids.TXN_CANCEL, "className"), Output(ids.TXN_FORM_TITLE, "children"),
+    Input(ids.TXN_EDITING, "data"),
+    prevent_initial_call=True,
+)
+def show_form_mode(editing: int | None):
+    """The form's title and buttons: "Add transaction", or "Save changes" with a Cancel next to it."""
+    mode = form_mode(editing)
+    return mode.submit, mode.cancel_class, mode.title
+
+
+@callback(
+    Output(ids.TXN_DELETE_CONFIRM, "displayed"), Output(ids.TXN_DELETE_CONFIRM, "message"),
+    Output(ids.TXN_DELETE_MESSAGE, "children", allow_duplicate=True),
+    Input(ids.TXN_DELETE, "n_clicks"), State(ids.TXN_TABLE, "selectedRows"),
+    prevent_initial_call=True,
+)
+def ask_before_deleting(clicks: int, selected: list[dict] | None):
+    """"Delete selected" asks first ("Delete 3 transactions?"); with nothing selected it says what to do."""
+    _clicked(clicks)
+    if not selected:
+        return False, no_update, _alert("Select transactions in the grid first (the checkboxes).", "warning")
+    return True, delete_question(len(selected)), None
+
+
+@callback(
+    Output(ids.TXN_VERSION, "data", allow_duplicate=True),
+    Output(ids.TXN_DELETE_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.TXN_TABLE, "selectedRows"),
+    Input(ids.TXN_DELETE_CONFIRM, "submit_n_clicks"),
     State(ids.TXN_TABLE, "selectedRows"), State(ids.CURRENT_PORTFOLIO, "data"), State(ids.TXN_VERSION, "data"),
     prevent_initial_call=True,
 )
-def delete_transactions(clicks: int, selected: list[dict] | None, portfolio: dict | None, version: int):
-    """Delete the selected transactions, one by one; one that would leave a later SELL short stays."""
-    _clicked(clicks)
+def delete_transactions(confirmed: int | None, selected: list[dict] | None, portfolio: dict | None, version: int):
+    """Delete the selected transactions (once confirmed), one by one; one that would leave a later SELL short
+    stays. The selection is cleared, so a second press cannot act on rows that are gone."""
+    _clicked(confirmed)
     if not selected:
-        return no_update, _alert("Select transactions in the grid first (the checkboxes).", "light")
+        return no_update, _alert("Select transactions in the grid first (the checkboxes).", "warning"), no_update
     portfolio_id = _id(portfolio)
-    deleted, refused = 0, []
+    deleted, missing, refused = 0, 0, []
     for row in selected:
         try:
             services().ledger.delete_transaction(portfolio_id, int(row["id"]))
@@ -123,11 +228,10 @@ def delete_transactions(clicks: int, selected: list[dict] | None, portfolio: dic
         except ValidationError as error:
             refused.extend(e.message for e in error.errors)
         except NotFoundError:
-            continue
-    text = f"Deleted {deleted} transaction{'s' if deleted != 1 else ''}."
-    if refused:
-        return (version or 0) + (1 if deleted else 0), _alert(f"{text} Kept: {' '.join(refused)}", "warning")
-    return (version or 0) + 1, _alert(text, "success")
+            missing += 1
+    text, tone = delete_outcome(deleted, missing, refused)
+    # Refill the grid when anything changed, or when rows it still shows are gone (deleted elsewhere).
+    return (version or 0) + (1 if deleted or missing else 0), _alert(text, tone), []
 
 
 @callback(
@@ -180,7 +284,7 @@ def create_portfolio(clicks: int, name: str | None):
     try:
         created = services().ledger.create_portfolio(name or "")
     except ValidationError as error:
-        return no_update, _alert("Name " + "; ".join(e.message for e in error.errors), "danger")
+        return no_update, _alert(name_problem([e.to_json() for e in error.errors]), "danger")
     return f"/transactions?portfolio={created.id}", no_update
 
 
@@ -199,7 +303,7 @@ def rename_portfolio(clicks: int, name: str | None, portfolio: dict | None, rena
     try:
         result = services().ledger.rename_portfolio(_id(portfolio), name or "")
     except ValidationError as error:
-        return no_update, _alert("Name " + "; ".join(e.message for e in error.errors), "danger"), no_update
+        return no_update, _alert(name_problem([e.to_json() for e in error.errors]), "danger"), no_update
     return (renamed or 0) + 1, _alert(f"Renamed to \u201c{result.name}\u201d.", "success"), result.name
 
 

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import base64
+import json
 
+import pytest
 from dash import html
+from plotly.utils import PlotlyJSONEncoder
 
+from dashapp import ids
 from dashapp.components.static_html import to_html
 from dashapp.components.transactions import (
     csv_errors_view,
     decode_upload,
+    delete_outcome,
+    delete_question,
     download_name,
+    edit_values,
     form_errors,
+    form_mode,
+    name_problem,
     transactions_page,
     txn_rows,
 )
@@ -84,3 +93,76 @@ def test_static_page_is_plain_html():
     markup = to_html(transactions_page(None, static=True))
     assert "Add a transaction" in markup and "Import a CSV" in markup
     assert isinstance(transactions_page(None, static=True), html.Div)
+
+
+PORTFOLIOS = [{"id": 1, "name": "Main", "base_currency": "USD"}, {"id": 2, "name": "ISA", "base_currency": "GBP"}]
+
+
+def _layout_json(component) -> str:
+    return json.dumps(component, cls=PlotlyJSONEncoder)
+
+
+def test_an_unknown_portfolio_id_says_so_and_offers_the_portfolios_there_are():
+    markup = _layout_json(transactions_page(None, problem="There is no portfolio 999: it may have been deleted.",
+                                            portfolios=PORTFOLIOS))
+    assert "There is no portfolio 999: it may have been deleted." in markup
+    assert "No portfolio yet" not in markup and "Portfolio not found" in markup
+    assert '"href": "/transactions?portfolio=1"' in markup and '"href": "/transactions?portfolio=2"' in markup
+    assert f'"id": "{ids.PORTFOLIO_MISSING}"' in markup and "alert alert-warning" in markup
+    assert f'"id": "{ids.PORTFOLIO_CREATE}"' in markup  # and the create form
+
+
+def test_no_portfolio_yet_only_when_there_is_none():
+    markup = _layout_json(transactions_page(None, problem="There is no portfolio 999: it may have been deleted."))
+    assert "No portfolio yet" in markup and "There is no portfolio 999" in markup
+    assert ids.PORTFOLIO_LINKS not in markup
+    assert ids.PORTFOLIO_MISSING not in _layout_json(transactions_page(None))
+
+
+def test_the_ledger_offers_edit_and_a_confirmed_delete():
+    page = transactions_page(PORTFOLIOS[0], today="2025-01-02")
+    markup = str(page)
+    for component_id in (ids.TXN_EDIT, ids.TXN_DELETE, ids.TXN_DELETE_CONFIRM, ids.TXN_CANCEL, ids.TXN_EDITING,
+                         ids.TXN_FORM_TITLE):
+        assert f"'{component_id}'" in markup, component_id
+    static = to_html(transactions_page(None, static=True))
+    assert "Edit selected" in static and "Add transaction" in static and ids.TXN_DELETE_CONFIRM not in static
+
+
+def test_form_modes():
+    adding, editing = form_mode(None), form_mode(12)
+    assert (adding.title, adding.submit) == ("Add a transaction", "Add transaction")
+    assert "d-none" in adding.cancel_class.split()
+    assert (editing.title, editing.submit) == ("Edit a transaction", "Save changes")
+    assert "d-none" not in editing.cancel_class.split()
+
+
+def test_edit_values_fill_every_field_as_text():
+    assert edit_values({"id": 3, "date": "2024-01-02", "ticker": "AAPL", "type": "SELL", "quantity": 10.0,
+                        "price": 0.1, "fees": "0.0001", "note": None}) == {
+        "date": "2024-01-02", "ticker": "AAPL", "type": "SELL", "quantity": "10", "price": "0.1",
+        "fees": "0.0001", "note": ""}
+
+
+@pytest.mark.parametrize(("deleted", "missing", "refused", "text", "tone"), [
+    (3, 0, [], "Deleted 3 transactions.", "success"),
+    (1, 0, [], "Deleted 1 transaction.", "success"),
+    (0, 2, [], "Those transactions were already deleted.", "warning"),
+    (0, 1, [], "That transaction was already deleted.", "warning"),
+    (2, 1, [], "Deleted 2 transactions. 1 transaction was already deleted.", "warning"),
+    (1, 0, ["x short"], "Deleted 1 transaction. Kept: x short", "warning"),
+    (0, 0, ["x short"], "Kept: x short", "warning"),
+])
+def test_delete_outcome_never_says_deleted_0(deleted, missing, refused, text, tone):
+    assert delete_outcome(deleted, missing, refused) == (text, tone)
+
+
+def test_delete_question():
+    assert delete_question(3) == "Delete 3 transactions?"
+    assert delete_question(1) == "Delete 1 transaction?"
+
+
+def test_name_problem_reads_as_a_sentence():
+    assert name_problem([{"field": "name", "message": "is required"}]) == "Name is required."
+    assert name_problem([{"field": "name", "message": "a portfolio named \u201cMain\u201d exists already"}]) == (
+        "A portfolio named \u201cMain\u201d exists already.")

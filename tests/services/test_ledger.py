@@ -138,6 +138,8 @@ def test_a_100_character_name_is_the_longest_allowed(ledger: Ledger, portfolio: 
     lambda ledger: ledger.list_transactions(999),
     lambda ledger: ledger.add_transaction(999, buy("2024-01-02", "AAPL", "1")),
     lambda ledger: ledger.delete_transaction(999, 1),
+    lambda ledger: ledger.get_transaction(999, 1),
+    lambda ledger: ledger.update_transaction(999, 1, {"quantity": 1}),
     lambda ledger: ledger.import_csv(999, csv("2024-01-02,AAPL,BUY,1,10,,")),
     lambda ledger: ledger.import_csv(999, "not even csv"),
     lambda ledger: ledger.export_csv(999),
@@ -147,6 +149,45 @@ def test_a_100_character_name_is_the_longest_allowed(ledger: Ledger, portfolio: 
 def test_an_unknown_portfolio_is_not_found(ledger: Ledger, portfolio: Portfolio, call) -> None:
     with pytest.raises(NotFoundError):
         call(ledger)
+
+
+@pytest.mark.parametrize("taken", ["Main", "main", "  MAIN ", "mAiN"])
+def test_a_portfolio_name_is_taken_whatever_its_case_and_spaces(
+        ledger: Ledger, portfolio: Portfolio, taken: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        ledger.create_portfolio(taken)
+    assert [(e.field, e.message) for e in info.value.errors] == [
+        ("name", "a portfolio named \u201cMain\u201d exists already")]
+    other = ledger.create_portfolio("Other")
+    with pytest.raises(ValidationError) as info:
+        ledger.rename_portfolio(other.id, taken)
+    assert info.value.errors[0].field == "name" and "\u201cMain\u201d exists already" in info.value.errors[0].message
+    assert [p.name for p in ledger.list_portfolios()] == ["Main", "Other"]  # nothing half written
+
+
+def test_a_portfolio_may_be_renamed_to_its_own_name(ledger: Ledger, portfolio: Portfolio) -> None:
+    ledger.create_portfolio("Other")
+    assert ledger.rename_portfolio(portfolio.id, "Main").name == "Main"
+    assert ledger.rename_portfolio(portfolio.id, " MAIN ").name == "MAIN"  # only its case changes
+    assert ledger.rename_portfolio(portfolio.id, "Main account").name == "Main account"
+
+
+def test_names_are_unique_per_owner_and_free_again_once_deleted(ledger: Ledger, portfolio: Portfolio) -> None:
+    alices = ledger.create_portfolio("Main", owner_id="alice")  # another owner's names are not ours
+    assert alices.name == "Main" and ledger.list_portfolios("alice") == [alices]
+    with pytest.raises(ValidationError):
+        ledger.create_portfolio("main", owner_id="alice")
+    ledger.delete_portfolio(portfolio.id)
+    assert ledger.create_portfolio("Main").name == "Main"
+
+
+def test_a_name_already_shared_by_two_old_portfolios_does_not_block_renaming_either_to_itself(
+        ledger: Ledger, portfolio: Portfolio, db_path: Path) -> None:
+    # Data from before the check: two portfolios of one name, written behind the ledger's back.
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("INSERT INTO portfolios (owner_id, name, base_currency, created_at, version) "
+                           "VALUES ('local', 'Main', 'USD', '2024-01-01 00:00:00', 1)")
+    assert ledger.rename_portfolio(portfolio.id, "main").name == "main"
 
 
 def test_deleting_a_portfolio_deletes_its_transactions_only(
@@ -269,6 +310,103 @@ def test_delete_transaction(ledger: Ledger, portfolio: Portfolio) -> None:
     with pytest.raises(NotFoundError):
         ledger.delete_transaction(other.id, second.id)  # not that portfolio's
     assert ledger.list_transactions(portfolio.id) == [second]
+
+
+# --- editing ----------------------------------------------------------------------------------------------
+
+def test_update_changes_the_values_and_keeps_the_id_and_place(ledger: Ledger, portfolio: Portfolio) -> None:
+    first = ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10", "100", "1"))
+    second = ledger.add_transaction(portfolio.id, buy("2024-01-02", "MSFT", "5", "300"))
+    version = ledger.version(portfolio.id)
+    changed = ledger.update_transaction(portfolio.id, first.id, {
+        "date": "2024-01-02", "ticker": " aapl ", "type": "buy", "quantity": "12.5", "price": "99.99",
+        "fees": "", "note": " fixed ", "id": 12345})  # an "id" in the body is ignored, as when adding
+    assert changed == Transaction(dt.date(2024, 1, 2), "AAPL", "BUY", Decimal("12.5"), Decimal("99.99"),
+                                  Decimal(0), "fixed", id=first.id, portfolio_id=portfolio.id)
+    assert ledger.list_transactions(portfolio.id) == [changed, second]  # still before the later-entered row
+    assert ledger.get_transaction(portfolio.id, first.id) == changed
+    assert ledger.version(portfolio.id) == version + 1
+
+
+def test_update_keeps_the_values_it_is_not_given(ledger: Ledger, portfolio: Portfolio) -> None:
+    added = ledger.add_transaction(portfolio.id, {**buy("2024-01-02", "AAPL", "0.00000001", "0.0001", "1.2345"),
+                                                  "note": "exact"})
+    changed = ledger.update_transaction(portfolio.id, added.id, {"note": "still exact"})
+    assert (changed.quantity, changed.price, changed.fees, changed.note) == (
+        Decimal("0.00000001"), Decimal("0.0001"), Decimal("1.2345"), "still exact")
+
+
+def test_update_reports_every_bad_field_as_adding_does_and_writes_nothing(
+        ledger: Ledger, portfolio: Portfolio) -> None:
+    added = ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10"))
+    version = ledger.version(portfolio.id)
+    bad = {"date": "2024-02-30", "ticker": "A B", "type": "BUY", "quantity": "-1", "price": ""}
+    with pytest.raises(ValidationError) as edited:
+        ledger.update_transaction(portfolio.id, added.id, bad)
+    with pytest.raises(ValidationError) as new:
+        ledger.add_transaction(portfolio.id, bad)
+    assert [e.to_json() for e in edited.value.errors] == [e.to_json() for e in new.value.errors]
+    assert [(e.line, e.field) for e in edited.value.errors] == [
+        (None, "date"), (None, "ticker"), (None, "quantity"), (None, "price")]
+    assert ledger.list_transactions(portfolio.id) == [added]
+    assert ledger.version(portfolio.id) == version
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"quantity": "7"}, "quantity down"),  # 7 bought, 8 sold on 2024-03-01
+    ({"date": "2024-03-02"}, "the BUY moved after the SELL"),
+    ({"ticker": "MSFT"}, "the BUY became another ticker's"),
+    ({"type": "DIVIDEND"}, "the BUY became a dividend"),
+])
+def test_an_edit_that_leaves_a_later_sell_short_is_refused_naming_it(
+        ledger: Ledger, portfolio: Portfolio, change: dict, why: str) -> None:
+    bought = ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10"))
+    sold = ledger.add_transaction(portfolio.id, sell("2024-03-01", "AAPL", "8"))
+    before = ledger.list_transactions(portfolio.id)
+    with pytest.raises(ValidationError) as info:
+        ledger.update_transaction(portfolio.id, bought.id, change)
+    [error] = info.value.errors
+    held = "7" if why == "quantity down" else "0"
+    assert error.field == "quantity", why
+    assert error.message == (f"would leave the SELL (id {sold.id}) short: it sells 8 AAPL on 2024-03-01 "
+                             f"but only {held} are held then"), why
+    assert ledger.list_transactions(portfolio.id) == before
+
+
+def test_an_edited_sell_may_not_sell_more_than_is_held(ledger: Ledger, portfolio: Portfolio) -> None:
+    ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10"))
+    sold = ledger.add_transaction(portfolio.id, sell("2024-03-01", "AAPL", "8"))
+    with pytest.raises(ValidationError) as info:
+        ledger.update_transaction(portfolio.id, sold.id, {"quantity": "10.5"})
+    assert [(e.field, e.message) for e in info.value.errors] == [
+        ("quantity", "sells 10.5 AAPL on 2024-03-01 but only 10 are held then")]
+    assert ledger.update_transaction(portfolio.id, sold.id, {"quantity": "10"}).quantity == Decimal(10)
+
+
+def test_an_edit_is_replayed_in_the_order_the_ledger_lists_it(ledger: Ledger, portfolio: Portfolio) -> None:
+    # Rows of one day are listed in entry order (by id). The SELL, entered after the March BUY, moves onto its day
+    # and sells all 10: it comes after that BUY, so 5 + 5 are held. (Replayed at its old place it would be short.)
+    first = ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "5"))
+    march = ledger.add_transaction(portfolio.id, buy("2024-03-01", "AAPL", "5"))
+    sold = ledger.add_transaction(portfolio.id, sell("2024-01-03", "AAPL", "5"))
+    moved = ledger.update_transaction(portfolio.id, sold.id, {"date": "2024-03-01", "quantity": "10"})
+    assert [t.id for t in ledger.list_transactions(portfolio.id)] == [first.id, march.id, moved.id]
+    assert oversells(ledger.list_transactions(portfolio.id)) == []
+
+
+def test_update_of_an_unknown_or_another_portfolios_transaction_is_not_found(
+        ledger: Ledger, portfolio: Portfolio) -> None:
+    mine = ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "10"))
+    other = ledger.create_portfolio("Other")
+    theirs = ledger.add_transaction(other.id, buy("2024-01-02", "KO", "1"))
+    for call in (lambda: ledger.update_transaction(portfolio.id, theirs.id, {"quantity": "2"}),
+                 lambda: ledger.update_transaction(portfolio.id, 10**6, {"quantity": "2"}),
+                 lambda: ledger.update_transaction(portfolio.id, 2**70, {"quantity": "2"}),
+                 lambda: ledger.get_transaction(portfolio.id, theirs.id),
+                 lambda: ledger.get_transaction(other.id, mine.id)):
+        with pytest.raises(NotFoundError):
+            call()
+    assert ledger.list_transactions(other.id) == [theirs]
 
 
 def test_a_ledger_already_oversold_does_not_block_unrelated_changes(
