@@ -2,9 +2,10 @@
 
 A read never waits on the source. A fetch asks only for what is not fresh by the market's calendar, in batches,
 on a thread pool behind a token-bucket rate limit, retried with exponential backoff and jitter on transient
-errors. A 429 opens a circuit breaker (shared by every worker through the cache) so the request path stops
-asking. Concurrent requests for one ticker share one fetch: across threads through an in-process future, across
-gunicorn workers through a lock in the shared cache.
+errors. A 429, or a source that cannot be reached at all, opens a circuit breaker (shared by every worker through
+the cache) so nothing asks upstream for a cool-down (see `CircuitBreaker`). Concurrent requests for one ticker
+share one fetch: across threads through an in-process future, across gunicorn workers through a lock in the
+shared cache.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from services.providers.base import (
     SymbolNotFoundError,
     TickerHistory,
     TransientError,
+    UnreachableError,
 )
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ class Need:
 @dataclass(frozen=True)
 class TickerOutcome:
     ticker: str
-    outcome: str  # ok | failed | shared (another worker fetched it) | skipped (circuit open)
+    outcome: str  # ok | failed | shared (another worker fetched it) | skipped (circuit open: `error` says why)
     error: str | None = None
 
 
@@ -66,6 +68,7 @@ class FetchReport:
 
     due: tuple[str, ...]
     finished: dict[str, TickerOutcome] = field(default_factory=dict)
+    blocked: str | None = None  # why nothing was due although asked for: the circuit's message, if it was open
 
     @property
     def pending(self) -> tuple[str, ...]:
@@ -98,16 +101,42 @@ class TokenBucket:
             waited += delay
 
 
-class CircuitBreaker:
-    """Stops upstream requests after a 429, for a cool-down that doubles while 429s continue.
+RATE_LIMITED, UNREACHABLE = "rate_limited", "unreachable"
+# What a ticker's outcome (and its remembered failure) says while the circuit is open, by the circuit's reason.
+CIRCUIT_MESSAGES = {RATE_LIMITED: "price source rate limited (HTTP 429)", UNREACHABLE: "price source unreachable"}
+# Requests in a row, across every worker, that must fail as unreachable before the circuit opens: one ticker's
+# first attempt and two of its retries, or one round of three parallel requests. One blip does not open it.
+UNREACHABLE_AFTER = 3
 
-    Its state lives in the shared cache, so one worker's 429 stops every worker.
+
+class CircuitBreaker:
+    """Stops upstream requests for a cool-down. Its state lives in the shared cache, so it stops every worker.
+
+    It opens for one of two reasons (`state()["reason"]`):
+    - `rate_limited`: a request was answered HTTP 429. The cool-down doubles (up to 8x) while 429s continue.
+    - `unreachable`: `unreachable_after` requests in a row failed as `UnreachableError` (no DNS, connection refused,
+      connect timeout), with no request reaching the source in between (the count is in the cache too). The
+      cool-down does not double: nobody upstream is being asked to slow down, and the prices should come back
+      within one cool-down of the network.
+    After the cool-down it is half-open: requests flow again. The first that reaches the source (for a 429, the
+    first that is answered without one) closes it; a failure of the same kind opens it again at once.
+    It logs one warning when it opens, one info line when it closes, and one info line per failed half-open probe.
     """
 
     def __init__(self, cache: PriceCache, provider: str, cooldown_s: float,
-                 now: Callable[[], float] = time.time):
+                 now: Callable[[], float] = time.time, *, unreachable_cooldown_s: float | None = None,
+                 unreachable_after: int = UNREACHABLE_AFTER):
         self._cache, self._key, self._cooldown_s, self._now = cache, f"circuit:{provider}", cooldown_s, now
+        self._streak_key = f"circuit-streak:{provider}:unreachable"
+        self._unreachable_cooldown_s = cooldown_s if unreachable_cooldown_s is None else unreachable_cooldown_s
+        self._unreachable_after = max(1, unreachable_after)
         self._provider = provider
+
+    def _entry(self) -> dict | None:
+        state = self._cache.get(self._key)
+        if state and state.get("reason") not in CIRCUIT_MESSAGES:  # written before reasons had kinds: a 429's
+            state = {**state, "detail": state.get("reason"), "reason": RATE_LIMITED}
+        return state or None
 
     def is_open(self) -> bool:
         state = self._cache.get(self._key)
@@ -115,27 +144,116 @@ class CircuitBreaker:
         CIRCUIT_OPEN.labels(provider=self._provider).set(1 if is_open else 0)
         return is_open
 
-    def trip(self, reason: str) -> float:
-        """Open the circuit; returns the time (epoch seconds) it closes again."""
-        state = self._cache.get(self._key) or {"trips": 0}
-        trips = state["trips"] + 1
-        open_until = self._now() + self._cooldown_s * 2 ** min(trips - 1, 3)
-        self._cache.set(self._key, {"trips": trips, "open_until": open_until, "reason": reason})
+    def open_reason(self) -> str | None:
+        """`rate_limited` or `unreachable` while open, else None."""
+        state = self._entry()
+        return state["reason"] if state and state["open_until"] > self._now() else None
+
+    def message(self) -> str:
+        """Why nothing is asked upstream right now, for a ticker's outcome ("price source unreachable")."""
+        return CIRCUIT_MESSAGES[self.open_reason() or RATE_LIMITED]
+
+    def error(self) -> ProviderError:
+        """The error a ticker is failed with when the circuit stops its fetch."""
+        reason = self.open_reason()
+        return UnreachableError(CIRCUIT_MESSAGES[UNREACHABLE]) if reason == UNREACHABLE else RateLimitError(
+            CIRCUIT_MESSAGES[RATE_LIMITED])
+
+    def trip(self, reason: str = RATE_LIMITED, detail: str = "") -> float:
+        """Open the circuit for `reason` (rate_limited | unreachable); returns the time (epoch seconds) it closes.
+
+        Requests that fail together (parallel fetch threads, other workers) open it once: whoever finds it already
+        open for the same reason leaves it as it is.
+        """
+        if reason not in CIRCUIT_MESSAGES:  # a caller of the old trip(text): that was always a 429
+            reason, detail = RATE_LIMITED, detail or reason
+        with self._cache.locked(self._key, ttl_s=10, wait_s=5):  # not had in 5 s: go on unserialised
+            previous = self._entry()
+            if previous is not None and previous["reason"] == reason and previous["open_until"] > self._now():
+                return previous["open_until"]
+            return self._open(previous, reason, detail)
+
+    def _open(self, previous: dict | None, reason: str, detail: str) -> float:
+        now = self._now()
+        same = previous is not None and previous["reason"] == reason
+        trips = previous.get("trips", 0) + 1 if same else 1
+        if reason == RATE_LIMITED:
+            cooldown_s = self._cooldown_s * 2 ** min(trips - 1, 3)
+        else:
+            cooldown_s = self._unreachable_cooldown_s
+        open_until = now + cooldown_s
+        since = previous.get("since", now) if previous else now
+        self._cache.set(self._key, {"trips": trips, "open_until": open_until, "reason": reason,
+                                    "detail": detail or None, "since": since})
+        self._cache.delete(self._streak_key)
         CIRCUIT_OPEN.labels(provider=self._provider).set(1)
-        log.warning("circuit breaker open for %.0f s: %s", open_until - self._now(), reason)
+        until = _iso(open_until)
+        if previous is None or not same:
+            log.warning("circuit breaker open: %s; no requests to %s for %.0f s, until %s (%s)",
+                        CIRCUIT_MESSAGES[reason], self._provider, cooldown_s, until, detail or reason)
+        else:  # a half-open probe failed: the warning was given when it first opened
+            log.info("circuit breaker open again: %s; trip %d, for %.0f s, until %s",
+                     CIRCUIT_MESSAGES[reason], trips, cooldown_s, until)
         return open_until
 
+    def record_unreachable(self, detail: str = "") -> bool:
+        """A request failed because the source could not be reached; True if the circuit is (now) open."""
+        streak = self._cache.incr(self._streak_key)
+        with self._cache.locked(self._key, ttl_s=10, wait_s=5):
+            state = self._entry()
+            if state is not None and state["open_until"] > self._now():
+                return True  # another request opened it meanwhile
+            half_open_probe = state is not None and state["reason"] == UNREACHABLE
+            if streak >= self._unreachable_after or half_open_probe:
+                self._open(state, UNREACHABLE, detail)
+                return True
+            return False
+
+    def record_reached(self) -> None:
+        """A request reached the source but got no prices (a 404, a 5xx): it is not unreachable, nor was it a 429
+        that cleared (so an open `rate_limited` circuit stays as it is)."""
+        self._forget_streak()
+        self._close(only=UNREACHABLE)
+
     def record_success(self) -> None:
-        if self._cache.get(self._key) is not None:
+        self._forget_streak()
+        self._close()
+
+    def _forget_streak(self) -> None:
+        if self._cache.get(self._streak_key) is not None:
+            self._cache.delete(self._streak_key)
+
+    def _close(self, only: str | None = None) -> None:
+        """Close the circuit (if open for `only`, when given), logging it once however many requests succeed."""
+        state = self._entry()
+        if state is None or (only and state["reason"] != only):
+            return  # the common case, a success while closed: one read, no lock
+        with self._cache.locked(self._key, ttl_s=10, wait_s=5):
+            state = self._entry()
+            if state is None or (only and state["reason"] != only):
+                return
             self._cache.delete(self._key)
+        CIRCUIT_OPEN.labels(provider=self._provider).set(0)
+        opened_s = self._now() - state.get("since", state["open_until"])
+        log.info("circuit breaker closed: %s answers again (it was %s for %.0f s)", self._provider,
+                 CIRCUIT_MESSAGES[state["reason"]].removeprefix("price source "), max(0.0, opened_s))
 
     def state(self) -> dict:
-        state = self._cache.get(self._key)
+        """`state` closed | open | half_open (the cool-down is over, nothing has got through yet); `reason`
+        rate_limited | unreachable; `until` (also `open_until`, its first name) when the cool-down ends; `since`
+        when it first opened; `detail` the error that opened it."""
+        state = self._entry()
         if not state:
-            return {"state": "closed", "open_until": None, "reason": None}
-        open_until = dt.datetime.fromtimestamp(state["open_until"], dt.UTC)
-        return {"state": "open" if self.is_open() else "half_open", "open_until": open_until.isoformat(),
-                "reason": state["reason"]}
+            return {"state": "closed", "open_until": None, "reason": None, "until": None, "since": None,
+                    "detail": None}
+        until = _iso(state["open_until"])
+        return {"state": "open" if self.is_open() else "half_open", "open_until": until, "reason": state["reason"],
+                "until": until, "since": _iso(state.get("since", state["open_until"])),
+                "detail": state.get("detail")}
+
+
+def _iso(epoch_s: float) -> str:
+    return dt.datetime.fromtimestamp(epoch_s, dt.UTC).isoformat()
 
 
 class PriceService:
@@ -144,6 +262,7 @@ class PriceService:
     def __init__(self, provider: PriceProvider, cache: PriceCache, clock: MarketClock, settings: Settings,
                  *, sleep: Callable[[float], None] = time.sleep, jitter: Callable[[], float] = random.random):
         self.provider, self.cache, self.clock, self.settings = provider, cache, clock, settings
+        # One cool-down setting for both reasons (RATE_LIMIT_COOLDOWN_S): a 429's doubles, an unreachable one's not.
         self.circuit = CircuitBreaker(cache, provider.name, settings.rate_limit_cooldown_s)
         self.limiter = TokenBucket(settings.fetch_rate_per_s, settings.fetch_burst, sleep=sleep)
         self._sleep, self._jitter = sleep, jitter
@@ -259,7 +378,8 @@ class PriceService:
         """
         due = self.due(needs)
         if not due:
-            return FetchReport(due=())
+            blocked = self.circuit.message() if needs and self.circuit.is_open() else None
+            return FetchReport(due=(), blocked=blocked)
         futures = self._start(due)
         if wait_s is None or wait_s > 0:
             wait_futures(list(futures.values()), timeout=wait_s)
@@ -298,9 +418,11 @@ class PriceService:
                         tokens[ticker] = token
                 # Another worker may have fetched while we queued: ask again only for what is still due.
                 mine = self.due({t: Need(batch[t]) for t in tokens})
+                skipped = self.circuit.message() if not mine and tokens and self.circuit.is_open() else None
                 for ticker in tokens:
                     if ticker not in mine:
-                        outcomes[ticker] = TickerOutcome(ticker, "shared")
+                        outcomes[ticker] = (TickerOutcome(ticker, "skipped", skipped) if skipped
+                                            else TickerOutcome(ticker, "shared"))
                 if mine:
                     outcomes.update(self._fetch_with_retries(mine))
             finally:
@@ -340,10 +462,14 @@ class PriceService:
         outcomes: dict[str, TickerOutcome] = {}
         attempt = 0
         while pending:
-            if self.circuit.is_open():
-                outcomes.update({t: TickerOutcome(t, "skipped", "circuit open after HTTP 429") for t in pending})
+            blocked = self.circuit.is_open()
+            if not blocked:
+                self.limiter.acquire()
+                blocked = self.circuit.is_open()  # again after the wait for a token, which can be long
+            if blocked:
+                reason = self.circuit.message()
+                outcomes.update({t: TickerOutcome(t, "skipped", reason) for t in pending})
                 break
-            self.limiter.acquire()
             results = self._request(pending)
             retry: dict[str, dt.date] = {}
             for ticker, result in results.items():
@@ -356,7 +482,8 @@ class PriceService:
                 else:
                     outcomes[ticker] = self._record_failure(ticker, result)
             if retry and self.circuit.is_open():
-                outcomes.update({t: self._record_failure(t, RateLimitError("circuit open")) for t in retry})
+                error = self.circuit.error()
+                outcomes.update({t: self._record_failure(t, error) for t in retry})
                 break
             pending = retry
             if pending:
@@ -381,13 +508,18 @@ class PriceService:
         request_outcome = (
             "rate_limited" if "rate_limited" in outcomes
             else "ok" if all(o == "ok" for o in outcomes)
+            else "unreachable" if all(o == "unreachable" for o in outcomes)
             else "error" if all(o != "ok" for o in outcomes) else "partial"
         )
         UPSTREAM_REQUESTS.labels(provider=self.provider.name, outcome=request_outcome).inc()
         if request_outcome == "rate_limited":
-            self.circuit.trip(f"HTTP 429 from {self.provider.name}")
+            self.circuit.trip(RATE_LIMITED, f"HTTP 429 from {self.provider.name}")
+        elif request_outcome == "unreachable":
+            self.circuit.record_unreachable(str(next(iter(results.values()))))
         elif request_outcome in ("ok", "partial"):
             self.circuit.record_success()
+        else:  # answered, without prices (404s, 5xx): the source is there
+            self.circuit.record_reached()
         return results
 
     def _record_failure(self, ticker: str, error: ProviderError) -> TickerOutcome:
@@ -433,4 +565,6 @@ def _symbol_outcome(result: TickerHistory | ProviderError) -> str:
         return "rate_limited"
     if isinstance(result, SymbolNotFoundError):
         return "not_found"
+    if isinstance(result, UnreachableError):
+        return "unreachable"
     return "error"

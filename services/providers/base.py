@@ -43,6 +43,15 @@ class RateLimitError(ProviderError):
     """HTTP 429: stop asking for a while (the circuit breaker opens)."""
 
 
+class UnreachableError(TransientError):
+    """The source could not be reached at all: DNS failure, connection refused, a timeout while connecting, a
+    proxy that would not connect. Nothing was said about the symbol, so it is not a `SymbolNotFoundError`.
+
+    Transient (a blip is retried), but when every request fails so the circuit breaker opens: asking again
+    costs nothing upstream, it only fills the log and keeps the page waiting.
+    """
+
+
 class SymbolNotFoundError(ProviderError):
     """Delisted, unknown, or no data for the range: retrying will not help."""
 
@@ -79,7 +88,8 @@ class PriceProvider(Protocol):
     def fetch(self, requests: Sequence[FetchRequest]) -> FetchResult:
         """One upstream request for these symbols; every symbol gets a history or an error, never a raise.
 
-        A failure of the whole request (a 429, a timeout) is reported as that error for every symbol.
+        A failure of the whole request (a 429, a timeout, an unreachable source) is reported as that error for every
+        symbol.
         """
         ...
 

@@ -17,14 +17,22 @@ Yahoo's answers are not what the contract wants as is, so we convert:
   day, so `close` is the price as traded and a cached bar never changes.
 - Prices in minor units (GBp pence on most .L tickers, ZAc, ILA) are divided by 100 and reported in the major
   currency, as the ledger records them.
+
+When Yahoo cannot be reached at all (no DNS, connection refused, a timeout while connecting), every fetch fails
+with `UnreachableError`, and the price service's circuit breaker stops asking. yfinance itself logs a warning
+for each request whose cookie or crumb it could not get ("Cookie/crumb fetch failed (DNSError), continuing
+without crumb"), about two per request: offline that was ~160 lines a minute (issue 11). Its outcome reaches us
+as the request's own error, so those warnings are dropped here (`QuietCookieWarnings`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
 import math
+import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -32,6 +40,7 @@ from typing import Any
 
 import pandas as pd
 import yfinance as yf
+from urllib3.exceptions import ConnectTimeoutError as Urllib3ConnectTimeoutError
 from yfinance import cache as yf_cache
 from yfinance.exceptions import (
     YFDataException,
@@ -49,6 +58,7 @@ from services.providers.base import (
     SymbolNotFoundError,
     TickerHistory,
     TransientError,
+    UnreachableError,
     empty_bars,
     is_valid_ticker,
 )
@@ -73,6 +83,31 @@ def default_exchange_tz(ticker: str) -> str:
     return "America/New_York"
 
 
+class QuietCookieWarnings(logging.Filter):
+    """Drops yfinance's per-request warnings about its cookie and crumb (yfinance/data.py, `_make_request` and
+    `_get_cookie_basic`): "Cookie/crumb fetch failed (DNSError), continuing without crumb", "Cookie fetch from
+    fc.yahoo.com failed (...)", "Crumb fetch rate-limited (HTTP 429), continuing without crumb".
+
+    yfinance goes on without the crumb, and what becomes of the request (an answer, a 429, a connection error)
+    reaches the provider as its result, so the warning says nothing the outcome does not; but it comes once or
+    twice per request, from every fetch thread. Errors and other warnings of yfinance still pass.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING:
+            return True
+        message = record.getMessage().lower()
+        return "crumb" not in message and "cookie" not in message
+
+
+def _quiet_yfinance_logger() -> None:
+    # yfinance logs on the "yfinance" logger itself (also through its indenting adapter, which wraps the same
+    # logger), so a filter there sees every record it writes.
+    logger = logging.getLogger("yfinance")
+    if not any(isinstance(f, QuietCookieWarnings) for f in logger.filters):
+        logger.addFilter(QuietCookieWarnings())
+
+
 _configure_lock = threading.Lock()
 _configured_cache_dir: Path | None = None
 
@@ -84,6 +119,7 @@ def _configure_yfinance(cache_dir: Path) -> None:
         # The supported replacement of history(raise_errors=True), deprecated in 1.7 (it warns on every call):
         # history() then raises YFPricesMissingError etc. instead of logging and returning an empty frame.
         yf.config.debug.hide_exceptions = False
+        _quiet_yfinance_logger()
         if _configured_cache_dir == cache_dir:
             return
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -207,6 +243,10 @@ def classify_error(ticker: str, error: BaseException, http_status: int | None) -
     """The contract's error for what yfinance raised, given the HTTP status of the chart response if any."""
     if isinstance(error, YFRateLimitError) or http_status == 429:
         return RateLimitError(f"{ticker}: rate limited by Yahoo (HTTP 429)")
+    cause = unreachable_cause(error)
+    if cause is not None:
+        detail = str(cause).split(". See https://")[0].removeprefix("Failed to perform, ")  # curl's long tail
+        return UnreachableError(f"{ticker}: Yahoo unreachable ({type(cause).__name__}: {detail})")
     if http_status is not None and http_status >= 500:
         return TransientError(f"{ticker}: Yahoo answered HTTP {http_status}")
     if http_status in (401, 403):
@@ -220,6 +260,52 @@ def classify_error(ticker: str, error: BaseException, http_status: int | None) -
     if isinstance(error, OSError):  # timeouts and connection errors of requests and curl_cffi are OSErrors
         return TransientError(f"{ticker}: {type(error).__name__}: {error}")
     return ProviderError(f"{ticker}: unexpected {type(error).__name__} from yfinance: {error}")
+
+
+# libcurl's codes for "no connection was made" (https://curl.se/libcurl/c/libcurl-errors.html):
+# COULDNT_RESOLVE_PROXY, COULDNT_RESOLVE_HOST, COULDNT_CONNECT, PROXY (the proxy refused the CONNECT).
+_CURL_UNREACHABLE_CODES = frozenset({5, 6, 7, 97})
+_CURL_OPERATION_TIMEDOUT = 28
+# Code 28 is any timeout; curl's message tells the connect phase ("Connection timed out after 5001 milliseconds",
+# "Resolving timed out after ...") from a slow answer ("Operation timed out after ... with 0 bytes received").
+_CURL_CONNECT_TIMEOUT_TEXT = ("connection timed out", "resolving timed out", "failed to connect")
+_UNREACHABLE_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN,
+                                 errno.EHOSTDOWN})
+
+
+def unreachable_cause(error: BaseException) -> BaseException | None:
+    """The exception in `error`'s chain that says Yahoo could not be reached at all, or None.
+
+    Unreachable: the name did not resolve, the connection was refused or timed out while connecting, a proxy
+    would not connect. Not unreachable: anything after a connection was made (a read timeout, a reset, a
+    truncated answer), which is an ordinary transient error. Both clients yfinance accepts are understood:
+    curl_cffi (its exceptions carry libcurl's code) and requests (urllib3's cause is wrapped in
+    MaxRetryError.reason). yfinance raises the client's exception as is, or with it as the cause.
+    """
+    seen: set[int] = set()
+    pending: list[object] = [error]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen or len(seen) > 20:
+            continue
+        seen.add(id(current))
+        if _is_unreachable(current):
+            return current
+        pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None), *current.args])
+    return None
+
+
+def _is_unreachable(error: BaseException) -> bool:
+    code = getattr(error, "code", None)
+    if type(error).__module__.startswith("curl_cffi") and isinstance(code, int):
+        return code in _CURL_UNREACHABLE_CODES or (
+            code == _CURL_OPERATION_TIMEDOUT and any(t in str(error).lower() for t in _CURL_CONNECT_TIMEOUT_TEXT))
+    # urllib3's NewConnectionError and NameResolutionError are ConnectTimeoutErrors too.
+    if isinstance(error, (Urllib3ConnectTimeoutError, socket.gaierror, ConnectionRefusedError)):
+        return True
+    if type(error).__module__.startswith("requests") and type(error).__name__ in ("ConnectTimeout", "ProxyError"):
+        return True
+    return isinstance(error, OSError) and error.errno in _UNREACHABLE_ERRNOS
 
 
 def as_traded_bars(frame: pd.DataFrame, divisor: float = 1.0) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,10 @@ from services.market_hours import MarketClock
 from services.models import Quote
 from services.price_cache import PriceCache
 from services.providers.demo import _unit
+from tests.browser.support import free_port
+from tests.faults import support
+from tests.faults.conftest import make_api
+from tests.faults.openapi_client import check_answer, operations
 from tests.faults.support import (
     Answer,
     AppServer,
@@ -400,3 +405,113 @@ def test_delisted_tickers_keep_their_cached_price_and_are_asked_once(servers, wa
     report("delisted", f"{tally.summary()}; prices {_counts(statuses)}; {not_found:.0f} not-found answers for "
                        f"{len(delisted_due)} delisted tickers (each asked once over {len(tally.answers)} answers); "
                        f"{NEVER} (never priced) missing")
+
+
+# -- an unreachable price source (issue 11) ------------------------------------------------------------------------
+UNREACHABLE_TICKERS = ("AAPL", "MSFT", "VOD.L", "^GSPC", "KO", "JNJ")
+
+
+class YahooAppServer(AppServer):
+    """`python app.py` with the real Yahoo provider (no --demo), cut off from Yahoo whether or not the machine is
+    online: every HTTP(S) request goes to a proxy port nobody listens on, so curl_cffi fails to connect (libcurl
+    error 7), as it does with no network. (AppServer always passes --demo; here it is left out of the command.)"""
+
+    def _spawn(self) -> None:
+        popen = subprocess.Popen
+
+        def without_demo(args, **kwargs):
+            return popen([a for a in args if a != "--demo"], **kwargs)
+
+        support.subprocess.Popen = without_demo
+        try:
+            super()._spawn()
+        finally:
+            support.subprocess.Popen = popen
+
+
+def _health_problems(answer: Answer) -> list[str]:
+    operation = next(o for o in operations() if o.path == "/healthz")
+    return check_answer(operation, answer.status, answer.content_type, answer.body)
+
+
+def test_healthz_says_degraded_while_the_circuit_is_open_and_matches_the_openapi_schema(tmp_path):
+    client, services = make_api(tmp_path)
+    try:
+        closed = client.get("/healthz")
+        assert (closed.status_code, closed.get_json()["status"]) == (200, "ok")
+        assert closed.get_json()["circuit"] == {"state": "closed", "reason": None, "until": None, "open_until": None,
+                                                "since": None, "detail": None}
+        for reason in ("unreachable", "rate_limited"):
+            services.prices.circuit.trip(reason, "test")
+            answer = client.get("/healthz")
+            body = answer.get_json()
+            assert answer.status_code == 200  # the app itself is up
+            assert body["status"] == "degraded"
+            assert (body["circuit"]["state"], body["circuit"]["reason"]) == ("open", reason)
+            assert dt.datetime.fromisoformat(body["circuit"]["until"]) > dt.datetime.now(dt.UTC)
+            assert set(body) >= {"status", "checks", "provider", "circuit", "scheduler"}  # every field kept
+            problems = _health_problems(Answer("GET", "/healthz", answer.status_code, 0.0, answer.content_type,
+                                               answer.get_data()))
+            assert not problems, problems
+            services.prices.circuit.record_success()
+        assert client.get("/healthz").get_json()["status"] == "ok"
+    finally:
+        services.close()
+
+
+def test_unreachable_yahoo_opens_the_circuit_quietly_and_the_page_stops_waiting(tmp_path):
+    refused = f"http://127.0.0.1:{free_port()}"
+    server = YahooAppServer(tmp_path / "offline", {
+        **COMMON_ENV, "DEMO_FAIL_SYMBOLS": "", "WARMUP_ENABLED": "0", "RATE_LIMIT_COOLDOWN_S": "60",
+        "HTTPS_PROXY": refused, "HTTP_PROXY": refused, "https_proxy": refused, "http_proxy": refused,
+        "ALL_PROXY": refused, "all_proxy": refused, "NO_PROXY": "", "no_proxy": ""}, name="offline").ready()
+    try:
+        assert server.get("/healthz").json()["provider"] == "yahoo"
+        pid = server.post("/api/portfolios", json={"name": "Offline"}).json()["portfolio"]["id"]
+        for ticker in UNREACHABLE_TICKERS:
+            added = server.post(f"/api/portfolios/{pid}/transactions", json={
+                "date": "2024-01-10", "ticker": ticker, "type": "BUY", "quantity": 1, "price": 100})
+            assert added.status_code == 201, added.text
+        paths = [f"/api/dashboard-initial-data/{pid}", f"/api/dashboard-holdings-data/{pid}",
+                 f"/api/dashboard-chart-data/{pid}?range=1Y", "/healthz"]
+        tally = Tally()
+        started = time.monotonic()
+        tally.extend(hammer_for(server.base, paths, seconds=HAMMER_S))
+        opened = wait_until(lambda: (h := timed(server.base, "GET", "/healthz")).json()["circuit"]["state"] == "open"
+                            and h, 15, 0.1)
+        assert opened, server.log_tail()
+        opened_s = time.monotonic() - started
+        health = opened.json()
+        assert opened.status == 200 and health["status"] == "degraded", health
+        assert health["circuit"]["reason"] == "unreachable", health
+        assert dt.datetime.fromisoformat(health["circuit"]["until"]) > dt.datetime.now(dt.UTC)
+        assert not _health_problems(opened), _health_problems(opened)
+
+        # The page stops waiting: nothing is being fetched, every price is missing, and says why.
+        holdings = wait_until(lambda: (p := server.get(f"/api/dashboard-holdings-data/{pid}").json())["prices"]
+                              ["fetching"] == [] and p, 10, 0.1)
+        assert holdings, server.get(f"/api/dashboard-holdings-data/{pid}").json()["prices"]
+        assert holdings["prices"]["missing"] == sorted(UNREACHABLE_TICKERS)
+        assert all(row["price"] is None and row["price_status"] == "missing" for row in holdings["holdings"])
+
+        # While open, nothing more is asked upstream however often the app is asked.
+        asked = metric(server.metrics(), "stocktracker_upstream_requests_total")
+        tally.extend(hammer_for(server.base, paths, seconds=HAMMER_S))
+        assert metric(server.metrics(), "stocktracker_upstream_requests_total") == asked
+        unreachable = metric(server.metrics(), "stocktracker_upstream_requests_total", outcome="unreachable")
+        assert unreachable == asked, (unreachable, asked)
+        assert not tally.server_errors(), [(a.path, a.status) for a in tally.server_errors()]
+        late = tally.slower_than(LIMIT_S)
+        assert not late, [(a.path, round(a.seconds, 2)) for a in late]
+
+        # The log (LOG_LEVEL=WARNING): one line when the circuit opened, nothing from yfinance.
+        lines = [line for line in server.log_path.read_text(errors="replace").splitlines()
+                 if " WARNING " in line or " ERROR " in line]
+        assert not [line for line in lines if " yfinance:" in line], lines
+        assert len(lines) == 1 and "circuit breaker open: price source unreachable" in lines[0], lines
+        report("unreachable Yahoo (no --demo, connections refused)",
+               f"{tally.summary()}; circuit open within {opened_s:.1f} s, after {asked:.0f} upstream requests for "
+               f"{len(UNREACHABLE_TICKERS)} tickers, none after; healthz degraded (200); prices.fetching [] and all "
+               f"missing; {len(lines)} warning line(s) in {time.monotonic() - started:.0f} s")
+    finally:
+        server.stop()

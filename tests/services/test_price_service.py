@@ -7,18 +7,20 @@ backoff sleeps are recorded, not slept, except where a test needs real threads a
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import multiprocessing
 import random
 import threading
 import time
 from collections import Counter
+from concurrent.futures import Future
 
 import pytest
 
 from services.market_hours import MarketClock
 from services.price_cache import PriceCache
-from services.price_service import CircuitBreaker, Need, PriceService, TokenBucket
-from services.providers.base import FetchRequest, empty_bars
+from services.price_service import UNREACHABLE_AFTER, CircuitBreaker, Need, PriceService, TokenBucket
+from services.providers.base import FetchRequest, FetchResult, UnreachableError, empty_bars
 from tests.conftest import (
     SESSION_MOMENT,
     CountingProvider,
@@ -261,7 +263,8 @@ def test_circuit_cools_down_doubles_on_a_second_429_and_closes_on_success(make_s
     assert report.finished["BBB"].outcome == "ok"
     assert provider.call_count == 3
     assert price_cache.get(CIRCUIT_KEY) is None  # a success closed it
-    assert service.circuit.state() == {"state": "closed", "open_until": None, "reason": None}
+    assert service.circuit.state() == {"state": "closed", "open_until": None, "reason": None, "until": None,
+                                       "since": None, "detail": None}
 
     provider.rate_limited_calls = 1  # after a success a 429 starts again from the base cool-down
     t2 = frozen_time.epoch()
@@ -281,6 +284,156 @@ def test_circuit_reopens_the_flow_when_its_entry_says_the_cool_down_is_over(make
     assert service.fetch_prices_parallel(needs(["BBB"])).finished["BBB"].outcome == "ok"
     assert provider.call_count == 2
     assert price_cache.get(CIRCUIT_KEY) is None
+
+
+# -- circuit breaker: an unreachable source (issue 11) ---------------------------------------------------------------
+class UnreachableProvider(CountingProvider):
+    """A CountingProvider cut off from its source: while `down` (or for its next `unreachable_calls` calls) every
+    request fails as UnreachableError, as the Yahoo adapter reports no DNS or a refused connection."""
+
+    def __init__(self, clock: MarketClock, *, down: bool = True, unreachable_calls: int = 0, **kwargs):
+        super().__init__(clock, **kwargs)
+        self.down, self.unreachable_calls = down, unreachable_calls
+
+    def fetch(self, requests) -> FetchResult:
+        results = super().fetch(requests)  # counted, and delayed, like any request
+        with self._lock:
+            cut_off = self.down or self.unreachable_calls > 0
+            self.unreachable_calls -= self.unreachable_calls > 0
+        if not cut_off:
+            return results
+        return {r.ticker: UnreachableError(f"{r.ticker}: unreachable (DNSError)") for r in requests}
+
+
+@pytest.fixture
+def frozen_circuit(price_cache, settings, frozen_time):
+    """A circuit breaker of the provider "counting" on the fixture cache whose clock is `frozen_time`."""
+    return CircuitBreaker(price_cache, "counting", settings.rate_limit_cooldown_s, now=frozen_time.epoch)
+
+
+def test_unreachable_source_opens_the_circuit_after_three_requests_in_a_row(make_service, clock, price_cache,
+                                                                             frozen_circuit, frozen_time, caplog):
+    provider = UnreachableProvider(clock, max_batch=1)
+    service = make_service(provider, price_cache)
+    service.circuit = frozen_circuit
+    t0 = frozen_time.epoch()
+    caplog.set_level(logging.INFO)
+
+    report = service.fetch_prices_parallel(needs(["AAA"]))
+
+    # The first attempt and two retries, then the circuit stops the third retry: the outcome says why.
+    assert provider.call_count == UNREACHABLE_AFTER == 3
+    assert (report.finished["AAA"].outcome, report.finished["AAA"].error) == ("failed", "price source unreachable")
+    assert price_cache.get_failure("AAA").error == "price source unreachable"
+    state = service.circuit.state()
+    assert (state["state"], state["reason"]) == ("open", "unreachable")
+    assert dt.datetime.fromisoformat(state["until"]).timestamp() == pytest.approx(t0 + 120)
+    assert state["open_until"] == state["until"]  # the field's first name, which other tools read
+    assert "AAA: unreachable (DNSError)" in state["detail"]
+    assert [(r.levelname, r.getMessage().split(";")[0]) for r in caplog.records] == [
+        ("WARNING", "circuit breaker open: price source unreachable")]
+
+    # While open: nothing is asked, the report says why, and nothing is in flight (the page stops waiting).
+    blocked = service.fetch_prices_parallel(needs(["BBB", "CCC"]))
+    assert (blocked.due, blocked.blocked) == ((), "price source unreachable")
+    assert service.in_flight(["AAA", "BBB", "CCC"]) == []
+    assert provider.call_count == 3
+
+    # Cool-down over (120 s, not doubled): half-open. One failed probe opens it again at once.
+    frozen_time.advance(seconds=121)
+    assert service.circuit.state()["state"] == "half_open"
+    service.fetch_prices_parallel(needs(["BBB"]))
+    assert provider.call_count == 4
+    state = service.circuit.state()
+    assert (state["state"], state["reason"]) == ("open", "unreachable")
+    assert dt.datetime.fromisoformat(state["until"]).timestamp() == pytest.approx(frozen_time.epoch() + 120)
+
+    # The source is back: the next request after the cool-down closes it, with one info line.
+    provider.down = False
+    frozen_time.advance(seconds=121)
+    caplog.clear()
+    assert service.fetch_prices_parallel(needs(["BBB"])).finished["BBB"].outcome == "ok"
+    assert service.circuit.state()["state"] == "closed"
+    assert [r.getMessage() for r in caplog.records] == [
+        "circuit breaker closed: counting answers again (it was unreachable for 242 s)"]
+
+
+def test_one_unreachable_blip_is_retried_and_does_not_open_the_circuit(make_service, clock, price_cache):
+    provider = UnreachableProvider(clock, down=False, unreachable_calls=UNREACHABLE_AFTER - 1)
+    service = make_service(provider, price_cache)
+
+    report = service.fetch_prices_parallel(needs(["AAA"]))
+
+    assert report.finished["AAA"].outcome == "ok"
+    assert provider.call_count == UNREACHABLE_AFTER
+    assert service.circuit.state()["state"] == "closed"
+    assert price_cache.get("circuit-streak:counting:unreachable") is None  # the success cleared the count
+
+
+@pytest.mark.parametrize(("events", "opens"), [
+    (["unreachable"] * 3, True),
+    (["unreachable"] * 2, False),
+    (["unreachable", "unreachable", "reached", "unreachable", "unreachable"], False),  # a 404 proves it is there
+    (["unreachable", "unreachable", "success", "unreachable", "unreachable"], False),
+    (["unreachable", "unreachable", "reached", "unreachable", "unreachable", "unreachable"], True),
+])
+def test_unreachable_streak(frozen_circuit, events, opens):
+    for event in events:
+        getattr(frozen_circuit, f"record_{event}")()
+    assert frozen_circuit.is_open() is opens
+    assert frozen_circuit.open_reason() == ("unreachable" if opens else None)
+
+
+def test_a_rate_limited_circuit_is_not_closed_by_an_answer_without_prices(frozen_circuit):
+    frozen_circuit.trip("rate_limited", "HTTP 429")
+    frozen_circuit.record_reached()  # a 404 says Yahoo is there, not that it stopped limiting us
+    assert frozen_circuit.state()["reason"] == "rate_limited"
+    assert frozen_circuit.message() == "price source rate limited (HTTP 429)"
+    frozen_circuit.record_success()
+    assert frozen_circuit.state()["state"] == "closed"
+
+
+def test_a_circuit_entry_from_before_reasons_had_kinds_reads_as_rate_limited(price_cache, frozen_circuit,
+                                                                           frozen_time):
+    price_cache.set(CIRCUIT_KEY, {"trips": 1, "open_until": frozen_time.epoch() + 60,
+                                  "reason": "HTTP 429 from counting"})
+    state = frozen_circuit.state()
+    assert (state["state"], state["reason"], state["detail"]) == ("open", "rate_limited", "HTTP 429 from counting")
+
+
+def test_in_flight_empties_when_the_circuit_opens_mid_fetch(tmp_path, make_service, clock, price_cache):
+    """dashboard_data's `prices.fetching` is `in_flight(tickers)`: once the circuit is open and the requests already
+    sent have failed, it must be empty, so the page says "prices unavailable" instead of waiting on them."""
+    provider = UnreachableProvider(clock, max_batch=1, delay_s=0.3)  # real sleep: the fetches are seen in flight
+    service = make_service(provider, price_cache, settings=make_settings(tmp_path, fetch_workers=4))
+    tickers = [f"T{i:02d}" for i in range(12)]
+
+    report = service.fetch_prices_parallel(needs(tickers), wait_s=0)
+
+    assert report.pending == tuple(tickers)
+    assert set(service.in_flight(tickers)) == set(tickers)  # still coming: the page says "fetching"
+    assert wait_until(lambda: service.in_flight(tickers) == [], timeout_s=10)
+    assert service.circuit.state()["reason"] == "unreachable"
+    # Four threads sent one request each before the third failure opened the circuit; nothing was sent after.
+    assert provider.call_count <= 2 * 4
+    outcomes = service.fetch_prices_parallel(needs(tickers), wait_s=0)
+    assert (outcomes.due, outcomes.blocked) == ((), "price source unreachable")
+    assert service.in_flight(tickers) == []  # and it stays empty while the circuit is open
+    failures = {t: price_cache.get_failure(t) for t in tickers}
+    asked = {t for t in tickers if provider.symbol_counts[t]}
+    assert {failures[t].error for t in asked} == {"price source unreachable"}
+
+
+def test_tickers_queued_when_the_circuit_opens_are_skipped_with_the_reason(make_service, clock, price_cache):
+    provider = UnreachableProvider(clock, max_batch=1)
+    service = make_service(provider, price_cache)
+    service.circuit.trip("unreachable", "test")
+    # What a batch that was queued before the circuit opened does when its turn comes.
+    futures = {t: Future() for t in ("AAA", "BBB")}
+    service._run_batch({"AAA": START, "BBB": START}, futures)
+    assert {t: (f.result().outcome, f.result().error) for t, f in futures.items()} == {
+        "AAA": ("skipped", "price source unreachable"), "BBB": ("skipped", "price source unreachable")}
+    assert provider.call_count == 0
 
 
 # -- single-flight -------------------------------------------------------------------------------------------------

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
+import requests
 import yfinance as yf
+from curl_cffi.requests import exceptions as curl_exceptions
 from yfinance import cache as yf_cache
 from yfinance.data import SingletonMeta, YfData
 from yfinance.exceptions import YFDataException, YFPricesMissingError, YFRateLimitError
@@ -26,9 +29,10 @@ from services.providers.base import (
     SymbolNotFoundError,
     TickerHistory,
     TransientError,
+    UnreachableError,
 )
-from services.providers.yahoo import YahooProvider, classify_error, default_exchange_tz
-from tests.services.providers.yahoo_fake import Bar, FakeSymbol, FakeYahooSession
+from services.providers.yahoo import QuietCookieWarnings, YahooProvider, classify_error, default_exchange_tz
+from tests.services.providers.yahoo_fake import Bar, FakeSymbol, FakeYahooSession, unreachable_error
 
 D = dt.date
 UTC = dt.UTC
@@ -254,9 +258,63 @@ def test_failures_map_to_the_contract(provider, yahoo, failure, expected, transi
     pytest.param(json.JSONDecodeError("Expecting value", "<html>", 0), 200, TransientError, id="not-json"),
     pytest.param(ConnectionResetError("reset by peer"), None, TransientError, id="connection-reset"),
     pytest.param(KeyError("chart"), 200, ProviderError, id="unexpected"),
+    # Reached, then too slow or cut off: transient, not unreachable.
+    pytest.param(requests.exceptions.ReadTimeout("read timed out"), None, TransientError, id="requests-read-timeout"),
+    pytest.param(curl_exceptions.Timeout("Failed to perform, curl: (28) Operation timed out after 20001 milliseconds "
+                                         "with 0 bytes received", code=28), None, TransientError,
+                 id="curl-read-timeout"),
+    pytest.param(curl_exceptions.ConnectionError("Failed to perform, curl: (56) Recv failure: Connection reset by "
+                                                 "peer", code=56), None, TransientError, id="curl-recv-failure"),
+    # Never reached.
+    pytest.param(socket.gaierror(-3, "Temporary failure in name resolution"), None, UnreachableError, id="gaierror"),
+    pytest.param(ConnectionRefusedError(111, "Connection refused"), None, UnreachableError, id="refused"),
+    pytest.param(OSError(101, "Network is unreachable"), None, UnreachableError, id="enetunreach"),
+    pytest.param(curl_exceptions.ProxyError("Failed to perform, curl: (5) Could not resolve proxy: p", code=5), None,
+                 UnreachableError, id="curl-proxy"),
+    pytest.param(curl_exceptions.ConnectionError("Failed to perform, curl: (7) Failed to connect to fc.yahoo.com:443 "
+                                                 "over proxy 127.0.0.1 after 0 ms: Could not connect to server",
+                                                 code=7), None, UnreachableError, id="curl-proxy-refused"),
 ])
 def test_classify_error(error, http_status, expected):
     assert type(classify_error("X", error, http_status)) is expected
+
+
+def test_an_unreachable_cause_is_found_inside_what_yfinance_raises():
+    # yfinance may raise its own exception from the client's (raise ... from error).
+    try:
+        try:
+            raise curl_exceptions.DNSError("Failed to perform, curl: (6) Could not resolve host: x", code=6)
+        except curl_exceptions.DNSError as error:
+            raise YFDataException("request failed") from error
+    except YFDataException as wrapped:
+        result = classify_error("X", wrapped, None)
+    assert type(result) is UnreachableError
+    assert str(result) == "X: Yahoo unreachable (DNSError: curl: (6) Could not resolve host: x)"
+
+
+@pytest.mark.parametrize("client", ["requests", "curl"])
+@pytest.mark.parametrize("how", FakeYahooSession.UNREACHABLE_KINDS)
+def test_an_unreachable_yahoo_is_its_own_error_not_a_missing_symbol(provider, yahoo, how, client):
+    yahoo.go_offline(how, client)
+
+    error = fetch_one(provider, "AAPL")
+
+    assert type(error) is UnreachableError, error
+    assert error.transient  # a blip is retried by the price service; its circuit breaker stops a long outage
+    assert not isinstance(error, SymbolNotFoundError)
+    assert str(error).startswith("AAPL: Yahoo unreachable (")
+    assert yahoo.counts["chart"] >= 1  # the chart request itself was attempted, and raised
+
+    yahoo.go_online()
+    assert isinstance(fetch_one(provider, "AAPL"), TickerHistory)  # the same provider recovers
+
+
+@pytest.mark.parametrize(("client", "how"), [("requests", "dns"), ("curl", "refused")])
+def test_the_fake_raises_as_the_client_does(client, how):
+    prepared = requests.Request("GET", "https://fc.yahoo.com/").prepare()
+    error = unreachable_error(how, client, prepared)
+    assert isinstance(error, OSError)  # both clients' exceptions are OSErrors, as yfinance's checks expect
+    assert type(classify_error("X", error, None)) is UnreachableError
 
 
 def test_a_timeout_is_not_retried_by_the_provider(provider, yahoo):
@@ -323,3 +381,76 @@ def test_default_exchange_timezones():
     assert default_exchange_tz("VOD.L") == "Europe/London"
     assert default_exchange_tz("SHOP.TO") == "America/Toronto"
     assert default_exchange_tz("^GSPC") == "America/New_York"
+
+
+# -- logging while Yahoo is unreachable (issue 11) -----------------------------------------------------------------
+
+def test_yfinance_cookie_and_crumb_warnings_are_dropped_other_records_pass():
+    quiet = QuietCookieWarnings()
+
+    def record(level: int, message: str) -> logging.LogRecord:
+        return logging.LogRecord("yfinance", level, __file__, 1, message, None, None)
+
+    assert not quiet.filter(record(logging.WARNING, "Cookie/crumb fetch failed (DNSError), continuing without crumb"))
+    assert not quiet.filter(record(logging.WARNING, "Cookie fetch from fc.yahoo.com failed (ConnectionError), "
+                                                    "continuing without it"))
+    assert not quiet.filter(record(logging.WARNING, "Crumb fetch rate-limited (HTTP 429), continuing without crumb"))
+    assert quiet.filter(record(logging.WARNING, "Have not implemented price reconstruct for '1h' interval"))
+    assert quiet.filter(record(logging.ERROR, "Cookie jar is corrupt"))  # errors always pass
+    assert any(isinstance(f, QuietCookieWarnings) for f in logging.getLogger("yfinance").filters)
+
+
+def test_an_unreachable_yahoo_writes_no_yfinance_warnings(provider, yahoo, caplog):
+    yahoo.go_offline("dns", "requests")
+    caplog.set_level(logging.DEBUG + 1)  # everything but yfinance's debug trace
+
+    results = [fetch_one(provider, ticker) for ticker in TICKERS * 4]
+
+    assert all(type(r) is UnreachableError for r in results)
+    assert yahoo.counts["chart"] == len(results)
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+UNREACHABLE_TICKERS = tuple(f"T{i:02d}" for i in range(40))
+
+
+def test_a_minute_of_polling_an_unreachable_yahoo_logs_a_bounded_handful(tmp_path, yahoo, make_service,
+                                                                         price_cache, frozen_time, caplog):
+    """Issue 11: offline, the log filled with ~160 yfinance lines a minute. Now: one warning when the circuit
+    opens, one info line each time a half-open probe finds Yahoo still unreachable; and a closing line at the end.
+    """
+    from services.price_service import CircuitBreaker, Need
+
+    yahoo.go_offline("dns", "requests")
+    service = make_service(YahooProvider(tmp_path / "yf", session=yahoo, timeout_s=5.0), price_cache)
+    service.circuit = CircuitBreaker(price_cache, "yahoo", service.settings.rate_limit_cooldown_s,
+                                     now=frozen_time.epoch)
+    needs = {t: Need(dt.date(2025, 6, 2)) for t in UNREACHABLE_TICKERS}
+    caplog.set_level(logging.INFO)
+
+    rounds, every_s = 150, 2  # five minutes of a page (or the warm-up) asking every 2 s
+    for _ in range(rounds):
+        service.fetch_prices_parallel(needs)
+        frozen_time.advance(seconds=every_s)
+    records = [(r.levelname, r.name, r.getMessage()) for r in caplog.records]
+    attempts = yahoo.counts["chart"]
+
+    assert not [r for r in records if r[1].startswith("yfinance")], records
+    opened = [r for r in records if r[0] == "WARNING"]
+    assert len(opened) == 1 and "price source unreachable" in opened[0][2], records
+    # 120 s cool-down in 300 s: opened at 0 s, probed and opened again at ~120 s and ~240 s.
+    assert len(records) <= 4, records
+    # About one request per fetch thread at each opening (the threads that were already sending), never the
+    # 40 tickers x 4 attempts of every round that found their failures expired.
+    assert attempts <= 3 * 2 * service.settings.fetch_workers, attempts
+    state = service.circuit.state()
+    assert (state["state"], state["reason"]) == ("open", "unreachable")
+    assert service.in_flight(UNREACHABLE_TICKERS) == []
+
+    yahoo.go_online()  # back: after the cool-down the next round closes the circuit, and says so once
+    frozen_time.advance(seconds=120)
+    caplog.clear()
+    service.fetch_prices_parallel(needs)
+    assert service.circuit.state()["state"] == "closed"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == [
+        "circuit breaker closed: yahoo answers again (it was unreachable for 420 s)"]

@@ -6,12 +6,17 @@ The chart JSON is shaped like Yahoo's v8 answer for daily bars to
 `GET https://query2.finance.yahoo.com/v8/finance/chart/<SYM>?period1=..&period2=..&interval=1d
 &includePrePost=False&events=div,splits,capitalGains&crumb=..`, the request yfinance 1.7's history() sends.
 Every request is counted by kind; any URL the fake does not know raises, so nothing can reach the network.
+
+`go_offline(how, client)` makes every request raise what the client raises when Yahoo cannot be reached (no DNS,
+connection refused, connect timeout), as `requests` (urllib3's error wrapped in MaxRetryError) or curl_cffi (the
+session yfinance makes by default; libcurl's code on the exception) raise it; `go_online()` ends it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -19,6 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
+from curl_cffi.requests import exceptions as curl_exceptions
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
 
 CRUMB = "fake-crumb-Xy1"
 VALID_RANGES = ["1d", "5d", "1mo", "3mo", "6mo", "1y", "2y", "5y", "10y", "ytd", "max"]
@@ -146,7 +153,18 @@ class FakeYahooSession(requests.Session):
         self.counts: Counter[str] = Counter()
         self.log: list[tuple[str, str]] = []  # (kind, full URL), in order
         self.unexpected: list[str] = []
+        self.offline: tuple[str, str] | None = None  # (how, client) while unreachable; see go_offline
         self._lock = threading.Lock()  # the provider is used from many threads at once
+
+    UNREACHABLE_KINDS = ("dns", "refused", "connect_timeout")
+
+    def go_offline(self, how: str = "dns", client: str = "requests") -> None:
+        """From now on every request raises as `client` ("requests" | "curl") does when Yahoo is unreachable."""
+        assert how in self.UNREACHABLE_KINDS and client in ("requests", "curl"), (how, client)
+        self.offline = (how, client)
+
+    def go_online(self) -> None:
+        self.offline = None
 
     def fail(self, symbol: str, failure: str | None) -> None:
         self.symbols[symbol].failure = failure
@@ -166,6 +184,8 @@ class FakeYahooSession(requests.Session):
         if kind == "unexpected":
             self.unexpected.append(f"{method} {prepared.url}")
             raise UnexpectedRequest(f"fake Yahoo does not serve {method} {prepared.url}")
+        if self.offline is not None:
+            raise unreachable_error(*self.offline, prepared)
         if kind == "cookie":
             # Like fc.yahoo.com: a 404 page that sets the A3 cookie yfinance keeps (it ignores the status).
             self.cookies.set("A3", "d=AQABBfake&S=AQAAAfake", domain=".yahoo.com", path="/",
@@ -210,6 +230,31 @@ class FakeYahooSession(requests.Session):
         else:
             period1, period2 = int(query["period1"]), int(query["period2"])
         return _response(prepared, 200, json.dumps(chart_json(symbol, fake, period1, period2)))
+
+
+def unreachable_error(how: str, client: str, prepared) -> Exception:
+    """The exception `client` raises for `prepared` when its host cannot be reached, shaped as the client's own."""
+    host = urlsplit(prepared.url).hostname
+    if client == "curl":  # curl_cffi's messages and libcurl's codes, as curl_cffi 0.17 raises them
+        tail = ". See https://curl.se/libcurl/c/libcurl-errors.html first for more details."
+        if how == "dns":
+            return curl_exceptions.DNSError(f"Failed to perform, curl: (6) Could not resolve host: {host}{tail}",
+                                            code=6)
+        if how == "refused":
+            return curl_exceptions.ConnectionError(
+                f"Failed to perform, curl: (7) Failed to connect to {host} port 443 after 0 ms: Couldn't connect to "
+                f"server{tail}", code=7)
+        return curl_exceptions.Timeout(
+            f"Failed to perform, curl: (28) Connection timed out after 5001 milliseconds{tail}", code=28)
+    # requests: urllib3 gives up (MaxRetryError, whose reason is the cause) and requests wraps that.
+    if how == "dns":
+        cause = NameResolutionError(host, None, socket.gaierror(-2, "Name or service not known"))
+        return requests.exceptions.ConnectionError(MaxRetryError(None, prepared.path_url, cause), request=prepared)
+    if how == "refused":
+        cause = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+        return requests.exceptions.ConnectionError(MaxRetryError(None, prepared.path_url, cause), request=prepared)
+    cause = ConnectTimeoutError(None, f"Connection to {host} timed out. (connect timeout=5.0)")
+    return requests.exceptions.ConnectTimeout(MaxRetryError(None, prepared.path_url, cause), request=prepared)
 
 
 def _response(prepared, status: int, body: str, content_type: str = "application/json") -> requests.Response:
