@@ -145,10 +145,15 @@ _SCHEMAS: dict[str, dict] = {
         "checks": _obj({"database": {"type": "boolean"}, "cache": {"type": "boolean"}}),
         "provider": {"type": "string"},
         "circuit": _obj({
-            "state": {"enum": ["closed", "open", "half_open"]},
-            "open_until": _DATE_TIME_OR_NULL,
-            "reason": {"type": ["string", "null"]},
-        }),
+            "state": {"enum": ["closed", "open", "half_open"],
+                      "description": "open: no request goes to the price source until `until`; half_open: the "
+                                     "cool-down is over and nothing has got through yet. Open: status degraded"},
+            "reason": {"enum": ["rate_limited", "unreachable", None], "description": "why it opened (null if closed)"},
+            "until": {**_DATE_TIME_OR_NULL, "description": "when the cool-down ends (null if closed)"},
+            "open_until": {**_DATE_TIME_OR_NULL, "description": "the same as `until` (its first name)"},
+            "since": {**_DATE_TIME_OR_NULL, "description": "when it first opened (null if closed)"},
+            "detail": {"type": ["string", "null"], "description": "the error that opened it"},
+        }, required=["state", "reason", "until", "open_until"]),
         "scheduler": _obj({
             "leader_pid": {"type": ["integer", "null"]},
             "warmup_runs": {"type": "integer", "minimum": 0},
