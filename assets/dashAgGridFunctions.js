@@ -23,13 +23,23 @@ dagfuncs.stMoney = function (value, currency, signed) {
     }
 };
 
+// A non-zero fraction that would read 0.00 % keeps two significant digits (-0.000016 -> "-0.0016%"), never
+// "-0.00%" beside a visible loss; exactly zero reads "0.00%". The same rule as format.percent in Python.
 dagfuncs.stPercent = function (value, signed) {
     if (value === null || value === undefined || value === "") {
         return "\u2014";
     }
+    if (value === 0) {
+        value = 0;  // -0 would read "-0.00%" where signDisplay is "auto"
+    }
+    var sign = signed ? "exceptZero" : "auto";
+    if (value !== 0 && Math.abs(value) < 0.00005) {  // under 0.005 %: rounds to 0.00 % at 2 decimals
+        return stFormat("pct2sig:" + (signed ? "s" : ""), {
+            style: "percent", minimumSignificantDigits: 2, maximumSignificantDigits: 2, signDisplay: sign,
+        }).format(value);
+    }
     return stFormat("pct:" + (signed ? "s" : ""), {
-        style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2,
-        signDisplay: signed ? "exceptZero" : "auto",
+        style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2, signDisplay: sign,
     }).format(value);
 };
 

@@ -1,7 +1,10 @@
 """Portfolio arithmetic: replay a ledger into positions, value them, chart them.
 
 Pure functions over `services.models` values: no I/O, no dash. Amounts accumulate as exact Decimals and are
-rounded only on the way out (money to cents, quantities and fractions to 6 dp). Transactions are applied in
+rounded only on the way out (money to cents, quantities and fractions to 6 dp). A total that a person can add up
+from the rows on screen is the sum of the rounded rows, never the rounded exact sum, so the cents agree (issue 11,
+item 8): each holding's money is rounded to cents once, and the summary and the weights are built from those
+cents. Transactions are applied in
 date order; transactions on the same date keep the order they were given in (a stable sort), so a BUY listed
 before a SELL on the same day is applied first. See "Ledger semantics" in DESIGN.md.
 """
@@ -13,7 +16,7 @@ import datetime as dt
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -23,6 +26,9 @@ from services.models import PriceInfo, Transaction
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 MICRO = Decimal("0.000001")
+# Weights are shown as percentages with 2 decimals (0.01 % = 0.0001 of the whole): they are allocated in these
+# steps so the shown weights add up to exactly 100.00 %.
+WEIGHT_STEP = Decimal("0.0001")
 
 RANGES = ("1M", "3M", "6M", "YTD", "1Y", "5Y", "MAX")
 _RANGE_MONTHS = {"1M": 1, "3M": 3, "6M": 6, "1Y": 12, "5Y": 60}
@@ -156,12 +162,29 @@ def _round(value: Decimal | None, step: Decimal) -> float | None:
     return None if value is None else float(value.quantize(step, rounding=ROUND_HALF_UP))
 
 
-def _money(value: Decimal | None) -> float | None:
-    return _round(value, CENT)
+def _cents(value: Decimal | None) -> Decimal | None:
+    """Money rounded to cents (half up), still a Decimal so totals of rounded rows stay exact."""
+    return None if value is None else value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _float(value: Decimal | None) -> float | None:
+    """An already rounded Decimal for the JSON payload."""
+    return None if value is None else float(value)
 
 
 def _fine(value: Decimal | None) -> float | None:
     return _round(value, MICRO)
+
+
+def _fraction(value: Decimal | None) -> float | None:
+    """A fraction to 6 dp, but never fewer than 2 significant digits.
+
+    A -$0.16 day change on a $400,000 portfolio is -0.0000004: at 6 dp it would be 0, a "no change" next to a
+    visible loss. Below 1e-5 the fraction keeps its first two significant digits instead (-0.0000004 stays).
+    """
+    if value is None or not value or abs(value) >= Decimal("0.00001"):
+        return _fine(value)
+    return _round(value, Decimal(1).scaleb(value.adjusted() - 1))
 
 
 def _ratio(part: Decimal | None, whole: Decimal | None) -> Decimal | None:
@@ -173,6 +196,26 @@ def _decimal(price: float | None) -> Decimal | None:
     if price is None or not math.isfinite(price):
         return None
     return Decimal(repr(float(price)))
+
+
+def _weights(values: Mapping[str, Decimal], step: Decimal = WEIGHT_STEP) -> dict[str, Decimal] | None:
+    """Each value's share of the total in whole `step`s that add up to exactly 1 (largest-remainder method).
+
+    Rounding each share on its own can make three thirds 0.9999 or 100.0001 % (issue 11, item 8). Here every
+    share is floored to a step and the steps left over go, one each, to the shares that lost the most by the
+    flooring (ties: the larger value, then the ticker). None when the total is not positive.
+    """
+    total = sum(values.values(), ZERO)
+    if total <= 0:
+        return None
+    units = 1 / step  # steps in the whole
+    quotas = {t: v * units / total for t, v in values.items()}
+    floors = {t: q.to_integral_value(rounding=ROUND_FLOOR) for t, q in quotas.items()}
+    left = int(units - sum(floors.values(), ZERO))
+    by_remainder = sorted(quotas, key=lambda t: (-(quotas[t] - floors[t]), -values[t], t))
+    for ticker in by_remainder[:left]:
+        floors[ticker] += 1
+    return {t: (n * step).quantize(step) for t, n in floors.items()}
 
 
 @dataclass(frozen=True)
@@ -201,28 +244,47 @@ def _open_valued(positions: Mapping[str, Position], prices: Mapping[str, PriceIn
     return [_value(p, prices.get(t)) for t, p in positions.items() if p.is_open]
 
 
+def _rounded(v: _Valued) -> dict[str, Decimal | None]:
+    """One holding's money in cents, rounded once; every total and gain on screen is built from these."""
+    cost_basis = _cents(v.position.cost_basis)
+    market_value = _cents(v.market_value)
+    return {
+        "cost_basis": cost_basis,
+        "market_value": market_value,
+        # value - cost of the shown cents, so the row adds up on screen (not the rounded exact gain).
+        "unrealized_gain": market_value - cost_basis if market_value is not None else None,
+        "day_change": _cents(v.day_change),
+    }
+
+
 def holdings_rows(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo]) -> list[dict]:
-    """The holdings table: open positions, largest market value first, unpriced ones last (by ticker)."""
+    """The holdings table: open positions, largest market value first, unpriced ones last (by ticker).
+
+    Money is in cents, rounded once per row; unrealized_gain is the row's market_value - cost_basis as shown.
+    The weights are shares of the sum of the rows' market values, allocated in 0.0001 steps that add up to
+    exactly 1 (see `_weights`); an unpriced row has no weight.
+    """
     valued = _open_valued(positions, prices)
-    total = sum((v.market_value for v in valued if v.market_value is not None), ZERO)
     valued.sort(key=lambda v: (v.market_value is None, -(v.market_value or ZERO), v.position.ticker))
+    money = [_rounded(v) for v in valued]
+    weights = _weights({v.position.ticker: m["market_value"] for v, m in zip(valued, money, strict=True)
+                        if m["market_value"] is not None}) or {}
     rows = []
-    for v in valued:
+    for v, m in zip(valued, money, strict=True):
         p = v.position
-        gain = v.market_value - p.cost_basis if v.market_value is not None else None
         priced = v.price is not None
         rows.append({
             "ticker": p.ticker,
             "quantity": _fine(p.quantity),
             "avg_cost": _fine(p.avg_cost),  # a per-share amount: 6 dp so penny stocks keep their digits
-            "cost_basis": _money(p.cost_basis),
+            "cost_basis": _float(m["cost_basis"]),
             "price": _fine(v.price),
-            "market_value": _money(v.market_value),
-            "unrealized_gain": _money(gain),
-            "unrealized_gain_pct": _fine(_ratio(gain, p.cost_basis)),
-            "day_change": _money(v.day_change),
-            "day_change_pct": _fine(_ratio(v.day_change, v.day_base)),
-            "weight": _fine(_ratio(v.market_value, total)),
+            "market_value": _float(m["market_value"]),
+            "unrealized_gain": _float(m["unrealized_gain"]),
+            "unrealized_gain_pct": _fraction(_ratio(m["unrealized_gain"], m["cost_basis"])),
+            "day_change": _float(m["day_change"]),
+            "day_change_pct": _fraction(_ratio(m["day_change"], v.day_base)),
+            "weight": _float(weights.get(p.ticker)),
             "price_as_of": v.info.as_of.isoformat() if priced and v.info.as_of else None,
             "price_status": v.info.status if priced else "missing",
         })
@@ -230,46 +292,53 @@ def holdings_rows(positions: Mapping[str, Position], prices: Mapping[str, PriceI
 
 
 def summary(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo]) -> dict:
-    """Portfolio totals for the summary cards.
+    """Portfolio totals for the summary cards, each the sum of the holdings rows' rounded cents.
 
     Missing prices never turn into made-up values: market_value is the sum over priced holdings only, and
-    unrealized_gain(_pct) compares it with the cost basis of those same holdings, so an unpriced holding
-    does not show up as a loss. cost_basis is the full cost of every open holding (it needs no price).
-    day_change(_pct) covers the holdings with both a price and a previous close. With holdings but none of
-    them priced, the price-dependent values are None; an empty portfolio is worth exactly 0.
-    realized_gain and dividends include closed positions.
+    unrealized_gain(_pct) compares it with the cost basis of those same holdings (`priced_cost_basis`, so
+    unrealized_gain == market_value - priced_cost_basis to the cent), and an unpriced holding does not show up
+    as a loss. cost_basis is the full cost of every open holding (it needs no price); `priced_count` says how
+    many of the `holdings_count` holdings are in market_value. day_change(_pct) covers the holdings with both a
+    price and a previous close. With holdings but none of them priced, the price-dependent values are None; an
+    empty portfolio is worth exactly 0. realized_gain and dividends include closed positions (each position
+    rounded to cents, then summed, like everything else here).
     """
     valued = _open_valued(positions, prices)
-    priced = [v for v in valued if v.market_value is not None]
-    moved = [v for v in valued if v.day_change is not None]
-    market_value = sum((v.market_value for v in priced), ZERO) if priced or not valued else None
-    priced_cost = sum((v.position.cost_basis for v in priced), ZERO)
+    money = [_rounded(v) for v in valued]
+    priced = [m for m in money if m["market_value"] is not None]
+    moved = [(v, m) for v, m in zip(valued, money, strict=True) if m["day_change"] is not None]
+    market_value = sum((m["market_value"] for m in priced), ZERO) if priced or not valued else None
+    priced_cost = sum((m["cost_basis"] for m in priced), ZERO)
     gain = market_value - priced_cost if market_value is not None else None
-    day_change = sum((v.day_change for v in moved), ZERO) if moved or not valued else None
-    day_base = sum((v.day_base for v in moved), ZERO)
+    day_change = sum((m["day_change"] for _v, m in moved), ZERO) if moved or not valued else None
+    day_base = sum((v.day_base for v, _m in moved), ZERO)
     return {
-        "market_value": _money(market_value),
-        "cost_basis": _money(sum((v.position.cost_basis for v in valued), ZERO)),
-        "unrealized_gain": _money(gain),
-        "unrealized_gain_pct": _fine(_ratio(gain, priced_cost)),
-        "day_change": _money(day_change),
-        "day_change_pct": _fine(_ratio(day_change, day_base)),
-        "realized_gain": _money(sum((p.realized_gain for p in positions.values()), ZERO)),
-        "dividends": _money(sum((p.dividends for p in positions.values()), ZERO)),
+        "market_value": _float(market_value),
+        "cost_basis": _float(sum((m["cost_basis"] for m in money), ZERO)),
+        "unrealized_gain": _float(gain),
+        "unrealized_gain_pct": _fraction(_ratio(gain, priced_cost)),
+        "day_change": _float(day_change),
+        "day_change_pct": _fraction(_ratio(day_change, day_base)),
+        "realized_gain": _float(sum((_cents(p.realized_gain) for p in positions.values()), ZERO)),
+        "dividends": _float(sum((_cents(p.dividends) for p in positions.values()), ZERO)),
         "holdings_count": len(valued),
+        "priced_count": len(priced),
+        "priced_cost_basis": _float(priced_cost),
     }
 
 
 def allocation(rows: Sequence[Mapping]) -> list[dict]:
-    """[{"ticker", "weight"}] over rows with a market value, largest first; the 6 dp weights sum to 1."""
+    """[{"ticker", "weight"}] over rows with a market value, largest first; the weights add up to exactly 1.
+
+    The same largest-remainder allocation in 0.0001 steps as the rows' own weights, so the donut and the
+    table agree.
+    """
     values = {r["ticker"]: Decimal(repr(float(r["market_value"])))
               for r in rows if r.get("market_value") is not None}
-    total = sum(values.values(), ZERO)
-    if total <= 0:
+    weights = _weights(values)
+    if weights is None:
         return []
-    weights = {t: (v / total).quantize(MICRO, rounding=ROUND_HALF_UP) for t, v in values.items()}
     ordered = sorted(weights, key=lambda t: (-weights[t], t))
-    weights[ordered[0]] += Decimal(1) - sum(weights.values(), ZERO)  # rounding residue to the largest
     return [{"ticker": t, "weight": float(weights[t])} for t in ordered]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 DASH = "—"
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "INR": "₹"}
@@ -23,11 +24,20 @@ def money(value: float | None, currency: str | None = "USD", *, signed: bool = F
 
 
 def percent(fraction: float | None, *, signed: bool = True, digits: int = 2) -> str:
-    """A fraction as a percentage: 0.1234 -> `+12.34%`. None is an em dash."""
+    """A fraction as a percentage: 0.1234 -> `+12.34%`. None is an em dash.
+
+    A non-zero fraction too small for `digits` decimals keeps two significant digits (-0.000016 -> `-0.0016%`),
+    never `-0.00%` next to a visible loss (issue 11, item 8); exactly zero is `0.00%`. stPercent in
+    assets/dashAgGridFunctions.js follows the same rule for the holdings grid.
+    """
     if fraction is None:
         return DASH
     sign = "-" if fraction < 0 else ("+" if signed and fraction > 0 else "")
-    return f"{sign}{abs(fraction) * 100:,.{digits}f}%"
+    scaled = abs(fraction) * 100
+    text = f"{scaled:,.{digits}f}"
+    if fraction and not any(c in "123456789" for c in text):
+        text = format(Decimal(f"{scaled:.1e}"), "f")  # 2 significant digits, written out: 1.6e-03 -> 0.0016
+    return f"{sign}{text}%"
 
 
 def tone(value: float | None) -> str:

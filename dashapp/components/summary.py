@@ -29,12 +29,14 @@ class Figure:
     sub_class: str = "text-muted"
 
 
-def summary_figures(summary: dict, currency: str = "USD") -> tuple[Figure, Figure, Figure, Figure]:
-    """The four cards' text for a payload's `summary` block; values not known yet read as an em dash."""
-    waiting = summary.get("holdings_count", 0) > 0 and summary.get("market_value") is None
-    market_value = Figure(
-        money(summary.get("market_value"), currency), "",
-        "Waiting for prices" if waiting else f"Cost basis {money(summary.get('cost_basis'), currency)}")
+def summary_figures(summary: dict, currency: str = "USD", *,
+                    prices: dict | None = None) -> tuple[Figure, Figure, Figure, Figure]:
+    """The four cards' text for a payload's `summary` block; values not known yet read as an em dash.
+
+    `prices` is the same payload's `prices` block: with nothing priced it tells "fetching prices" (some are
+    being fetched now) from "prices unavailable" (none is), so the card never waits for good.
+    """
+    market_value = _market_value_figure(summary, currency, prices or {})
     day = summary.get("day_change")
     day_change = Figure(money(day, currency, signed=True), tone(day),
                         percent(summary.get("day_change_pct")) if day is not None else DASH, tone(day))
@@ -47,6 +49,28 @@ def summary_figures(summary: dict, currency: str = "USD") -> tuple[Figure, Figur
     realized = Figure(money(total, currency, signed=True), tone(total),
                       f"Realized {money(realized_value, currency)} · Div {money(dividends, currency)}")
     return market_value, day_change, unrealized, realized
+
+
+def _market_value_figure(summary: dict, currency: str, prices: dict) -> Figure:
+    """Market value over its cost basis, saying how much of the portfolio is priced when not all of it is.
+
+    The cost basis shown is that of the holdings in the value above it (the unrealized gain card is their
+    difference, to the cent); with nothing priced it is the whole cost basis, which needs no price.
+    """
+    holdings = summary.get("holdings_count") or 0
+    value = summary.get("market_value")
+    if holdings == 0:
+        return Figure(money(0.0, currency), "", "No holdings yet")
+    cost = f"Cost basis {money(summary.get('cost_basis'), currency)}"
+    if value is None:
+        state = "fetching prices" if prices.get("fetching") else "prices unavailable"
+        return Figure(DASH, "", f"{cost} · {state}")
+    priced = summary.get("priced_count", holdings)  # payloads from before priced_count: all priced
+    if priced < holdings:
+        priced_cost = summary.get("priced_cost_basis", summary.get("cost_basis"))
+        return Figure(money(value, currency), "",
+                      f"Cost basis {money(priced_cost, currency)} · {priced} of {holdings} priced")
+    return Figure(money(value, currency), "", cost)
 
 
 def figure_children(figure: Figure) -> tuple[html.Span, html.Span]:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from dashapp.components.format import age, currency_prefix, money, parse_time, percent, tone
+
+GRID_FUNCTIONS = Path(__file__).resolve().parents[2] / "assets" / "dashAgGridFunctions.js"
 
 
 @pytest.mark.parametrize(("value", "currency", "signed", "expected"), [
@@ -29,11 +35,40 @@ def test_money(value, currency, signed, expected):
     (0.1234, True, "+12.34%"),
     (-0.0001, True, "-0.01%"),
     (0.0, True, "0.00%"),
+    (-0.0, True, "0.00%"),
     (0.5, False, "50.00%"),
     (None, True, "—"),
+    # Too small for 2 decimals but not zero: 2 significant digits, never "-0.00%" (issue 11, item 8).
+    (-0.000016, True, "-0.0016%"),  # -$0.16 on $10,000
+    (-0.0000004, True, "-0.000040%"),  # -$0.16 on $400,000
+    (0.000016, True, "+0.0016%"),
+    (0.000016, False, "0.0016%"),
+    (0.00004999, True, "+0.0050%"),  # 0.004999 % -> 2 significant digits 0.0050
+    (0.00005, True, "+0.01%"),  # 0.005 % rounds up to 0.01 %: the usual 2 decimals
+    (0.0000099999, True, "+0.0010%"),  # 0.00099999 % -> 0.0010, not 0.00100
+    (12.345678, True, "+1,234.57%"),
 ])
 def test_percent(fraction, signed, expected):
     assert percent(fraction, signed=signed) == expected
+
+
+JS_PERCENT_CASES = [0.1234, -0.0001, 0.0, -0.0, 0.5, -0.000016, -0.0000004, 0.000016, 0.00004999, 0.00005,
+                    0.0000099999, 12.345678, -1e-12]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the grid's formatter")
+@pytest.mark.parametrize("signed", [True, False])
+def test_grid_percent_formatter_reads_as_python(signed):
+    """stPercent (assets/dashAgGridFunctions.js) and format.percent write every fraction the same way."""
+    script = (
+        "global.window = {};"
+        f"require({json.dumps(str(GRID_FUNCTIONS))});"
+        f"const values = {json.dumps(JS_PERCENT_CASES)};"
+        f"console.log(JSON.stringify(values.map(v => window.dashAgGridFunctions.stPercent(v, {str(signed).lower()}))));"
+    )
+    out = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=30, check=True).stdout
+    assert json.loads(out) == [percent(v, signed=signed) for v in JS_PERCENT_CASES]
+    assert json.loads(out)[5] == "-0.0016%"
 
 
 @pytest.mark.parametrize(("value", "expected"), [(1.0, "text-gain"), (-0.01, "text-loss"), (0, "text-muted"),

@@ -248,7 +248,9 @@ def test_holdings_rows_with_a_missing_price():
         "unrealized_gain_pct": 0.2,  # 200 / 1000
         "day_change": -40.0,  # 20 * (60 - 62)
         "day_change_pct": -0.032258,  # -40 / (20*62 = 1240) = -0.0322580...
-        "weight": 0.521739,  # 1200 / (1200 + 1100) = 0.5217391...
+        # 1200 / (1200 + 1100) = 0.5217391... = 5217.39 steps of 0.0001; AAA's 4782.61 has the larger
+        # remainder, so the one step left over (5217 + 4782 = 9999) goes to AAA and BBB keeps 5217.
+        "weight": 0.5217,
         "price_as_of": "2024-05-01T20:00:00+00:00",
         "price_status": "market_closed",
     }
@@ -258,7 +260,7 @@ def test_holdings_rows_with_a_missing_price():
     assert aaa["unrealized_gain_pct"] == 0.094527  # 95 / 1005 = 0.0945273...
     assert aaa["day_change"] == 100.0  # 10 * (110 - 100)
     assert aaa["day_change_pct"] == 0.1  # 100 / (10*100)
-    assert aaa["weight"] == 0.478261  # 1100 / 2300 = 0.4782608...
+    assert aaa["weight"] == 0.4783  # 1100 / 2300 = 0.4782608... floored to 0.4782, plus the step left over
     assert rows[2] == {
         "ticker": "CCC", "quantity": 5.0, "avg_cost": 70.0, "cost_basis": 350.0,  # 350 / 5 = 70
         "price": None, "market_value": None, "unrealized_gain": None, "unrealized_gain_pct": None,
@@ -291,6 +293,8 @@ def test_summary_counts_missing_prices_honestly():
         "realized_gain": 98.0,  # closed ZZZ counts
         "dividends": 15.5,  # 12.5 + 3
         "holdings_count": 3,
+        "priced_count": 2,  # AAA and BBB
+        "priced_cost_basis": 2005.0,  # 1005 + 1000: market_value - this = unrealized_gain (2300 - 2005 = 295)
     }
 
 
@@ -300,6 +304,7 @@ def test_summary_with_nothing_priced_is_unknown_not_zero():
     assert result["unrealized_gain_pct"] is None
     assert result["day_change"] is None and result["day_change_pct"] is None
     assert result["cost_basis"] == 2355.0 and result["holdings_count"] == 3
+    assert result["priced_count"] == 0 and result["priced_cost_basis"] == 0.0
 
 
 def test_summary_of_an_empty_portfolio_is_zero():
@@ -307,7 +312,7 @@ def test_summary_of_an_empty_portfolio_is_zero():
     assert result["market_value"] == 0.0 and result["cost_basis"] == 0.0
     assert result["unrealized_gain"] == 0.0 and result["unrealized_gain_pct"] is None
     assert result["day_change"] == 0.0 and result["day_change_pct"] is None
-    assert result["holdings_count"] == 0
+    assert result["holdings_count"] == 0 and result["priced_count"] == 0
 
 
 def test_money_is_rounded_to_cents_half_up():
@@ -317,23 +322,149 @@ def test_money_is_rounded_to_cents_half_up():
     assert row["avg_cost"] == 3.333333  # 10 / 3
 
 
+# --- cents that add up (issue 11, item 8) ------------------------------------------------------------------
+
+
+def _half_cents() -> tuple[dict[str, Position], dict[str, PriceInfo]]:
+    """Three holdings whose exact values each end in half a cent, so rounding a total differs from summing."""
+    day = dt.date(2024, 1, 2)
+    positions = {
+        "AAA": Position("AAA", D(3), D("7.334"), D(0), D(0), day),
+        "BBB": Position("BBB", D(1), D("15.125"), D(0), D(0), day),
+        "CCC": Position("CCC", D(5), D("20.115"), D(0), D(0), day),
+    }
+    prices = {
+        "AAA": quote("AAA", 3.335, 3.0),
+        "BBB": quote("BBB", 20.005, 20.0),
+        "CCC": quote("CCC", 6.001, 6.0),
+    }
+    return positions, prices
+
+
+def test_rows_round_each_amount_once_and_the_gain_is_value_minus_cost_shown():
+    rows = {r["ticker"]: r for r in holdings_rows(*_half_cents())}
+    # (market value, cost basis, unrealized gain, day change), by hand:
+    # AAA 3 x 3.335 = 10.005 -> 10.01; 7.334 -> 7.33; 10.01 - 7.33 = 2.68 (the exact 2.671 would round to 2.67);
+    #     day 3 x (3.335 - 3) = 1.005 -> 1.01
+    # BBB 1 x 20.005 -> 20.01; 15.125 -> 15.13 (half up); 20.01 - 15.13 = 4.88; day 1 x 0.005 -> 0.01
+    # CCC 5 x 6.001 = 30.005 -> 30.01; 20.115 -> 20.12; 30.01 - 20.12 = 9.89; day 5 x 0.001 = 0.005 -> 0.01
+    assert {t: (r["market_value"], r["cost_basis"], r["unrealized_gain"], r["day_change"])
+            for t, r in rows.items()} == {
+        "AAA": (10.01, 7.33, 2.68, 1.01),
+        "BBB": (20.01, 15.13, 4.88, 0.01),
+        "CCC": (30.01, 20.12, 9.89, 0.01),
+    }
+    assert rows["AAA"]["unrealized_gain_pct"] == 0.365621  # 2.68 / 7.33 = 0.3656207...
+    assert rows["AAA"]["day_change_pct"] == 0.112222  # 1.01 / (3 x 3 = 9) = 0.1122222...
+    for row in rows.values():
+        assert D(repr(row["unrealized_gain"])) == D(repr(row["market_value"])) - D(repr(row["cost_basis"]))
+
+
+def test_summary_totals_are_the_sums_of_the_rounded_rows():
+    positions, prices = _half_cents()
+    rows = holdings_rows(positions, prices)
+    result = summary(positions, prices)
+    assert result["market_value"] == 60.03  # 10.01 + 20.01 + 30.01; the exact 60.015 would round to 60.02
+    assert result["cost_basis"] == 42.58  # 7.33 + 15.13 + 20.12; the exact 42.574 would round to 42.57
+    assert result["unrealized_gain"] == 17.45  # 60.03 - 42.58 = 2.68 + 4.88 + 9.89; exact 17.441 -> 17.44
+    assert result["day_change"] == 1.03  # 1.01 + 0.01 + 0.01; the exact 1.015 would round to 1.02
+    assert result["unrealized_gain_pct"] == 0.409817  # 17.45 / 42.58 = 0.4098168...
+    assert result["day_change_pct"] == 0.017458  # 1.03 / (3 x 3 + 1 x 20 + 5 x 6 = 59) = 0.0174576...
+    assert (result["priced_count"], result["priced_cost_basis"]) == (3, 42.58)
+
+    def total(field: str) -> Decimal:
+        return sum((D(repr(r[field])) for r in rows), D(0))
+
+    for field in ("market_value", "cost_basis", "unrealized_gain", "day_change"):
+        assert D(repr(result[field])) == total(field), field
+
+
+def test_weights_add_up_to_exactly_one_at_the_shown_precision():
+    rows = {r["ticker"]: r["weight"] for r in holdings_rows(*_half_cents())}
+    # Shares of 60.03 in 0.0001 steps: AAA 10.01 -> 1667.4996, BBB 20.01 -> 3333.3333, CCC 30.01 -> 4999.1671.
+    # Rounded one by one they make 0.1667 + 0.3333 + 0.4999 = 0.9999 (99.99 %). Floors 1667 + 3333 + 4999 = 9999
+    # steps: the one left goes to the largest remainder, AAA's 0.4996.
+    assert rows == {"AAA": 0.1668, "BBB": 0.3333, "CCC": 0.4999}
+    assert sum(D(repr(w)) for w in rows.values()) == 1
+    assert allocation(holdings_rows(*_half_cents())) == [
+        {"ticker": "CCC", "weight": 0.4999}, {"ticker": "BBB", "weight": 0.3333}, {"ticker": "AAA", "weight": 0.1668},
+    ]
+
+
+def test_a_tiny_day_change_keeps_its_sign_and_two_significant_digits():
+    day = dt.date(2024, 1, 2)
+    small = {"AAA": Position("AAA", D(100), D(9000), D(0), D(0), day)}
+    row = holdings_rows(small, {"AAA": quote("AAA", 99.9984, 100.0)})[0]
+    assert row["day_change"] == -0.16  # 100 x (99.9984 - 100) = -0.16
+    assert row["day_change_pct"] == -0.000016  # -0.16 / (100 x 100) = -0.000016, i.e. -0.0016 %
+    large = {"AAA": Position("AAA", D(1000), D(300000), D(0), D(0), day)}
+    result = summary(large, {"AAA": quote("AAA", 399.99984, 400.0)})
+    assert result["day_change"] == -0.16  # 1000 x (399.99984 - 400) = -0.16
+    assert result["day_change_pct"] == -0.0000004  # -0.16 / 400000: 0 at 6 dp, so 2 significant digits
+
+
+cents = st.integers(1, 10**9).map(lambda c: D(c) / 100)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 10**6).map(lambda n: D(n) / 1000),  # quantity
+                          st.integers(0, 10**8).map(lambda n: D(n) / 1000),  # cost basis, to a tenth of a cent
+                          st.one_of(st.none(), cents),  # price
+                          st.one_of(st.none(), cents)),  # previous close
+                min_size=1, max_size=12))
+def test_totals_always_add_up_to_the_cent(holdings):
+    day = dt.date(2024, 1, 2)
+    positions = {f"T{i:02d}": Position(f"T{i:02d}", q, c, D(0), D(0), day) for i, (q, c, _p, _pc) in
+                 enumerate(holdings)}
+    prices = {f"T{i:02d}": quote(f"T{i:02d}", None if p is None else float(p), None if pc is None else float(pc))
+              for i, (_q, _c, p, pc) in enumerate(holdings)}
+    rows = holdings_rows(positions, prices)
+    result = summary(positions, prices)
+
+    def dec(value) -> Decimal:
+        return D(repr(value))
+
+    priced = [r for r in rows if r["market_value"] is not None]
+    assert result["cost_basis"] == float(sum((dec(r["cost_basis"]) for r in rows), D(0)))
+    assert result["priced_count"] == len(priced)
+    assert result["priced_cost_basis"] == float(sum((dec(r["cost_basis"]) for r in priced), D(0)))
+    for row in priced:
+        assert dec(row["unrealized_gain"]) == dec(row["market_value"]) - dec(row["cost_basis"])
+    if priced:
+        assert dec(result["market_value"]) == sum((dec(r["market_value"]) for r in priced), D(0))
+        assert dec(result["unrealized_gain"]) == dec(result["market_value"]) - dec(result["priced_cost_basis"])
+        if sum(dec(r["market_value"]) for r in priced) > 0:
+            weights = [dec(r["weight"]) for r in priced]
+            assert sum(weights) == 1
+            total = sum((dec(r["market_value"]) for r in priced), D(0))
+            for row, weight in zip(priced, weights, strict=True):  # each within one step of its exact share
+                assert abs(weight - dec(row["market_value"]) / total) < D("0.0001")
+            assert sum(dec(a["weight"]) for a in allocation(rows)) == 1
+    else:
+        assert result["market_value"] is None and result["unrealized_gain"] is None
+    moved = [dec(r["day_change"]) for r in rows if r["day_change"] is not None]
+    assert result["day_change"] == (float(sum(moved, D(0))) if moved else None)
+
+
 # --- allocation ---------------------------------------------------------------------------------------------
 
 
 def test_allocation_from_holdings_rows_skips_unpriced_and_sums_to_one():
     result = allocation(holdings_rows(_positions(), PRICES))
-    assert result == [{"ticker": "BBB", "weight": 0.521739}, {"ticker": "AAA", "weight": 0.478261}]
-    assert sum(a["weight"] for a in result) == pytest.approx(1.0, abs=1e-12)
+    # 1200 / 2300 = 0.52173.. and 1100 / 2300 = 0.47826..: floors 0.5217 + 0.4782 = 0.9999; the last 0.0001
+    # goes to the larger remainder (AAA's 0.61 step against BBB's 0.39), the same weights as the rows'.
+    assert result == [{"ticker": "BBB", "weight": 0.5217}, {"ticker": "AAA", "weight": 0.4783}]
+    assert sum(D(repr(a["weight"])) for a in result) == 1
 
 
-def test_allocation_gives_the_rounding_residue_to_the_largest():
+def test_allocation_gives_the_rounding_residue_to_the_largest_remainder_ties_by_ticker():
     rows = [{"ticker": t, "market_value": 100.0} for t in ("C", "A", "B")] + [
         {"ticker": "D", "market_value": None}
     ]
-    assert allocation(rows) == [  # 1/3 each = 0.333333 x 3 = 0.999999; the residue 0.000001 goes to A
-        {"ticker": "A", "weight": 0.333334},
-        {"ticker": "B", "weight": 0.333333},
-        {"ticker": "C", "weight": 0.333333},
+    assert allocation(rows) == [  # 1/3 each = 0.3333 x 3 = 0.9999; the tied remainders: the step goes to A
+        {"ticker": "A", "weight": 0.3334},
+        {"ticker": "B", "weight": 0.3333},
+        {"ticker": "C", "weight": 0.3333},
     ]
     assert allocation([{"ticker": "D", "market_value": None}]) == []
     assert allocation([]) == []
