@@ -84,6 +84,15 @@ def add_transaction(portfolio_id: int):
     return {"transaction": transaction.to_json()}, 201
 
 
+@api.patch("/api/portfolios/<int:portfolio_id>/transactions/<int:transaction_id>")
+def update_transaction(portfolio_id: int, transaction_id: int):
+    # The portfolio and the transaction are looked up before the body is judged: an unknown one is a 404 whatever
+    # was sent, as for DELETE.
+    _services().ledger.get_transaction(portfolio_id, transaction_id)
+    transaction = _services().ledger.update_transaction(portfolio_id, transaction_id, _json_body())
+    return {"transaction": transaction.to_json()}
+
+
 @api.delete("/api/portfolios/<int:portfolio_id>/transactions/<int:transaction_id>")
 def delete_transaction(portfolio_id: int, transaction_id: int):
     _services().ledger.delete_transaction(portfolio_id, transaction_id)

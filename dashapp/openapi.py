@@ -88,6 +88,10 @@ _SCHEMAS: dict[str, dict] = {
         },
         "required": ["date", "ticker", "type", "quantity"],
     },
+    # The same values as TransactionInput, none required: a key that is absent keeps its stored value.
+    "TransactionPatch": {"type": "object",
+                         "description": "Any of the TransactionInput values; absent keys keep their stored values.",
+                         "properties": {}, "required": []},
     "Imported": _obj({"imported": {"type": "integer", "minimum": 0}}),
     "PriceBlock": _obj({
         "status": {"enum": [*PRICE_STATUSES, "partial"]},
@@ -162,6 +166,8 @@ _SCHEMAS: dict[str, dict] = {
     }, required=["status", "checks", "circuit", "scheduler"]),
 }
 
+_SCHEMAS["TransactionPatch"]["properties"] = copy.deepcopy(_SCHEMAS["TransactionInput"]["properties"])
+
 _PORTFOLIO_ID = {"name": "portfolio_id", "in": "path", "required": True,
                  "schema": {"type": "integer", "minimum": 0}}
 _TRANSACTION_ID = {"name": "transaction_id", "in": "path", "required": True,
@@ -214,6 +220,11 @@ _PATHS: dict[str, dict] = {
     },
     "/api/portfolios/{portfolio_id}/transactions/{transaction_id}": {
         "parameters": [_PORTFOLIO_ID, _TRANSACTION_ID],
+        "patch": _op("updateTransaction", "Change one transaction, validated as when adding it (refused if it "
+                     "would sell more than is held or leave another SELL short); absent keys keep their values", {
+                         "200": _json(_obj({"transaction": _ref("Transaction")}), "changed"),
+                         "400": _BAD_BODY, "404": _NOT_FOUND, "422": _INVALID},
+                     body=_json_body("TransactionPatch")),
         "delete": _op("deleteTransaction", "Delete one transaction (refused if a later SELL would be short)", {
             "204": _NO_CONTENT, "404": _NOT_FOUND, "422": _INVALID}),
     },

@@ -107,6 +107,79 @@ def test_selling_more_than_held_is_422(env):
     assert response.get_json()["errors"][0]["field"] == "quantity"
 
 
+def _buy(client, pid: int, day: str, quantity, ticker: str = "AAPL", kind: str = "BUY") -> dict:
+    response = client.post(f"/api/portfolios/{pid}/transactions", json={
+        "date": day, "ticker": ticker, "type": kind, "quantity": quantity, "price": 10})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["transaction"]
+
+
+def test_patch_changes_a_transaction(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    bought = _buy(client, pid, "2025-01-06", 10)
+    response = client.patch(f"/api/portfolios/{pid}/transactions/{bought['id']}", json={
+        "date": "2025-01-07", "ticker": "msft", "type": "buy", "quantity": "12", "price": 101.5, "fees": 1,
+        "note": "fixed"})
+    assert response.status_code == 200
+    assert response.get_json() == {"transaction": {
+        "id": bought["id"], "date": "2025-01-07", "ticker": "MSFT", "type": "BUY", "quantity": 12, "price": 101.5,
+        "fees": 1, "note": "fixed"}}
+    partial = client.patch(f"/api/portfolios/{pid}/transactions/{bought['id']}", json={"note": ""})
+    assert partial.status_code == 200 and partial.get_json()["transaction"]["note"] == ""
+    assert partial.get_json()["transaction"]["quantity"] == 12  # what was not sent stays
+    listed = client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"]
+    assert listed == [partial.get_json()["transaction"]]
+
+
+def test_patch_refuses_bad_fields_and_short_sells_with_422_changing_nothing(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    bought = _buy(client, pid, "2025-01-06", 10)
+    sold = _buy(client, pid, "2025-03-03", 8, kind="SELL")
+    before = client.get(f"/api/portfolios/{pid}/transactions").get_json()
+    url = f"/api/portfolios/{pid}/transactions/{bought['id']}"
+    response = client.patch(url, json={"date": "2025-02-30", "quantity": "lots"})
+    assert response.status_code == 422
+    assert {e["field"] for e in response.get_json()["errors"]} == {"date", "quantity"}
+    response = client.patch(url, json={"quantity": 7})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["error"] == "transaction rejected"
+    assert body["errors"] == [{"field": "quantity", "message": f"would leave the SELL (id {sold['id']}) short: it "
+                                                               "sells 8 AAPL on 2025-03-03 but only 7 are held then"}]
+    assert client.get(f"/api/portfolios/{pid}/transactions").get_json() == before
+
+
+def test_patch_of_an_unknown_or_another_portfolios_transaction_is_404(env):
+    client, _, _ = env
+    pid, other = _portfolio(client), _portfolio(client, "Other")
+    mine, theirs = _buy(client, pid, "2025-01-06", 1), _buy(client, other, "2025-01-06", 1)
+    for url in (f"/api/portfolios/{pid}/transactions/{theirs['id']}", f"/api/portfolios/{pid}/transactions/999999",
+                f"/api/portfolios/999/transactions/{mine['id']}", f"/api/portfolios/{pid}/transactions/{2**70}"):
+        for body in ({"quantity": 2}, "not json"):  # 404 whatever the body
+            response = client.patch(url, json=body) if isinstance(body, dict) else client.patch(
+                url, data=body, content_type="application/json")
+            assert response.status_code == 404, (url, body)
+            assert response.is_json and response.get_json()["error"]
+    assert client.get(f"/api/portfolios/{other}/transactions").get_json()["transactions"] == [theirs]
+    bad = client.patch(f"/api/portfolios/{pid}/transactions/{mine['id']}", data="[1]", content_type="application/json")
+    assert bad.status_code == 400 and bad.get_json()["error"]
+
+
+def test_duplicate_portfolio_names_are_422(env):
+    client, _, _ = env
+    pid = _portfolio(client, "Retirement")
+    for response in (client.post("/api/portfolios", json={"name": " retirement "}),
+                     client.patch(f"/api/portfolios/{_portfolio(client, 'Play')}", json={"name": "RETIREMENT"})):
+        assert response.status_code == 422
+        assert response.get_json() == {"error": "invalid portfolio", "errors": [
+            {"field": "name", "message": "a portfolio named \u201cRetirement\u201d exists already"}]}
+    assert client.patch(f"/api/portfolios/{pid}", json={"name": "retirement"}).status_code == 200
+    names = [p["name"] for p in client.get("/api/portfolios").get_json()["portfolios"]]
+    assert names == ["retirement", "Play"]
+
+
 def test_import_export_round_trip(env):
     client, _, _ = env
     pid = _portfolio(client)
@@ -174,6 +247,8 @@ def test_unknown_things_are_json_404(env, path):
     ("PUT", "/api/portfolios", "GET, POST"),
     ("DELETE", "/api/dashboard-initial-data/1", "GET"),
     ("POST", "/api/portfolios/1/export", "GET"),
+    ("PUT", "/api/portfolios/1/transactions/1", "DELETE, PATCH"),
+    ("PATCH", "/api/portfolios/1/transactions", "GET, POST"),
 ])
 def test_a_known_path_with_a_wrong_method_is_json_405_naming_the_right_ones(env, method, path, allowed):
     client, _, _ = env
