@@ -56,7 +56,7 @@ def navbar(*, static: bool = False, active: str = "dashboard", options: list[dic
                   link("Transactions", ids.NAV_TRANSACTIONS, hrefs[1], "transactions")],
                  className="navbar-nav me-auto"),
         html.Div([html.Label("Portfolio", htmlFor=ids.PORTFOLIO_SELECT,
-                             className="navbar-text small mb-0 d-none d-md-inline"), select],
+                             className="navbar-text small mb-0 navbar-portfolio-label"), select],
                  className="navbar-portfolio d-flex align-items-center gap-2"),
     ], className="container-fluid app-container"), id=ids.NAVBAR,
         className="navbar navbar-expand navbar-dark bg-primary app-navbar")

@@ -54,9 +54,11 @@ COLUMN_DEFS: list[dict] = [
     _percent("unrealized_gain_pct", "Gain %"),
     _percent("weight", "Weight", signed=False, coloured=False),
 ]
-# Headers wrap onto two lines rather than end in "Day ch..." when a column is narrow.
+# Headers wrap onto two lines rather than end in "Day ch..." when a column is narrow, in a header row tall enough
+# for two (GRID_OPTIONS). Not autoHeaderHeight: AG Grid keeps such header cells hidden until it can measure them,
+# which it cannot while the grid is below the fold (an empty header row to screen readers, and in screenshots).
 DEFAULT_COL_DEF = {"sortable": True, "resizable": True, "filter": True, "suppressHeaderMenuButton": False,
-                   "wrapHeaderText": True, "autoHeaderHeight": True}
+                   "wrapHeaderText": True}
 # On a phone the table keeps what a glance needs, most telling first (value, day change, gain, then weight,
 # shares and price, reached by scrolling the table sideways), in narrower columns without the header's filter
 # button (the column menu still filters). The rest would only widen what has to be scrolled. A clientside
@@ -70,12 +72,14 @@ PHONE_MAX_WIDTH = 575
 def phone_column_defs(column_defs: list[dict]) -> list[dict]:
     """The column definitions a phone shows: PHONE_COLUMNS in that order, narrower; the others hidden."""
     by_field = {column["field"]: column for column in column_defs}
-    shown = [{**by_field[field], "minWidth": PHONE_MIN_WIDTH.get(field, PHONE_COLUMN_MIN_WIDTH),
-              "suppressHeaderFilterButton": True, **({"width": 80} if field == "ticker" else {})}
+    # Fixed widths, not flex: flex columns whose minimum widths add up to more than the screen never finish
+    # AG Grid's flex sizing, and it keeps their header cells hidden (an empty header row to screen readers).
+    shown = [{**by_field[field], "flex": 0, "width": PHONE_MIN_WIDTH.get(field, PHONE_COLUMN_MIN_WIDTH),
+              "minWidth": PHONE_MIN_WIDTH.get(field, PHONE_COLUMN_MIN_WIDTH), "suppressHeaderFilterButton": True}
              for field in PHONE_COLUMNS]
     hidden = [{**column, "hide": True} for column in column_defs if column["field"] not in PHONE_COLUMNS]
     return shown + hidden
-GRID_OPTIONS = {"animateRows": False, "rowHeight": 34, "headerHeight": 36, "suppressCellFocus": True,
+GRID_OPTIONS = {"animateRows": False, "rowHeight": 34, "headerHeight": 44, "suppressCellFocus": True,
                 "localeText": {"noRowsToShow": "No open holdings"}}
 
 

@@ -226,9 +226,12 @@ def _add_form(static: bool, today: str) -> html.Div:
 def _upload(static: bool, max_bytes: int) -> html.Div:
     prompt = html.Div(["Drop a CSV file here or ", html.Span("choose one", className="link-primary")],
                       className="upload-prompt")
+    # The label around the upload names its file input (dcc.Upload passes no aria-label to it) and opens the file
+    # dialog when clicked; the drop zone's own click is off, or a click would open the dialog twice.
     area = live_or_placeholder(
-        static, lambda: dcc.Upload(prompt, id=ids.CSV_UPLOAD, accept=".csv,text/csv", max_size=max_bytes,
-                                   className="upload-area", multiple=False),
+        static, lambda: html.Label(dcc.Upload(prompt, id=ids.CSV_UPLOAD, accept=".csv,text/csv", max_size=max_bytes,
+                                              className="upload-area", multiple=False, disable_click=True),
+                                   className="d-block mb-0"),
         html.Div(prompt, className="upload-area"))
     return html.Div([
         html.P(["Columns: ", html.Code("date,ticker,type,quantity,price,fees,note"),

@@ -71,7 +71,7 @@ def _summary(portfolio: dict | None) -> tuple:
         payload = services().dashboard.initial_data(_portfolio_id(portfolio))
     except NotFoundError:
         raise PreventUpdate from None
-    cards = summary_figures(payload["summary"], currency_of(payload["portfolio"]))
+    cards = summary_figures(payload["summary"], currency_of(payload["portfolio"]), prices=payload["prices"])
     badge = badge_view(payload["prices"], payload.get("market"), services().clock.now())
     texts = [child for card in cards for child in figure_children(card)]
     return *texts, badge.text, badge.class_name, tooltip_children(badge)

@@ -147,7 +147,9 @@ def test_generate_stores_every_range_sliced_from_the_first_transaction(parts):
     assert day["2025-04-30"] == (1595.0, 900.0)  # 10 x 159.5
     assert day["2025-05-01"] == (2240.0, 1340.0)  # (10 + 4) x 160.0: the BUY counts on its own day
     assert "2025-01-09" not in day and "2025-06-19" not in day and "2025-07-04" not in day  # market closed
-    assert entry.allocation == [{"ticker": "AAA", "weight": 0.714286}, {"ticker": "BBB", "weight": 0.285714}]
+    # 10 x 194.0 = 1940 and 4 x 194.0 = 776 of 2716: 7142.86 and 2857.14 steps of 0.0001; the floors add to 9999
+    # and the spare step goes to the larger remainder (AAA), so the weights add to exactly 1.
+    assert entry.allocation == [{"ticker": "AAA", "weight": 0.7143}, {"ticker": "BBB", "weight": 0.2857}]
     assert counting_close(TODAY) == 194.0
 
 
