@@ -1,28 +1,77 @@
-"""Take the README's screenshots: `python scripts/screenshots.py [--out docs/screenshots]`.
+"""Take the README's screenshots of every state: `python scripts/screenshots.py [--out docs/screenshots]`.
 
-Starts the demo app on a free port with a fresh DATA_DIR, opens it in Debian's Chromium (same flags as the
-browser tests) and writes PNGs of the dashboard, the transactions page and the skeleton that the first HTML
-response paints before any JavaScript runs.
+Starts the demo app (each state on a server of its own, with a fresh DATA_DIR) in Debian's Chromium, with the
+browser tests' flags, and writes one PNG per state: the dashboard loaded, reached directly and through the
+navbar; the transactions page, both ways, and with an import error showing; the skeleton the first HTML
+response paints; the dashboard while prices load, partly priced, and with no price reachable; an empty
+portfolio; the 404 page; and the dashboard and the transactions page at 390 px wide. Look at each one.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.browser.support import (  # noqa: E402 - the repository root goes on sys.path first
-    DASHBOARD_READY_JS,
     DemoServer,
     browser_missing,
     launch_chromium,
+    wait_for_dashboard,
 )
 
 VIEWPORT = {"width": 1360, "height": 1000}
+PHONE = {"width": 390, "height": 844}
+BAD_CSV = b"date,ticker,type,quantity,price\n2024-13-01,AAPL,BUY,1,1\n2024-01-02,AAPL,SELL,5,1\n"
+# Tickers the sample portfolio holds that the partly-priced server cannot price.
+FAILING = "AAPL,MSFT,NVDA"
+
+
+def api(server: DemoServer, method: str, path: str, body: dict | None = None) -> dict:
+    """One JSON API call on the demo server."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(server.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read().decode()
+    return json.loads(text) if text else {}
+
+
+def settle(page, wait_ms: int = 500) -> None:
+    """Let plotly's transitions and the shimmer's frame finish before the picture."""
+    page.wait_for_timeout(wait_ms)
+
+
+class Shots:
+    """Writes the PNGs and remembers them."""
+
+    def __init__(self, out: Path):
+        self.out, self.written = out, []
+
+    def take(self, page, name: str, *, full_page: bool = True) -> None:
+        # AG Grid draws a grid's rows only once the grid has been on screen: bring each into view, then go back up.
+        for grid in page.locator("#react-entry-point .ag-root-wrapper").all():
+            grid.scroll_into_view_if_needed()
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.wait_for_timeout(300)
+        path = self.out / f"{name}.png"
+        page.screenshot(path=path, full_page=full_page)
+        self.written.append(path)
+
+
+def with_server(data_dir: Path, env: dict[str, str] | None, work: Callable[[DemoServer], None]) -> None:
+    server = DemoServer(data_dir, env=env).wait_ready()
+    try:
+        work(server)
+    finally:
+        server.stop()
 
 
 def take(out: Path) -> list[Path]:
@@ -30,36 +79,94 @@ def take(out: Path) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    with tempfile.TemporaryDirectory() as data_dir:
-        server = DemoServer(Path(data_dir)).wait_ready()
-        try:
-            with sync_playwright() as playwright:
-                browser = launch_chromium(playwright)
-                context = browser.new_context(viewport=VIEWPORT, base_url=server.base, device_scale_factor=1)
-                page = context.new_page()
-                page.goto("/")
-                page.wait_for_function(DASHBOARD_READY_JS, timeout=30_000)
-                page.wait_for_selector("#allocation-chart .slice")
-                page.wait_for_timeout(400)  # let plotly finish its transitions
-                written.append(out / "dashboard.png")
-                page.screenshot(path=written[-1], full_page=True)
+    shots = Shots(out)
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as data_root:
+        browser = launch_chromium(playwright)
+        root = Path(data_root)
 
-                page.click("#nav-transactions")
-                page.wait_for_selector("#transactions-table .ag-row", timeout=30_000)
-                page.wait_for_timeout(300)
-                written.append(out / "transactions.png")
-                page.screenshot(path=written[-1], full_page=True)
+        def context(server: DemoServer, viewport: dict = VIEWPORT, **options):
+            made = browser.new_context(viewport=viewport, base_url=server.base, device_scale_factor=1, **options)
+            made.set_default_timeout(30_000)
+            return made
 
-                still = browser.new_context(viewport=VIEWPORT, base_url=server.base, java_script_enabled=False)
-                skeleton = still.new_page()
-                skeleton.goto("/")
-                written.append(out / "skeleton.png")
-                skeleton.screenshot(path=written[-1], full_page=True)
-                browser.close()
-        finally:
-            server.stop()
-    return written
+        def normal(server: DemoServer) -> None:
+            page = context(server).new_page()
+            page.goto("/")
+            wait_for_dashboard(page, server)
+            page.wait_for_selector("#allocation-chart .slice")
+            settle(page)
+            shots.take(page, "dashboard")
+            page.click("#nav-transactions")
+            page.wait_for_selector("#transactions-table .ag-row")
+            settle(page)
+            shots.take(page, "transactions-via-navbar")
+            page.click("#nav-dashboard")
+            wait_for_dashboard(page, server)
+            settle(page)
+            shots.take(page, "dashboard-via-navbar")
+            page.goto("/transactions")
+            page.wait_for_selector("#transactions-table .ag-row")
+            settle(page)
+            shots.take(page, "transactions")
+            page.set_input_files("#csv-upload input[type=file]",
+                                 files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": BAD_CSV}])
+            page.wait_for_selector("#csv-upload-result .alert")
+            settle(page, 300)
+            shots.take(page, "transactions-import-error")
+            page.goto("/nope")
+            page.wait_for_selector("#react-entry-point .page")
+            settle(page, 300)
+            shots.take(page, "not-found")
+
+            empty = api(server, "POST", "/api/portfolios", {"name": "Empty"})["portfolio"]["id"]
+            page.goto(f"/portfolio/{empty}")
+            page.wait_for_selector("#allocation-message .alert")
+            settle(page)
+            shots.take(page, "empty-portfolio")
+
+            phone = context(server, PHONE).new_page()
+            phone.goto("/")
+            wait_for_dashboard(phone, server)
+            settle(phone)
+            shots.take(phone, "dashboard-390px")
+            phone.goto("/transactions")
+            phone.wait_for_selector("#transactions-table .ag-row")
+            settle(phone)
+            shots.take(phone, "transactions-390px")
+
+            still = context(server, java_script_enabled=False).new_page()
+            still.goto("/")
+            shots.take(still, "skeleton")
+
+        def loading(server: DemoServer) -> None:
+            page = context(server).new_page()
+            page.goto("/")
+            page.wait_for_selector("#refresh-progress-wrap", state="visible")
+            settle(page, 800)
+            shots.take(page, "dashboard-loading")
+
+        def partial(server: DemoServer) -> None:
+            page = context(server).new_page()
+            page.goto("/")
+            page.wait_for_function("() => /Partial/.test(document.querySelector('#price-status-badge')?.innerText)"
+                                   " && !document.querySelector('#react-entry-point .part.is-loading')")
+            settle(page)
+            shots.take(page, "dashboard-partly-priced")
+
+        def unpriced(server: DemoServer) -> None:
+            page = context(server).new_page()
+            page.goto("/")
+            page.wait_for_function("() => document.querySelector('#react-entry-point #holdings-part') &&"
+                                   " !document.querySelector('#react-entry-point .part.is-loading')")
+            settle(page)
+            shots.take(page, "dashboard-unpriced")
+
+        with_server(root / "normal", None, normal)
+        with_server(root / "loading", {"DEMO_LATENCY_MS": "8000", "WARMUP_ENABLED": "0"}, loading)
+        with_server(root / "partial", {"DEMO_FAIL_SYMBOLS": FAILING, "WARMUP_ENABLED": "0"}, partial)
+        with_server(root / "unpriced", {"DEMO_FAILURE_RATE": "1", "WARMUP_ENABLED": "0"}, unpriced)
+        browser.close()
+    return shots.written
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,12 +4,15 @@ indicator while prices arrive, then the priced table and the chart (background c
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.support import DemoServer, wait_for_dashboard
+from dashapp.components.cold_path import POLL_S
+from dashapp.components.part_views import CHART_UNAVAILABLE, NO_HISTORY, NO_PRICES_ALLOCATION
+from tests.browser.support import DemoServer, wait_for_dashboard, wait_for_settled_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 LATENCY_MS = 4000  # each simulated upstream request takes this long: long enough to watch the cold path
@@ -92,5 +95,62 @@ def test_a_new_portfolio_fills_every_part_without_a_reload(browser, slow_server)
         tickers = page.locator("#react-entry-point #holdings-table .ag-pinned-left-cols-container .ag-row")
         assert sorted(tickers.all_inner_texts()) == ["QCOM", "TXN"]
         assert "Missing" not in page.inner_text("#react-entry-point #holdings-table")
+    finally:
+        context.close()
+
+
+PRICE_WAIT_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def unreachable_server(tmp_path_factory) -> Iterator[DemoServer]:
+    """`python app.py` without --demo, the Yahoo provider's requests refused on this machine: no price ever comes."""
+    server = DemoServer(tmp_path_factory.mktemp("unreachable-app"), demo=False,
+                        env={"WARMUP_ENABLED": "0", "PRICE_WAIT_S": str(PRICE_WAIT_S),
+                             "FETCH_BACKOFF_S": "0.1"}).wait_ready()
+    portfolio = _post(server, "/api/portfolios", {"name": "Offline"})["portfolio"]["id"]
+    assert portfolio == 1
+    for ticker in ("AAPL", "MSFT"):  # 5 x 100 each: a cost basis of $1,000.00 that needs no price
+        _post(server, "/api/portfolios/1/transactions",
+              {"date": "2025-03-03", "ticker": ticker, "type": "BUY", "quantity": 5, "price": 100})
+    yield server
+    server.stop()
+
+
+def _settled_within(page, seconds: float) -> float:
+    """Seconds from the page's load until every part has settled; fails past `seconds`."""
+    started = time.monotonic()
+    wait_for_settled_dashboard(page, timeout_ms=seconds * 1000)
+    return time.monotonic() - started
+
+
+def test_an_unreachable_source_ends_in_the_unpriced_state(browser, unreachable_server):
+    """Issue 11, item 4: no endless "Waiting for prices", skeleton or empty axis. Within PRICE_WAIT_S (plus a poll
+    and the time the failing requests and their retries take) every part says what it knows and what is missing."""
+    context = browser.new_context(viewport={"width": 1360, "height": 1000}, base_url=unreachable_server.base)
+    page = context.new_page()
+    root = "#react-entry-point "
+    try:
+        page.goto("/portfolio/1")
+        _settled_within(page, PRICE_WAIT_S + POLL_S + 8)
+        assert page.inner_text(root + "#summary-market-value").strip() == "—"
+        assert page.inner_text(root + "#summary-market-value-sub").strip() == (
+            "Cost basis $1,000.00 · prices unavailable")
+        assert page.inner_text(root + "#price-status-badge").strip() == "Missing"
+        assert page.inner_text(root + "#holdings-count").strip() == "2 open positions · 2 unpriced"
+        rows = page.locator(root + "#holdings-table .ag-center-cols-container .ag-row").all_inner_texts()
+        assert len(rows) == 2 and all("Missing" in row and "$500.00" in row for row in rows)  # shown at cost
+        assert page.inner_text(root + "#allocation-message").strip() == NO_PRICES_ALLOCATION
+        assert page.inner_text(root + "#value-chart-message").strip() in (NO_HISTORY, CHART_UNAVAILABLE)
+        health = json.loads(urllib.request.urlopen(unreachable_server.base + "/healthz", timeout=10).read())
+        assert health["status"] == "degraded" and health["circuit"]["reason"] == "unreachable"
+
+        # With the circuit open nothing is in flight: a second visit settles at once, without a wait.
+        page.goto("/portfolio/1")
+        assert _settled_within(page, PRICE_WAIT_S + POLL_S + 3) < PRICE_WAIT_S + POLL_S + 3
+        assert page.is_hidden(root + "#refresh-progress-wrap")
+        page.click(root + "#refresh-prices")
+        page.wait_for_selector(root + "#refresh-message .text-loss")
+        assert "unavailable" in page.inner_text(root + "#refresh-message")
     finally:
         context.close()
