@@ -26,19 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 LAZY_ASSET_DIRS = ["^vendor$"]
 
 
-def background_callback_manager(settings: Settings):
-    """The one place that picks the background-callback backend.
+def background_callback_manager(settings: Settings) -> DiskcacheManager:
+    """The one place that picks the background-callback backend: diskcache, shared by the workers of one machine.
 
     The diskcache lives in CACHE_DIR so every gunicorn worker shares it: a `diskcache.Cache()` without a path is a
     private temp folder per process, and a poll that reaches another worker then answers 204 and the output never
-    updates (measured in Dash 4.4.1).
+    updates (measured in Dash 4.4.1). Celery on Redis (REDIS_URL) comes back here with the scale-out work; until
+    then REDIS_URL is not read (the branch that named it failed at start-up: celery is not a dependency).
     """
-    if settings.redis_url:
-        from celery import Celery
-        from dash import CeleryManager
-
-        celery_app = Celery(__name__, broker=settings.redis_url, backend=settings.redis_url)
-        return CeleryManager(celery_app)
     return DiskcacheManager(SelfHealingCache(str(settings.cache_dir / "callbacks")))
 
 
