@@ -23,7 +23,8 @@ import flask
 from dashapp import ids
 from dashapp.components.static_html import to_html
 from dashapp.critical_css import critical_css_each
-from dashapp.layout import app_shell, page_kind
+from dashapp.layout import app_shell
+from dashapp.page_registry import KIND_NAMES, kind_named, page_kind
 
 _BASE = "#e7eaee"
 _HIGHLIGHT = "linear-gradient(90deg,rgba(255,255,255,0) 0,rgba(255,255,255,.6) 50%,rgba(255,255,255,0) 100%)"
@@ -78,14 +79,12 @@ INDEX_STRING = f"""<!DOCTYPE html>
 
 @lru_cache(maxsize=8)
 def static_skeleton(kind: str, demo: bool) -> str:
-    """The skeleton markup of a page kind (`dashboard` or `transactions`), wrapped in #static-skeleton."""
-    path = "/transactions" if kind == "transactions" else "/"
-    body = to_html(app_shell(demo=demo, static=True, path=path))
+    """The skeleton markup of a page kind (a name of page_registry.PAGE_KINDS), wrapped in #static-skeleton."""
+    body = to_html(app_shell(demo=demo, static=True, path=kind_named(kind).path))
     return f'<div id="{ids.STATIC_SKELETON}" aria-busy="true" aria-label="Loading">{body}</div>'
 
 
 _STYLESHEET_LINK = re.compile(r'<link rel="stylesheet" href="([^"]+)">')
-_KINDS = ("dashboard", "transactions")
 _inlined: dict[tuple, str] = {}
 _inlined_lock = threading.Lock()
 
@@ -96,7 +95,7 @@ def _inlined_css(kind: str, demo: bool, files: tuple[Path, ...]) -> str:
     version = tuple((str(path), path.stat().st_mtime_ns) for path in files)
     with _inlined_lock:
         if (kind, demo, version) not in _inlined:
-            pages = {each: static_skeleton(each, demo) for each in {*_KINDS, kind}}
+            pages = {each: static_skeleton(each, demo) for each in {*KIND_NAMES, kind}}
             for each, css in critical_css_each(files, pages).items():
                 _inlined[(each, demo, version)] = css
         return _inlined[(kind, demo, version)]
@@ -135,11 +134,11 @@ class SkeletonDash(dash.Dash):
     def warm_critical_css(self) -> None:
         """Compute the inlined CSS of every skeleton now, so no visitor's first page waits ~0.3 s for it."""
         files = tuple(sorted(Path(self.config.assets_folder).glob("*.css")))  # Dash's order: by name
-        _inlined_css(_KINDS[0], self.demo_banner, files)
+        _inlined_css(KIND_NAMES[0], self.demo_banner, files)
 
     def interpolate_index(self, **kwargs) -> str:
         path = flask.request.path if flask.has_request_context() else "/"
-        kind = page_kind(path)
+        kind = page_kind(path).name
         kwargs["app_entry"] = static_skeleton(kind, self.demo_banner) + kwargs.get("app_entry", "")
         kwargs["css"], deferred_css = self.split_css(kwargs.get("css", ""), kind)
         # Dash's own index check still finds the renderer's tags: they are in the page, inside the template.

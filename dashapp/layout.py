@@ -19,18 +19,12 @@ import flask
 from dash import Input, Output, State, dcc, html
 
 from dashapp import ids
-from dashapp.components.dashboard import dashboard_page
 from dashapp.components.skeleton import field_placeholder, live_or_placeholder
-from dashapp.components.transactions import transactions_page
+from dashapp.page_registry import page_kind
 
 log = logging.getLogger(__name__)
 
 DEMO_TEXT = "Demo mode: prices are simulated, not market data."
-
-
-def page_kind(path: str) -> str:
-    """Which page a URL path shows: `transactions` or `dashboard` (the skeleton drawn for it)."""
-    return "transactions" if path.rstrip("/").endswith("/transactions") else "dashboard"
 
 
 def nav_class(active: bool) -> str:
@@ -73,7 +67,7 @@ def app_shell(*, demo: bool, static: bool = False, path: str = "/", pages: html.
     """The whole page: the live Dash layout (around `pages`, Dash Pages' container by default), or (`static`)
     the skeleton of the page at `path`. With `portfolios`, the selector and links start filled for the page's
     portfolio (the shell callback then only runs when that changes)."""
-    kind = page_kind(path)
+    kind = page_kind(path).name
     if portfolios is not None and not static:
         shown = _page_portfolio(pages)
         shown_id = shown["id"] if shown else None
@@ -87,8 +81,7 @@ def app_shell(*, demo: bool, static: bool = False, path: str = "/", pages: html.
     if demo:
         children.append(demo_banner())
     if static:
-        children.append(transactions_page(None, static=True) if kind == "transactions"
-                        else dashboard_page(None, static=True))
+        children.append(page_kind(path).skeleton())
     else:
         children += [pages if pages is not None else dash.page_container,
                      dcc.Location(id=ids.URL, refresh="callback-nav")]
@@ -165,7 +158,7 @@ def portfolio_options(portfolios: list[dict]) -> list[dict]:
 
 def nav_state(portfolio_id: int | None, pathname: str | None) -> tuple[str, str, str, str]:
     """The page links' hrefs and classes for the portfolio shown on the page at `pathname`."""
-    kind = page_kind(pathname or "/")
+    kind = page_kind(pathname or "/").name
     dashboard_href = f"/portfolio/{portfolio_id}" if portfolio_id is not None else "/"
     transactions_href = f"/transactions?portfolio={portfolio_id}" if portfolio_id is not None else "/transactions"
     return (dashboard_href, transactions_href, nav_class(kind == "dashboard"), nav_class(kind == "transactions"))

@@ -8,7 +8,8 @@ from dash import dcc, html
 from dashapp.components.dashboard import dashboard_page
 from dashapp.components.static_html import to_html
 from dashapp.index_template import INDEX_STRING, static_skeleton
-from dashapp.layout import app_shell, page_kind
+from dashapp.layout import app_shell
+from dashapp.page_registry import page_kind
 
 PORTFOLIO = {"id": 1, "name": "Mine", "base_currency": "USD"}
 
@@ -59,7 +60,7 @@ def test_static_dashboard_renders_without_ids():
 @pytest.mark.parametrize(("path", "kind"), [("/", "dashboard"), ("/portfolio/3", "dashboard"),
                                             ("/transactions", "transactions"), ("/transactions/", "transactions")])
 def test_page_kind(path, kind):
-    assert page_kind(path) == kind
+    assert page_kind(path).name == kind
 
 
 def test_static_skeleton_wraps_the_shell():
