@@ -23,6 +23,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.browser.support import free_port
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -81,16 +82,13 @@ class Deployment:
         return self.log_path.read_text(errors="replace")[-4000:]
 
 
-def wait_until(predicate, timeout_s: float, what: str, deployment: Deployment, interval_s: float = 0.1):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}\n--- gunicorn log ---\n"
-                        f"{deployment.log_tail()}")
-        time.sleep(interval_s)
+def wait_for(predicate, timeout_s: float, what: str, deployment: Deployment, interval_s: float = 0.1):
+    """wait_until's answer, or the test fails naming `what` with the gunicorn log's tail."""
+    value = wait_until(predicate, timeout_s, interval_s=interval_s)
+    if not value:
+        pytest.fail(f"timed out after {timeout_s} s waiting for {what}\n--- gunicorn log ---\n"
+                    f"{deployment.log_tail()}")
+    return value
 
 
 @pytest.fixture
@@ -135,10 +133,10 @@ def test_three_workers_one_leader_warm_dashboard_summed_metrics_and_failover(dep
             assert d.process.poll() is None, f"gunicorn exited\n{d.log_tail()}"
             return False
 
-    wait_until(healthy, BOOT_TIMEOUT_S, "/healthz", d, interval_s=0.05)
+    wait_for(healthy, BOOT_TIMEOUT_S, "/healthz", d, interval_s=0.05)
     portfolios = d.json("/api/portfolios")["portfolios"]
     # The dashboard load below comes right after the first warm-up, with no slack for late chart generation.
-    first = wait_until(lambda: (s := d.scheduler())["warmup_runs"] >= 1 and s, 3 * INTERVAL_S, "a warm-up", d,
+    first = wait_for(lambda: (s := d.scheduler())["warmup_runs"] >= 1 and s, 3 * INTERVAL_S, "a warm-up", d,
                        interval_s=0.02)
 
     # -- after the first warm-up a dashboard load asks nothing upstream, and the chart is ready at once ------------
@@ -165,7 +163,7 @@ def test_three_workers_one_leader_warm_dashboard_summed_metrics_and_failover(dep
         # Nothing waits on prices (PRICE_WAIT_S is 3 s); the chart is read from the store, not computed.
         assert seconds < (1.0 if "chart-data" in url else 2.5), (url, seconds)
 
-    workers = wait_until(lambda: len(d.worker_pids()) == 3 and d.worker_pids(), 10, "three workers", d)
+    workers = wait_for(lambda: len(d.worker_pids()) == 3 and d.worker_pids(), 10, "three workers", d)
     assert first["leader_pid"] in workers
 
     # -- one warm-up per interval for the whole deployment, not one per worker ----------------------------------
@@ -183,7 +181,7 @@ def test_three_workers_one_leader_warm_dashboard_summed_metrics_and_failover(dep
         high = d.scheduler()["warmup_runs"]
         return low == counted == high
 
-    wait_until(metrics_match_healthz, 3 * INTERVAL_S, "/metrics to agree with /healthz", d, interval_s=0.2)
+    wait_for(metrics_match_healthz, 3 * INTERVAL_S, "/metrics to agree with /healthz", d, interval_s=0.2)
 
     # -- SIGKILL the leader: another worker leads within about one interval, and warm-ups go on -------------------
     status = d.scheduler()
@@ -197,13 +195,13 @@ def test_three_workers_one_leader_warm_dashboard_summed_metrics_and_failover(dep
         led = s["leader_pid"] not in (None, leader) and s["warmup_runs"] > runs_at_kill
         return led and (s["last_warmup"] or {}).get("pid") == s["leader_pid"] and s
 
-    takeover = wait_until(new_leader_warmed_up, 2 * INTERVAL_S + 1, "another worker to lead", d, interval_s=0.05)
+    takeover = wait_for(new_leader_warmed_up, 2 * INTERVAL_S + 1, "another worker to lead", d, interval_s=0.05)
     failover_s = time.monotonic() - killed_at
     assert takeover["leader_pid"] in d.worker_pids()
-    wait_until(lambda: d.scheduler()["warmup_runs"] >= takeover["warmup_runs"] + 2, 3 * INTERVAL_S,
+    wait_for(lambda: d.scheduler()["warmup_runs"] >= takeover["warmup_runs"] + 2, 3 * INTERVAL_S,
                "warm-ups to go on under the new leader", d)
     # The dead leader's runs still count: /metrics adds up every worker that ever ran, as healthz does.
-    wait_until(metrics_match_healthz, 3 * INTERVAL_S, "/metrics to agree with /healthz after failover", d,
+    wait_for(metrics_match_healthz, 3 * INTERVAL_S, "/metrics to agree with /healthz after failover", d,
                interval_s=0.2)
     print(f"\nwarm-ups in {elapsed:.1f} s: {runs_in_window} (interval {INTERVAL_S} s, 3 workers); "
           f"failover after SIGKILL: {failover_s:.2f} s")

@@ -13,9 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.support import DemoServer
-
-VIEWPORT = {"width": 1360, "height": 1000}
+from tests.browser.support import VIEWPORT, DemoServer
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ CHROMIUM_ARGS = [
 # ~60 ms on a brand-new tab's first paint), so the browser the tests and the bench use leaves it out.
 HIDDEN_UI_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
 _playwright_features: tuple[str, ...] | None = None
+VIEWPORT = {"width": 1360, "height": 1000}  # the desktop window of the browser tests
 BADGE_WORDS = ("Fresh", "Market closed", "Stale", "Missing", "Partial")
 
 # The dashboard is fully rendered when all four parts show data (used by tests, screenshots and the benchmark).

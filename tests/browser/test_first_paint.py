@@ -10,8 +10,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import VIEWPORT
-from tests.browser.support import get
+from tests.browser.support import VIEWPORT, get
 
 pytestmark = pytest.mark.browser
 

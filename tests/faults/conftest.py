@@ -10,12 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from dashapp import create_app
-from services.config import Settings
-from services.container import Services, build_services
-from tests.faults.support import MEASUREMENTS
-
-MAX_UPLOAD_BYTES = 64 * 1024
+from services.container import Services
+from tests.faults.support import MEASUREMENTS, make_api
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -23,17 +19,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("fault suite: measured results")
         for line in MEASUREMENTS:
             terminalreporter.write_line(line)
-
-
-def make_api(tmp_path, **overrides: object) -> tuple[object, Services]:
-    """The real app (demo prices, no warm-up) on a temporary SQLite file and cache, and its test client."""
-    settings = Settings().with_overrides(**{
-        "data_dir": tmp_path, "cache_dir": tmp_path / "cache", "database_url": f"sqlite:///{tmp_path / 'db.sqlite'}",
-        "price_provider": "demo", "demo_mode": False, "warmup_enabled": False, "price_wait_s": 0.5,
-        "max_upload_bytes": MAX_UPLOAD_BYTES, **overrides})
-    services = build_services(settings)
-    app = create_app(settings, services)
-    return app.server.test_client(), services
 
 
 @pytest.fixture(scope="module")

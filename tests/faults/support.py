@@ -22,6 +22,9 @@ from pathlib import Path
 
 import requests
 
+from dashapp import create_app
+from services.config import Settings
+from services.container import Services, build_services
 from tests.browser.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -250,18 +253,6 @@ def json_error_problems(answers: Iterable[Answer]) -> list[str]:
     return problems
 
 
-def wait_until(predicate, timeout_s: float, interval_s: float = 0.1):
-    """Poll `predicate` until it returns something truthy (returned), or None after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(interval_s)
-
-
 def hammer_for(base: str, paths: Sequence[str], *, seconds: float, threads: int = 4,
                timeout_s: float = 30) -> list[Answer]:
     """GET the paths round-robin from `threads` threads until `seconds` have passed (every path at least once)."""
@@ -283,3 +274,17 @@ def hammer_for(base: str, paths: Sequence[str], *, seconds: float, threads: int 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(worker, range(threads)))
     return answers
+
+
+MAX_UPLOAD_BYTES = 64 * 1024  # the in-process apps' upload limit (small, so oversize bodies are cheap to send)
+
+
+def make_api(tmp_path, **overrides: object) -> tuple[object, Services]:
+    """The real app (demo prices, no warm-up) on a temporary SQLite file and cache, and its test client."""
+    settings = Settings().with_overrides(**{
+        "data_dir": tmp_path, "cache_dir": tmp_path / "cache", "database_url": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "price_provider": "demo", "demo_mode": False, "warmup_enabled": False, "price_wait_s": 0.5,
+        "max_upload_bytes": MAX_UPLOAD_BYTES, **overrides})
+    services = build_services(settings)
+    app = create_app(settings, services)
+    return app.server.test_client(), services

@@ -17,9 +17,8 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
 from dashapp.openapi import RANGES, openapi_spec
-from tests.faults.conftest import make_api
 from tests.faults.openapi_client import SPEC, Operation, check_answer, json_body_strategy, operations
-from tests.faults.support import report
+from tests.faults.support import make_api, report
 
 OPERATIONS = list(operations())
 EXAMPLES_PER_OPERATION = 40

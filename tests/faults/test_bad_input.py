@@ -23,8 +23,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from services.csv_io import COLUMNS, unescape_cell
-from tests.faults.conftest import MAX_UPLOAD_BYTES
-from tests.faults.support import report
+from tests.faults.support import MAX_UPLOAD_BYTES, report
 
 EXAMPLES = 120
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

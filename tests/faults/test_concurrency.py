@@ -19,7 +19,8 @@ import pytest
 from services.analytics import oversells
 from services.csv_io import validate_transaction
 from services.ledger import Ledger
-from tests.faults.support import AppServer, Tally, metric, report, timed, wait_until
+from tests.faults.support import AppServer, Tally, metric, report, timed
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

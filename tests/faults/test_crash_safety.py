@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.support import AppServer, Tally, hammer_for, json_error_problems, report, timed, wait_until
+from tests.faults.support import AppServer, Tally, hammer_for, json_error_problems, report, timed
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

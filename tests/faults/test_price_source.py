@@ -30,7 +30,6 @@ from services.price_cache import PriceCache
 from services.providers.demo import _unit
 from tests.browser.support import free_port
 from tests.faults import support
-from tests.faults.conftest import make_api
 from tests.faults.openapi_client import check_answer, operations
 from tests.faults.support import (
     Answer,
@@ -38,11 +37,12 @@ from tests.faults.support import (
     Tally,
     hammer_for,
     json_error_problems,
+    make_api,
     metric,
     report,
     timed,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
