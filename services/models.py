@@ -1,14 +1,33 @@
-"""Frozen domain values shared by the services. Pure data: no I/O, no dash."""
+"""Frozen domain values shared by the services, and the domain's own rules on them (what a ticker symbol looks
+like, how an exact amount is written). Pure data: no I/O, no dash."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
 TransactionType = Literal["BUY", "SELL", "DIVIDEND", "SPLIT"]
 TRANSACTION_TYPES: tuple[str, ...] = ("BUY", "SELL", "DIVIDEND", "SPLIT")
+
+# The shapes of Yahoo symbols: BRK-B, ^GSPC, EURUSD=X, VOD.L, BTC-USD, RDS.A, 7203.T, ES=F. The ledger, the CSV
+# import and the price providers all hold a symbol to this one rule, so what the ledger accepts can be priced.
+TICKER_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-]{0,14}(=[XF])?$")
+
+
+def is_valid_ticker(symbol: str) -> bool:
+    """True for a symbol shaped like Yahoo's (upper case, as the ledger stores it)."""
+    return bool(TICKER_PATTERN.match(symbol)) and ".." not in symbol and not symbol.endswith((".", "-"))
+
+
+def plain_decimal(value: Decimal) -> str:
+    """`value` without exponent or trailing zeros: 10, 0.5, 123.45 (never 1E+1 or 0.50)."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 PriceStatus = Literal["fresh", "market_closed", "stale", "missing"]
 PageStatus = Literal["fresh", "market_closed", "stale", "missing", "partial"]
