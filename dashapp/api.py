@@ -192,7 +192,7 @@ def healthz():
     services = _services()
     checks = {"database": _check(services.ledger.ping), "cache": _check(services.cache.writable)}
     healthy = all(checks.values())
-    circuit = services.prices.circuit.state()
+    circuit = services.prices.circuit_state()
     # An open circuit (the price source rate limited or unreachable: nothing is asked of it until `until`) degrades
     # the app but does not take it down: still 200, cached prices are served. A failing database or cache is a 503.
     # Half-open (the cool-down is over; the next request will tell) is not degraded: nothing is held back any more.

@@ -2,9 +2,9 @@
 
 APScheduler's FAQ: one job store cannot be shared by several processes, and without `--preload` every worker
 would run its own scheduler (jobs N times). So every worker runs a scheduler, but only the worker holding an
-exclusive lock in DATA_DIR (fcntl) does the work; the kernel drops the lock when that process dies, and another
-worker takes it at its next tick, within one interval. The lock is behind `LeaderLock`, so a Redis lock can
-replace the file when workers span machines.
+exclusive lock in DATA_DIR (`services.locks.FileLeaderLock`) does the work; the kernel drops the lock when that
+process dies, and another worker takes it at its next tick, within one interval. The lock is behind `LeaderLock`,
+so a Redis lock can replace the file when workers span machines.
 
 Run one warm-up and exit (Heroku Scheduler, cron): `python -m services.background_tasks`.
 """
@@ -12,16 +12,12 @@ Run one warm-up and exit (Heroku Scheduler, cron): `python -m services.backgroun
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
 import time
-import weakref
-from collections.abc import Callable, Iterable
-from contextlib import suppress
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -29,9 +25,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from services import analytics
 from services.chart_generator import BackgroundChartGenerator, price_needs
 from services.ledger import Ledger
+from services.locks import FileLeaderLock
 from services.metrics import UPSTREAM_REQUESTS, WARMUP_RUNS, WARMUP_SECONDS
 from services.price_cache import PriceCache
-from services.price_service import Need, PriceService
+from services.price_planning import Need, merge_needs
+from services.price_service import PriceService
+from services.store import SCHEDULER, WARMUP_RUNS_COUNTER
 
 log = logging.getLogger(__name__)
 # How long a warm-up waits on another worker's generation of the same chart before leaving it to that worker.
@@ -44,64 +43,6 @@ class LeaderLock(Protocol):
         ...
 
     def release(self) -> None: ...
-
-
-class FileLeaderLock:
-    """An exclusive `flock` on a file: held until released or until this process dies.
-
-    flock belongs to the open file description, which fork() shares: a child that kept the inherited descriptor
-    would keep the lock alive after the leader died, and nobody (that child included: its own new descriptor
-    conflicts with the inherited one) could lead again. So a forked child closes it at once (without unlocking,
-    which would drop the parent's lock too) and never counts it as held.
-    """
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._fd: int | None = None
-        self._owner_pid: int | None = None
-        _LOCKS.add(self)
-
-    def try_acquire(self) -> bool:
-        if self._fd is not None and self._owner_pid == os.getpid():
-            return True
-        self._drop_inherited()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd, self._owner_pid = fd, os.getpid()
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None and self._owner_pid == os.getpid():
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-        self._drop_inherited()
-
-    def _drop_inherited(self) -> None:
-        """Close a descriptor inherited through fork(): the parent's lock must not outlive the parent."""
-        if self._fd is not None and self._owner_pid != os.getpid():
-            with suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
-
-
-_LOCKS: weakref.WeakSet[FileLeaderLock] = weakref.WeakSet()
-
-
-def _drop_inherited_locks() -> None:
-    for lock in list(_LOCKS):
-        lock._drop_inherited()
-
-
-# Any fork (a Dash background callback, multiprocessing) would otherwise carry the leader's lock into the child.
-os.register_at_fork(after_in_child=_drop_inherited_locks)
 
 
 @dataclass(frozen=True)
@@ -117,20 +58,6 @@ class WarmupResult:
     requests: int
     seconds: float
     charts: int
-
-
-def merge_needs(per_portfolio: Iterable[dict[str, Need]]) -> dict[str, Need]:
-    """One need per ticker across portfolios: the earliest start, and a quote if any portfolio holds it."""
-    merged: dict[str, Need] = {}
-    for needs in per_portfolio:
-        for ticker, need in needs.items():
-            known = merged.get(ticker)
-            if known is None:
-                merged[ticker] = need
-            else:
-                end = None if known.end is None or need.end is None else max(known.end, need.end)
-                merged[ticker] = Need(min(known.start, need.start), end)
-    return merged
 
 
 def _upstream_requests() -> float:
@@ -177,8 +104,8 @@ class BackgroundPriceUpdater:
         )
         WARMUP_RUNS.labels(outcome="ok").inc()
         WARMUP_SECONDS.observe(seconds)
-        self.cache.incr("scheduler:warmup_runs")
-        self.cache.set("scheduler:last_warmup", asdict(result))
+        self.cache.incr(WARMUP_RUNS_COUNTER)
+        self.cache.set(SCHEDULER.key("last_warmup"), asdict(result))
         log.info("warmup %s", json.dumps(asdict(result), sort_keys=True))
         return result
 
@@ -194,16 +121,13 @@ class BackgroundPriceUpdater:
         for portfolio_id, needs in per_portfolio.items():
             entry = self.charts.store.get(portfolio_id)
             outdated = (entry is None or entry.ledger_version != self.ledger.version(portfolio_id)
-                        or bool(fetched.intersection(needs)) or self._prices_newer(needs, entry.generated_at))
+                        or bool(fetched.intersection(needs))
+                        or self.prices.quotes_newer_than(needs, entry.generated_at))
             if outdated:
                 # Another worker may be generating it (a ledger change there): wait for that rather than leave a
                 # chart missing after the warm-up, when chart requests should find it ready.
                 generated += self.charts.generate(portfolio_id, wait_s=CHART_WAIT_S) is not None
         return generated
-
-    def _prices_newer(self, tickers: Iterable[str], generated_at: dt.datetime) -> bool:
-        quotes = (self.cache.get_quote(ticker) for ticker in tickers)
-        return any(quote.fetched_at > generated_at for quote in quotes if quote is not None)
 
 
 class WarmupScheduler:
@@ -228,7 +152,7 @@ class WarmupScheduler:
         """One scheduled tick: lead if we can, and warm up if we lead."""
         if not self.lock.try_acquire():
             return None
-        self.cache.set("scheduler:leader_pid", os.getpid())
+        self.cache.set(SCHEDULER.key("leader_pid"), os.getpid())
         try:
             return self.updater.run_once()
         except Exception:  # logged by run_once; the scheduler must keep ticking

@@ -20,18 +20,24 @@ import pandas as pd
 from services import analytics
 from services.forksafe import reset_in_child
 from services.ledger import Ledger
+from services.locks import chart_lock
 from services.market_hours import MarketClock
 from services.memory import release_free_memory
 from services.metrics import CHART_GENERATIONS, CHART_SECONDS
 from services.models import NotFoundError, Transaction
 from services.price_cache import PriceCache
-from services.price_service import Need, PriceService
+from services.price_planning import Need
+from services.price_service import PriceService
+from services.store import CHARTS, PORTFOLIO_DERIVED, PROGRESS
 
 log = logging.getLogger(__name__)
 # Generations started over because the ledger changed under them, before giving up until the next request.
 MAX_ATTEMPTS = 3
 # A generation lock left by a killed worker expires by itself after this long.
 LOCK_TTL_S = 600
+# How long a generation waits on a refresh of history that is cached already: PRICE_WAIT_S's default (the
+# container hands in the setting).
+REFRESH_WAIT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -68,35 +74,37 @@ def series_json(frame: pd.DataFrame) -> dict:
 
 
 class ChartStore:
-    """Chart entries and generation progress in the shared cache, keyed by portfolio."""
+    """Chart entries and generation progress in the shared store (its `charts` and `progress` key spaces)."""
 
     def __init__(self, cache: PriceCache):
         self.cache = cache
 
     def get(self, portfolio_id: int) -> ChartEntry | None:
-        return self.cache.get(f"portfolio:{portfolio_id}:chart")
+        return self.cache.get(CHARTS.key(portfolio_id))
 
     def put(self, portfolio_id: int, entry: ChartEntry) -> None:
-        self.cache.set(f"portfolio:{portfolio_id}:chart", entry)
+        self.cache.set(CHARTS.key(portfolio_id), entry)
 
     def progress(self, portfolio_id: int) -> dict | None:
-        return self.cache.get(f"portfolio:{portfolio_id}:chart-progress")
+        return self.cache.get(PROGRESS.key(portfolio_id))
 
     def set_progress(self, portfolio_id: int, state: str, progress: float, message: str) -> None:
-        self.cache.set(f"portfolio:{portfolio_id}:chart-progress",
+        self.cache.set(PROGRESS.key(portfolio_id),
                        {"state": state, "progress": round(progress, 4), "message": message}, expire=86400)
 
     def invalidate(self, portfolio_id: int) -> int:
         """Drop every derived cache of one portfolio, and nothing else."""
-        return self.cache.delete_prefix(f"portfolio:{portfolio_id}:")
+        return self.cache.delete_prefix(PORTFOLIO_DERIVED.key(portfolio_id))
 
 
 class BackgroundChartGenerator:
     """Computes chart entries on a small thread pool; one generation per portfolio across all workers."""
 
     def __init__(self, ledger: Ledger, prices: PriceService, clock: MarketClock, store: ChartStore,
-                 workers: int = 1, now: Callable[[], dt.datetime] | None = None):
+                 workers: int = 1, now: Callable[[], dt.datetime] | None = None,
+                 refresh_wait_s: float = REFRESH_WAIT_S):
         self.ledger, self.prices, self.clock, self.store = ledger, prices, clock, store
+        self.refresh_wait_s = refresh_wait_s
         self._now = now or clock.now
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="chart-gen")
         self._running: dict[int, Future[ChartEntry | None]] = {}
@@ -130,7 +138,7 @@ class BackgroundChartGenerator:
 
     def _generate_guarded(self, portfolio_id: int, wait_s: float = 0.0) -> ChartEntry | None:
         asked_at = self._now()
-        cache, lock = self.store.cache, f"chart:{portfolio_id}"
+        cache, lock = self.store.cache, chart_lock(portfolio_id)
         token = cache.try_lock(lock, LOCK_TTL_S)
         if token is None:
             if wait_s <= 0:  # another worker generates it; its result lands in the shared cache
@@ -213,9 +221,9 @@ class BackgroundChartGenerator:
         # that hangs or keeps failing must not leave blank a chart the cache can draw (it is drawn again when the
         # refresh lands, as its quotes are then newer than the chart). History that is not cached at all is waited
         # for: without it there is nothing to draw.
-        patience = time.monotonic() + self.prices.settings.price_wait_s
+        patience = time.monotonic() + self.refresh_wait_s
         while report.due:
-            waiting = [t for t in report.due if self.prices.cache.get_bars(t) is None]
+            waiting = [t for t in report.due if not self.prices.has_history(t)]
             still_running = self.prices.in_flight(report.due)
             done = 1.0 - len(waiting) / max(1, len(needs))
             self.store.set_progress(portfolio_id, "running", 0.9 * done,

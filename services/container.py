@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from services.chart_generator import BackgroundChartGenerator, ChartStore
 from services.config import Settings
 from services.dashboard_data import DashboardData
 from services.ledger import Ledger
+from services.locks import exclusive_file_lock
 from services.market_hours import DEFAULT_EXCHANGE, MarketClock
 from services.price_cache import PriceCache
 from services.price_service import PriceService
 from services.providers.base import PriceProvider
+from services.store import SCHEDULER, WARMUP_RUNS_COUNTER
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +36,6 @@ class Services:
         self.charts.shutdown()
         self.prices.shutdown()
         self.ledger.dispose()
-
-
-@contextmanager
-def exclusive_file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` for the block, waiting for other processes (start-up steps)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def make_provider(settings: Settings, clock: MarketClock) -> PriceProvider:
@@ -80,7 +66,7 @@ def build_services(settings: Settings, *, clock: MarketClock | None = None,
     cache = PriceCache(settings.cache_dir)
     provider = provider or make_provider(settings, clock)
     prices = PriceService(provider, cache, clock, settings)
-    charts = BackgroundChartGenerator(ledger, prices, clock, ChartStore(cache))
+    charts = BackgroundChartGenerator(ledger, prices, clock, ChartStore(cache), refresh_wait_s=settings.price_wait_s)
     dashboard = DashboardData(ledger, prices, clock, settings, charts)
     services = Services(settings, ledger, clock, cache, provider, prices, charts, dashboard)
     ledger.add_listener(lambda portfolio_id: on_ledger_change(services, portfolio_id))
@@ -110,7 +96,7 @@ def seed_sample_portfolio(services: Services) -> None:
 def scheduler_status(cache: PriceCache) -> dict:
     """The warm-up scheduler as the whole deployment sees it (kept in the shared cache)."""
     return {
-        "leader_pid": cache.get("scheduler:leader_pid"),
-        "warmup_runs": cache.get("scheduler:warmup_runs", 0),
-        "last_warmup": cache.get("scheduler:last_warmup"),
+        "leader_pid": cache.get(SCHEDULER.key("leader_pid")),
+        "warmup_runs": cache.get(WARMUP_RUNS_COUNTER, 0),
+        "last_warmup": cache.get(SCHEDULER.key("last_warmup")),
     }

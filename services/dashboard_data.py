@@ -86,7 +86,7 @@ class DashboardData:
 
     @property
     def _simulated(self) -> bool:
-        return bool(getattr(self.prices.provider, "simulated", False))
+        return self.prices.simulated
 
     def initial_data(self, portfolio_id: int) -> dict:
         """Summary cards and the price badge, from the cache alone; missing prices are fetched in the background."""
@@ -141,9 +141,7 @@ class DashboardData:
                      "allocation": entry.allocation}
 
     def _prices_moved_since(self, portfolio_id: int, generated_at: dt.datetime) -> bool:
-        tickers = self.ledger.portfolio_tickers(portfolio_id)
-        return any(quote.fetched_at > generated_at
-                   for quote in map(self.prices.cache.get_quote, tickers) if quote is not None)
+        return self.prices.quotes_newer_than(self.ledger.portfolio_tickers(portfolio_id), generated_at)
 
     def chart_progress(self, portfolio_id: int) -> dict:
         """The chart generator's state for one portfolio: idle, running, done or error, with a fraction."""

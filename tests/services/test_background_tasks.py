@@ -18,34 +18,19 @@ from pathlib import Path
 
 import pytest
 
-from services.background_tasks import (
-    BackgroundPriceUpdater,
-    FileLeaderLock,
-    WarmupResult,
-    WarmupScheduler,
-    merge_needs,
-)
+from services.background_tasks import BackgroundPriceUpdater, WarmupResult, WarmupScheduler
 from services.chart_generator import BackgroundChartGenerator, ChartStore
 from services.container import scheduler_status
 from services.ledger import Ledger
+from services.locks import FileLeaderLock, chart_lock
 from services.models import Quote
-from services.price_service import Need
+from services.price_planning import Need, merge_needs
+from services.store import SCHEDULER, WARMUP_RUNS_COUNTER
 from tests.conftest import SESSION_MOMENT, CountingProvider, FrozenTime, make_clock, make_settings
+from tests.waiting import wait_until
 
 UTC = dt.UTC
 D = dt.date
-
-
-def wait_for(predicate, timeout_s: float = 10.0, interval_s: float = 0.02):
-    """Poll until `predicate()` is truthy; returns its value, or fails the test after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {predicate}")
-        time.sleep(interval_s)
 
 
 def read_text(path: Path) -> str | None:
@@ -120,7 +105,7 @@ def spawn():
 def test_another_process_cannot_lead_while_the_leader_lives_and_takes_over_when_it_is_killed(tmp_path, spawn):
     lock_path = tmp_path / "data" / "scheduler.lock"
     holder = spawn(_hold_lock, str(lock_path), str(tmp_path / "holder"))
-    assert wait_for(lambda: read_text(tmp_path / "holder")) == "held"
+    assert wait_until(lambda: read_text(tmp_path / "holder")) == "held"
 
     # A second process with its own lock object is refused while the holder lives ...
     contender = spawn(_try_lock, str(lock_path), str(tmp_path / "contender"))
@@ -147,17 +132,17 @@ def test_another_process_cannot_lead_while_the_leader_lives_and_takes_over_when_
 def test_a_lock_inherited_through_fork_is_not_held_by_the_child_nor_kept_alive_by_it(tmp_path, spawn):
     lock_path = tmp_path / "scheduler.lock"
     parent = spawn(_hold_lock_then_fork, str(lock_path), str(tmp_path))
-    status, child_pid = wait_for(lambda: read_text(tmp_path / "parent")).split()
+    status, child_pid = wait_until(lambda: read_text(tmp_path / "parent")).split()
     assert status == "held"
     # The child shares the parent's open file (and so its flock) but must not count itself as the leader.
-    assert wait_for(lambda: read_text(tmp_path / "child-first")) == "refused"
+    assert wait_until(lambda: read_text(tmp_path / "child-first")) == "refused"
     assert read_text(tmp_path / "child-later") is None
 
     os.kill(parent.pid, signal.SIGKILL)
     parent.join(10)
     # Had the child kept the inherited descriptor open, the dead parent's lock would live on in it and nobody,
     # the child included, could ever lead again.
-    assert wait_for(lambda: read_text(tmp_path / "child-later"), timeout_s=15) == f"acquired {child_pid}"
+    assert wait_until(lambda: read_text(tmp_path / "child-later"), timeout_s=15) == f"acquired {child_pid}"
 
 
 def test_release_lets_another_lock_object_lead_and_is_a_no_op_when_not_held(tmp_path):
@@ -346,8 +331,8 @@ def test_warmup_runs_count_in_the_shared_cache_and_the_last_run_is_recorded(worl
     assert scheduler_status(world.cache) == {"leader_pid": None, "warmup_runs": 0, "last_warmup": None}
     world.run_at(SESSION_MOMENT)
     second = world.run_at(SESSION_MOMENT + MINUTE)
-    assert world.cache.get("scheduler:warmup_runs") == 2
-    assert world.cache.get("scheduler:last_warmup") == asdict(second)
+    assert world.cache.get(WARMUP_RUNS_COUNTER) == 2
+    assert world.cache.get(SCHEDULER.key("last_warmup")) == asdict(second)
     assert second.at == (SESSION_MOMENT + MINUTE).isoformat()
 
     # Another worker's updater (its own objects, the same cache directory) adds to the same count.
@@ -372,8 +357,8 @@ def test_a_failed_run_is_not_counted_and_raises(world, monkeypatch):
     monkeypatch.setattr(world.prices, "fetch_prices_parallel", broken)
     with pytest.raises(RuntimeError, match="boom"):
         world.run_at(SESSION_MOMENT)
-    assert world.cache.get("scheduler:warmup_runs") is None
-    assert world.cache.get("scheduler:last_warmup") is None
+    assert world.cache.get(WARMUP_RUNS_COUNTER) is None
+    assert world.cache.get(SCHEDULER.key("last_warmup")) is None
 
 
 class GenerationLog:
@@ -464,11 +449,11 @@ def test_a_tick_in_a_non_leader_does_nothing(tmp_path, price_cache):
         follower = WarmupScheduler(updater, FileLeaderLock(tmp_path / "scheduler.lock"), price_cache, 5)
         assert [follower.tick() for _ in range(3)] == [None, None, None]
         assert updater.runs == 0
-        assert price_cache.get("scheduler:leader_pid") is None  # it does not claim to lead either
+        assert price_cache.get(SCHEDULER.key("leader_pid")) is None  # it does not claim to lead either
     finally:
         leader.release()
     assert follower.tick() is not None  # the leader is gone: the next tick leads
-    assert (updater.runs, price_cache.get("scheduler:leader_pid")) == (1, os.getpid())
+    assert (updater.runs, price_cache.get(SCHEDULER.key("leader_pid"))) == (1, os.getpid())
     follower.lock.release()
 
 
@@ -476,7 +461,7 @@ def test_a_tick_in_the_leader_warms_up_and_survives_a_failed_run(tmp_path, price
     lock = FileLeaderLock(tmp_path / "scheduler.lock")
     ok = WarmupScheduler(FakeUpdater(), lock, price_cache, 5)
     assert ok.tick() is not None
-    assert price_cache.get("scheduler:leader_pid") == os.getpid()
+    assert price_cache.get(SCHEDULER.key("leader_pid")) == os.getpid()
     failing = WarmupScheduler(FakeUpdater(RuntimeError("provider down")), lock, price_cache, 5)
     assert failing.tick() is None  # logged, not raised: the scheduler keeps ticking
     assert failing.updater.runs == 1
@@ -489,9 +474,9 @@ def test_the_scheduler_warms_up_at_start_and_every_interval_and_releases_the_loc
     scheduler = WarmupScheduler(updater, FileLeaderLock(lock_path), price_cache, interval_s=1)
     scheduler.start()
     try:
-        wait_for(lambda: updater.runs >= 1, timeout_s=0.9)  # the first run right away, not an interval later
+        assert wait_until(lambda: updater.runs >= 1, timeout_s=0.9)  # the first run right away, not an interval later
         assert FileLeaderLock(lock_path).try_acquire() is False
-        wait_for(lambda: updater.runs >= 2, timeout_s=3)
+        assert wait_until(lambda: updater.runs >= 2, timeout_s=3)
     finally:
         scheduler.shutdown()
     assert FileLeaderLock(lock_path).try_acquire() is True  # released at shutdown
@@ -516,14 +501,14 @@ def test_a_warmup_waits_for_a_chart_another_worker_is_generating(world):
     import threading
 
     growth, income = two_portfolios(world)
-    lock = f"chart:{income}"
+    lock = chart_lock(income)
     token = world.cache.try_lock(lock, 60)  # another worker is generating Income's chart
     results: list[WarmupResult] = []
     run = threading.Thread(target=lambda: results.append(world.run_at(SESSION_MOMENT)))
     run.start()
-    wait_for(lambda: world.charts.store.get(growth) is not None)
+    assert wait_until(lambda: world.charts.store.get(growth) is not None)
     time.sleep(0.2)
-    assert results == [] and world.cache.get("scheduler:warmup_runs") is None  # not done without Income's chart
+    assert results == [] and world.cache.get(WARMUP_RUNS_COUNTER) is None  # not done without Income's chart
     world.cache.unlock(lock, token)  # that worker gave up (or crashed): the warm-up computes the chart itself
     run.join(10)
     (result,) = results

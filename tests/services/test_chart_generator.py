@@ -16,9 +16,11 @@ from services import analytics
 from services.chart_generator import BackgroundChartGenerator, ChartEntry, ChartStore
 from services.container import Services, build_services
 from services.ledger import Ledger
+from services.locks import chart_lock
 from services.models import Quote
-from services.price_service import Need
+from services.price_planning import Need
 from tests.conftest import SESSION_MOMENT, CountingProvider, counting_close
+from tests.waiting import wait_until
 
 D = dt.date
 TODAY = SESSION_MOMENT.date()  # 2025-07-08
@@ -28,15 +30,6 @@ LEDGER = ["2024-12-02,AAA,BUY,10,90", "2025-05-01,BBB,BUY,4,110"]
 
 def csv(rows: list[str]) -> str:
     return "date,ticker,type,quantity,price\n" + "\n".join(rows) + "\n"
-
-
-def wait_for(predicate, timeout_s: float = 10.0):
-    deadline = time.monotonic() + timeout_s
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {predicate}")
-        time.sleep(0.01)
-    return value
 
 
 class Gate:
@@ -181,7 +174,7 @@ def test_an_entry_computed_while_the_ledger_changed_is_not_stored_and_the_new_le
     progress = Recorder(parts.store, "set_progress")
     parts.provider.delay_s = 1.0  # every request now waits at the gate
     future = parts.charts.request(portfolio_id)
-    wait_for(lambda: parts.provider.active == 1)  # the generation read the ledger and waits on its prices
+    assert wait_until(lambda: parts.provider.active == 1)  # the generation read the ledger and waits on its prices
 
     parts.ledger.add_transaction(portfolio_id, {"date": "2025-07-01", "ticker": "AAA", "type": "BUY",
                                                 "quantity": "2", "price": "190"})
@@ -355,7 +348,7 @@ def test_chart_data_answers_202_with_progress_while_a_slow_source_is_fetching(ma
     services.ledger.import_csv(slow, csv(LEDGER))  # the listener starts generating; BBB must be fetched
     # One of two tickers has its history: 0.9 (the fetch's share of the work) x 1/2.
     expected = {"state": "running", "progress": 0.45, "message": "history of 1 of 2 tickers ready"}
-    wait_for(lambda: services.dashboard.chart_progress(slow) == expected)
+    assert wait_until(lambda: services.dashboard.chart_progress(slow) == expected)
 
     started = time.perf_counter()
     status, body = services.dashboard.chart_data(slow, "1Y", wait_s=0)
@@ -364,7 +357,7 @@ def test_chart_data_answers_202_with_progress_while_a_slow_source_is_fetching(ma
     assert services.dashboard.chart_data(warm, "1Y", wait_s=0)[0] == 200  # another portfolio is not held up
 
     gate.open()
-    wait_for(lambda: services.dashboard.chart_progress(slow)["state"] == "done")
+    assert wait_until(lambda: services.dashboard.chart_progress(slow)["state"] == "done")
     status, body = services.dashboard.chart_data(slow, "1Y", wait_s=0)
     assert status == 200 and body["series"]["market_value"][-1] == 2716.0
     assert provider.symbol_counts == {"AAA": 1, "BBB": 1}
@@ -383,14 +376,14 @@ def test_chart_data_for_a_missing_chart_waits_for_it_within_its_bound(make_servi
 # -- another worker at the same chart ----------------------------------------------------------------------------
 def test_generate_leaves_a_chart_another_worker_is_generating_unless_asked_to_wait(parts):
     portfolio_id = parts.portfolio(LEDGER)
-    token = parts.store.cache.try_lock(f"chart:{portfolio_id}", 60)  # another worker generates it
+    token = parts.store.cache.try_lock(chart_lock(portfolio_id), 60)  # another worker generates it
     computed = Recorder(parts.charts, "_compute")
     started = time.perf_counter()
     assert parts.charts.generate(portfolio_id) is None  # the request path: no waiting at all
     assert parts.charts.generate(portfolio_id, wait_s=0.3) is None  # still held after the bound
     assert 0.3 <= time.perf_counter() - started < 2
     assert computed.calls == [] and parts.store.get(portfolio_id) is None
-    parts.store.cache.unlock(f"chart:{portfolio_id}", token)
+    parts.store.cache.unlock(chart_lock(portfolio_id), token)
     assert parts.charts.generate(portfolio_id) is not None and len(computed.calls) == 1
 
 
@@ -399,7 +392,7 @@ def test_generate_waiting_on_another_worker_takes_its_chart_when_it_is_new_enoug
     portfolio_id = parts.portfolio(LEDGER)
     other_worker = BackgroundChartGenerator(parts.ledger, parts.prices, clock, ChartStore(parts.store.cache),
                                             now=frozen_time)
-    token = parts.store.cache.try_lock(f"chart:{portfolio_id}", 60)
+    token = parts.store.cache.try_lock(chart_lock(portfolio_id), 60)
     computed = Recorder(parts.charts, "_compute")
     waiting = threading.Thread(target=lambda: results.append(parts.charts.generate(portfolio_id, wait_s=10)))
     results: list[ChartEntry | None] = []
@@ -407,7 +400,7 @@ def test_generate_waiting_on_another_worker_takes_its_chart_when_it_is_new_enoug
     time.sleep(0.2)
     assert results == []  # waits on the other worker
     theirs = other_worker._generate(portfolio_id)  # computed after we asked (same frozen moment), then released
-    parts.store.cache.unlock(f"chart:{portfolio_id}", token)
+    parts.store.cache.unlock(chart_lock(portfolio_id), token)
     waiting.join(10)
     assert results == [theirs] and computed.calls == []  # taken, not computed a second time
     other_worker.shutdown()
@@ -417,12 +410,12 @@ def test_generate_waiting_on_another_worker_computes_when_that_chart_is_older_th
     portfolio_id = parts.portfolio(LEDGER)
     stale = parts.charts.generate(portfolio_id)  # at 15:00:00
     frozen_time.advance(seconds=30)
-    token = parts.store.cache.try_lock(f"chart:{portfolio_id}", 60)  # the other worker stores nothing newer
+    token = parts.store.cache.try_lock(chart_lock(portfolio_id), 60)  # the other worker stores nothing newer
     results: list[ChartEntry | None] = []
     waiting = threading.Thread(target=lambda: results.append(parts.charts.generate(portfolio_id, wait_s=10)))
     waiting.start()
     time.sleep(0.1)
-    parts.store.cache.unlock(f"chart:{portfolio_id}", token)
+    parts.store.cache.unlock(chart_lock(portfolio_id), token)
     waiting.join(10)
     (entry,) = results
     assert entry.generated_at == stale.generated_at + dt.timedelta(seconds=30)

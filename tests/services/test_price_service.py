@@ -19,7 +19,9 @@ import pytest
 
 from services.market_hours import MarketClock
 from services.price_cache import PriceCache
-from services.price_service import UNREACHABLE_AFTER, CircuitBreaker, Need, PriceService, TokenBucket
+from services.price_guards import UNREACHABLE_AFTER, CircuitBreaker, TokenBucket
+from services.price_planning import Need
+from services.price_service import PriceService
 from services.providers.base import FetchRequest, FetchResult, UnreachableError, empty_bars
 from tests.conftest import (
     SESSION_MOMENT,
@@ -29,6 +31,7 @@ from tests.conftest import (
     make_clock,
     make_settings,
 )
+from tests.waiting import wait_until
 
 UTC = dt.UTC
 START = dt.date(2025, 6, 2)  # a Monday; 25 XNYS sessions from here to Tuesday 2025-07-08 (19 June, 4 July closed)
@@ -39,15 +42,6 @@ CIRCUIT_KEY = "circuit:counting"
 
 def needs(tickers, start: dt.date = START, end: dt.date | None = None) -> dict[str, Need]:
     return {ticker: Need(start, end) for ticker in tickers}
-
-
-def wait_until(condition, timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 # -- batching ----------------------------------------------------------------------------------------------------

@@ -419,7 +419,8 @@ def test_a_minute_of_polling_an_unreachable_yahoo_logs_a_bounded_handful(tmp_pat
     """Issue 11: offline, the log filled with ~160 yfinance lines a minute. Now: one warning when the circuit
     opens, one info line each time a half-open probe finds Yahoo still unreachable; and a closing line at the end.
     """
-    from services.price_service import CircuitBreaker, Need
+    from services.price_guards import CircuitBreaker
+    from services.price_planning import Need
 
     yahoo.go_offline("dns", "requests")
     service = make_service(YahooProvider(tmp_path / "yf", session=yahoo, timeout_s=5.0), price_cache)
