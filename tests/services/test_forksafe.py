@@ -9,6 +9,7 @@ import pytest
 
 from services.config import Settings
 from services.container import build_services
+from services.store import QUOTES
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
@@ -36,7 +37,7 @@ def test_child_forked_while_a_lock_is_held_can_still_fetch_and_read(tmp_path):
     pid = os.fork()
     if pid == 0:  # the child: without the reset this deadlocks on the inherited lock
         try:
-            services.cache.delete("quote:AAPL")  # so the child must fetch: the in-flight lock and the pool
+            services.cache.delete(QUOTES.key("AAPL"))  # so the child must fetch: the in-flight lock and the pool
             payload = services.dashboard.holdings_data(portfolio.id, wait_s=5)
             if payload["holdings"][0]["price"] is None:
                 os._exit(3)  # answered, but the fetch never ran (a dead thread pool)

@@ -1,9 +1,8 @@
-"""PriceCache: bar merging, quotes and failures, shared locks, prefixes, health, and recovery from corruption."""
+"""PriceCache: bar merging, quotes and failures (the store under it: test_store.py; its locks: test_locks.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pandas as pd
 import pytest
@@ -111,99 +110,9 @@ def test_failure_round_trip_and_a_quote_clears_it(price_cache):
     assert price_cache.get_failure("AAA") is None
 
 
-# -- locks ---------------------------------------------------------------------------------------------------------
-def test_try_lock_is_exclusive_and_only_its_holder_unlocks(price_cache, settings):
-    other = PriceCache(settings.cache_dir)  # another worker
-    token = price_cache.try_lock("fetch:AAA", ttl_s=60)
-    assert token is not None
-    assert other.try_lock("fetch:AAA", ttl_s=60) is None
-    assert other.is_locked("fetch:AAA")
-
-    other.unlock("fetch:AAA", "someone-else")  # a wrong token does nothing
-    assert price_cache.is_locked("fetch:AAA")
-
-    price_cache.unlock("fetch:AAA", token)
-    assert not other.is_locked("fetch:AAA")
-    assert other.try_lock("fetch:AAA", ttl_s=60) is not None
-    other.close()
-
-
-def test_a_lock_expires_by_itself(price_cache):
-    assert price_cache.try_lock("fetch:AAA", ttl_s=0.2) is not None
-    assert price_cache.try_lock("fetch:AAA", ttl_s=0.2) is None
-    time.sleep(0.3)  # its holder died without unlocking
-    assert not price_cache.is_locked("fetch:AAA")
-    assert price_cache.try_lock("fetch:AAA", ttl_s=60) is not None
-
-
-def test_locked_waits_at_most_wait_s_and_releases_after_the_block(price_cache):
-    with price_cache.locked("seed", ttl_s=60, wait_s=0) as held:
-        assert held
-        started = time.monotonic()
-        with price_cache.locked("seed", ttl_s=60, wait_s=0.2) as second:
-            waited = time.monotonic() - started
-            assert second is False
-        assert 0.2 <= waited < 1.0
-        assert price_cache.is_locked("seed")  # the failed attempt did not release the holder's lock
-    assert not price_cache.is_locked("seed")
-    with price_cache.locked("seed", ttl_s=60, wait_s=0) as again:
-        assert again
-
-
-def test_locked_releases_when_the_block_raises(price_cache):
-    with pytest.raises(RuntimeError), price_cache.locked("seed", ttl_s=60, wait_s=0):
-        raise RuntimeError("boom")
-    assert not price_cache.is_locked("seed")
-
-
-# -- generic values ------------------------------------------------------------------------------------------------
-def test_delete_prefix_removes_only_matching_keys(price_cache):
-    for key in ("chart:1:1M", "chart:1:3M", "chart:12:1M", "chart:2:1M", "other"):
-        price_cache.set(key, key)
-    assert price_cache.delete_prefix("chart:1:") == 2
-    assert price_cache.get("chart:1:1M") is None and price_cache.get("chart:1:3M") is None
-    assert [price_cache.get(k) for k in ("chart:12:1M", "chart:2:1M", "other")] == [
-        "chart:12:1M", "chart:2:1M", "other"]
-    assert price_cache.delete_prefix("nothing:") == 0
-
-
-def test_incr_counts_across_cache_objects(price_cache, settings):
-    other = PriceCache(settings.cache_dir)
-    assert price_cache.incr("runs") == 1
-    assert other.incr("runs") == 2
-    assert price_cache.incr("runs", 5) == 7
-    other.close()
-
-
-def test_set_with_expire(price_cache):
-    price_cache.set("short", "value", expire=0.1)
-    assert price_cache.get("short") == "value"
-    time.sleep(0.2)
-    assert price_cache.get("short", "gone") == "gone"
-
-
-def test_writable(price_cache):
-    assert price_cache.writable() is True
-
-
-def test_corrupted_cache_is_rebuilt_and_its_neighbours_kept(tmp_path, caplog):
-    directory = tmp_path / "cache"
-    cache = PriceCache(directory)
-    cache.set("kept?", "no")
-    cache.close()
-    (directory / "cache.db").write_bytes(b"this is not an SQLite database\n" * 200)
-    # CACHE_DIR may be shared with other files (DATA_DIR's ledger, yfinance's cookie cache): they must survive.
-    (directory / "stocktracker.db").write_bytes(b"ledger")
-    (directory / "yfinance").mkdir()
-    (directory / "yfinance" / "cookies.db").write_bytes(b"cookies")
-
-    rebuilt = PriceCache(directory)
-
-    assert rebuilt.writable()
-    assert rebuilt.get("kept?") is None
-    rebuilt.put_quote(QUOTE)
-    assert rebuilt.get_quote("AAA") == QUOTE
-    assert "rebuilding" in caplog.text
-    assert (directory / "stocktracker.db").read_bytes() == b"ledger"
-    assert (directory / "yfinance" / "cookies.db").read_bytes() == b"cookies"
-    rebuilt.close()
+def test_has_bars_and_tickers_with_quotes(price_cache):
+    assert not price_cache.has_bars("AAA")
+    price_cache.put_bars("AAA", empty_bars(), dt.date(2025, 6, 2))
+    assert price_cache.has_bars("AAA")  # even none: a fetch that found no session
+    price_cache.put_quote(QUOTE)
+    assert price_cache.tickers_with_quotes() == ["AAA"]

@@ -18,15 +18,15 @@ from concurrent.futures import Future
 import pytest
 
 from services.market_hours import MarketClock
+from services.models import Quote
 from services.price_cache import PriceCache
-from services.price_guards import UNREACHABLE_AFTER, CircuitBreaker, TokenBucket
+from services.price_guards import UNREACHABLE_AFTER, CircuitBreaker
 from services.price_planning import Need
 from services.price_service import PriceService
 from services.providers.base import FetchRequest, FetchResult, UnreachableError, empty_bars
 from tests.conftest import (
     SESSION_MOMENT,
     CountingProvider,
-    SleepRecorder,
     counting_close,
     make_clock,
     make_settings,
@@ -68,36 +68,6 @@ def test_fetch_sends_one_request_per_batch(tmp_path, make_service, clock, price_
     service.fetch_prices_parallel(needs(["AAA", "BBB", "CCC", "DDD", "EEE"]))
     assert sorted(tuple(r.ticker for r in call) for call in provider.calls) == [
         ("AAA", "BBB"), ("CCC", "DDD"), ("EEE",)]
-
-
-# -- rate limit ----------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("rate", "burst", "acquisitions", "expected_wait"),
-    [
-        (2.0, 3, 3, 0.0),  # within the burst: no wait
-        (2.0, 3, 7, 2.0),  # (7 - 3) / 2
-        (4.0, 8, 20, 3.0),  # (20 - 8) / 4
-        (0.5, 1, 3, 4.0),  # (3 - 1) / 0.5
-    ],
-)
-def test_token_bucket_waits_for_acquisitions_beyond_the_burst(rate, burst, acquisitions, expected_wait):
-    now = [1000.0]
-    sleep = SleepRecorder(on_sleep=lambda seconds: now.__setitem__(0, now[0] + seconds))
-    bucket = TokenBucket(rate, burst, clock=lambda: now[0], sleep=sleep)
-    waits = [bucket.acquire() for _ in range(acquisitions)]
-    assert waits[:burst] == [0.0] * min(burst, acquisitions)
-    assert sum(waits) == pytest.approx(expected_wait)
-    assert now[0] - 1000.0 == pytest.approx(expected_wait)
-    assert all(w == pytest.approx(1 / rate) for w in waits[burst:])  # one token's worth each
-
-
-def test_token_bucket_refills_up_to_the_burst_only():
-    now = [0.0]
-    bucket = TokenBucket(2.0, 3, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
-    for _ in range(3):
-        bucket.acquire()
-    now[0] += 100.0  # idle far longer than it takes to refill: still only 3 tokens
-    assert [bucket.acquire() for _ in range(4)] == pytest.approx([0.0, 0.0, 0.0, 0.5])
 
 
 # -- retries -------------------------------------------------------------------------------------------------------
@@ -362,37 +332,6 @@ def test_one_unreachable_blip_is_retried_and_does_not_open_the_circuit(make_serv
     assert provider.call_count == UNREACHABLE_AFTER
     assert service.circuit.state()["state"] == "closed"
     assert price_cache.get("circuit-streak:counting:unreachable") is None  # the success cleared the count
-
-
-@pytest.mark.parametrize(("events", "opens"), [
-    (["unreachable"] * 3, True),
-    (["unreachable"] * 2, False),
-    (["unreachable", "unreachable", "reached", "unreachable", "unreachable"], False),  # a 404 proves it is there
-    (["unreachable", "unreachable", "success", "unreachable", "unreachable"], False),
-    (["unreachable", "unreachable", "reached", "unreachable", "unreachable", "unreachable"], True),
-])
-def test_unreachable_streak(frozen_circuit, events, opens):
-    for event in events:
-        getattr(frozen_circuit, f"record_{event}")()
-    assert frozen_circuit.is_open() is opens
-    assert frozen_circuit.open_reason() == ("unreachable" if opens else None)
-
-
-def test_a_rate_limited_circuit_is_not_closed_by_an_answer_without_prices(frozen_circuit):
-    frozen_circuit.trip("rate_limited", "HTTP 429")
-    frozen_circuit.record_reached()  # a 404 says Yahoo is there, not that it stopped limiting us
-    assert frozen_circuit.state()["reason"] == "rate_limited"
-    assert frozen_circuit.message() == "price source rate limited (HTTP 429)"
-    frozen_circuit.record_success()
-    assert frozen_circuit.state()["state"] == "closed"
-
-
-def test_a_circuit_entry_from_before_reasons_had_kinds_reads_as_rate_limited(price_cache, frozen_circuit,
-                                                                           frozen_time):
-    price_cache.set(CIRCUIT_KEY, {"trips": 1, "open_until": frozen_time.epoch() + 60,
-                                  "reason": "HTTP 429 from counting"})
-    state = frozen_circuit.state()
-    assert (state["state"], state["reason"], state["detail"]) == ("open", "rate_limited", "HTTP 429 from counting")
 
 
 def test_in_flight_empties_when_the_circuit_opens_mid_fetch(tmp_path, make_service, clock, price_cache):
@@ -738,3 +677,30 @@ def test_closes_of_nothing_cached_is_an_empty_frame_with_a_date_index(make_servi
                                                                       price_cache):
     frame = make_service(counting_provider, price_cache).closes(["A", "B"])
     assert frame.empty and frame.index.name == "date" and list(frame.columns) == []
+
+
+# -- the questions callers ask ---------------------------------------------------------------------------------------
+def test_quotes_newer_than_a_moment(make_service, counting_provider, price_cache):
+    service = make_service(counting_provider, price_cache)
+    taken = SESSION_MOMENT - dt.timedelta(minutes=5)
+    price_cache.put_quote(Quote("AAA", 10.0, 9.0, "USD", taken, taken))
+    assert service.quotes_newer_than(["AAA", "NEVER"], taken - dt.timedelta(seconds=1)) is True
+    assert service.quotes_newer_than(["AAA", "NEVER"], taken) is False  # as old as the moment: not newer
+    assert service.quotes_newer_than([], taken - dt.timedelta(days=1)) is False
+
+
+def test_has_history_from_a_start(make_service, counting_provider, price_cache):
+    service = make_service(counting_provider, price_cache)
+    assert service.has_history("AAA") is False
+    price_cache.put_bars("AAA", empty_bars(), START)
+    assert service.has_history("AAA") is True
+    assert service.has_history("AAA", START) is True
+    assert service.has_history("AAA", START - dt.timedelta(days=1)) is False  # fetched from START only
+
+
+def test_simulated_and_circuit_state(make_service, counting_provider, price_cache):
+    service = make_service(counting_provider, price_cache)
+    assert service.simulated is True  # the counting provider says its prices are made up
+    assert service.circuit_state()["state"] == "closed"
+    service.circuit.trip("unreachable", "test")
+    assert (service.circuit_state()["state"], service.circuit_state()["reason"]) == ("open", "unreachable")

@@ -1,0 +1,81 @@
+"""Locks shared by processes: the store's named locks (on every store implementation) and the lock names."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from services.locks import StoreLocks, chart_lock, circuit_lock, fetch_lock
+from services.store import LOCKS, SharedStore
+from tests.services.store_implementations import STORE_FACTORIES
+
+
+@pytest.fixture(params=sorted(STORE_FACTORIES))
+def workers(request, tmp_path) -> Iterator[tuple[StoreLocks, StoreLocks]]:
+    """The locks of two workers on one store."""
+    stores: list[SharedStore] = [STORE_FACTORIES[request.param](tmp_path / "store") for _ in range(2)]
+    yield StoreLocks(stores[0]), StoreLocks(stores[1])
+    for store in stores:
+        store.close()
+
+
+@pytest.fixture
+def locks(workers) -> StoreLocks:
+    return workers[0]
+
+
+def test_lock_names_keep_the_keys_the_store_has_always_had():
+    assert [LOCKS.key(fetch_lock("AAPL")), LOCKS.key(chart_lock(3)), LOCKS.key(circuit_lock("yahoo"))] == [
+        "lock:fetch:AAPL", "lock:chart:3", "lock:circuit:yahoo"]
+
+
+def test_try_lock_is_exclusive_and_only_its_holder_unlocks(workers):
+    mine, other = workers  # another worker
+    token = mine.try_lock("fetch:AAA", ttl_s=60)
+    assert token is not None
+    assert other.try_lock("fetch:AAA", ttl_s=60) is None
+    assert other.is_locked("fetch:AAA")
+
+    other.unlock("fetch:AAA", "someone-else")  # a wrong token does nothing
+    assert mine.is_locked("fetch:AAA")
+
+    mine.unlock("fetch:AAA", token)
+    assert not other.is_locked("fetch:AAA")
+    assert other.try_lock("fetch:AAA", ttl_s=60) is not None
+
+
+def test_a_lock_expires_by_itself(locks):
+    assert locks.try_lock("fetch:AAA", ttl_s=0.2) is not None
+    assert locks.try_lock("fetch:AAA", ttl_s=0.2) is None
+    time.sleep(0.3)  # its holder died without unlocking
+    assert not locks.is_locked("fetch:AAA")
+    assert locks.try_lock("fetch:AAA", ttl_s=60) is not None
+
+
+def test_a_lock_of_a_dead_process_is_taken_over_at_once(locks):
+    locks.store.set(LOCKS.key("fetch:AAPL"), "999999999:0123abcd", expire=600)  # no such pid
+    assert not locks.is_locked("fetch:AAPL")
+    token = locks.try_lock("fetch:AAPL", 60)
+    assert token is not None and locks.try_lock("fetch:AAPL", 60) is None  # ours now, and held
+
+
+def test_locked_waits_at_most_wait_s_and_releases_after_the_block(locks):
+    with locks.locked("seed", ttl_s=60, wait_s=0) as held:
+        assert held
+        started = time.monotonic()
+        with locks.locked("seed", ttl_s=60, wait_s=0.2) as second:
+            waited = time.monotonic() - started
+            assert second is False
+        assert 0.2 <= waited < 1.0
+        assert locks.is_locked("seed")  # the failed attempt did not release the holder's lock
+    assert not locks.is_locked("seed")
+    with locks.locked("seed", ttl_s=60, wait_s=0) as again:
+        assert again
+
+
+def test_locked_releases_when_the_block_raises(locks):
+    with pytest.raises(RuntimeError), locks.locked("seed", ttl_s=60, wait_s=0):
+        raise RuntimeError("boom")
+    assert not locks.is_locked("seed")

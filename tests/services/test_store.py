@@ -1,0 +1,142 @@
+"""The shared store: a suite every `SharedStore` implementation must pass, then what only the diskcache one does."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from services.models import Quote
+from services.price_cache import PriceCache
+from services.store import CHARTS, LOCKS, PROGRESS, QUOTES, SCHEDULER, DiskStore, KeySpace, SharedStore, iter_keys
+from tests.services.store_implementations import STORE_FACTORIES
+
+QUOTE = Quote("AAA", 123.45, 120.0, "USD", dt.datetime(2025, 7, 8, 15, 0, tzinfo=dt.UTC),
+              dt.datetime(2025, 7, 8, 15, 0, 5, tzinfo=dt.UTC))
+
+
+@pytest.fixture(params=sorted(STORE_FACTORIES))
+def open_store(request, tmp_path) -> Iterator:
+    """Opens handles on one store (each a worker); all closed after the test."""
+    opened: list[SharedStore] = []
+
+    def open_one() -> SharedStore:
+        opened.append(STORE_FACTORIES[request.param](tmp_path / "store"))
+        return opened[-1]
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_store) -> SharedStore:
+    return open_store()
+
+
+# -- key spaces ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("space", "parts", "key"), [
+    (QUOTES, ("AAPL",), "quote:AAPL"),  # the prefixes the cache file has always had: a deploy keeps it warm
+    (CHARTS, (7,), "portfolio:7:chart"),
+    (PROGRESS, (7,), "portfolio:7:chart-progress"),
+    (SCHEDULER, ("leader_pid",), "scheduler:leader_pid"),
+    (LOCKS, ("fetch:AAPL",), "lock:fetch:AAPL"),
+])
+def test_key_spaces_build_the_keys(space: KeySpace, parts, key):
+    assert space.key(*parts) == key
+
+
+def test_iter_keys_lists_the_ids_of_one_space(store):
+    for ticker in ("AAA", "BBB"):
+        store.set(QUOTES.key(ticker), ticker)
+    store.set(CHARTS.key(1), "chart")
+    assert sorted(iter_keys(store, QUOTES)) == ["AAA", "BBB"]
+
+
+# -- generic values ------------------------------------------------------------------------------------------------
+def test_delete_prefix_removes_only_matching_keys(store):
+    for key in ("chart:1:1M", "chart:1:3M", "chart:12:1M", "chart:2:1M", "other"):
+        store.set(key, key)
+    assert store.delete_prefix("chart:1:") == 2
+    assert store.get("chart:1:1M") is None and store.get("chart:1:3M") is None
+    assert [store.get(k) for k in ("chart:12:1M", "chart:2:1M", "other")] == [
+        "chart:12:1M", "chart:2:1M", "other"]
+    assert store.delete_prefix("nothing:") == 0
+
+
+def test_incr_counts_across_store_handles(store, open_store):
+    other = open_store()
+    assert store.incr("runs") == 1
+    assert other.incr("runs") == 2
+    assert store.incr("runs", 5) == 7
+
+
+def test_set_with_expire(store):
+    store.set("short", "value", expire=0.1)
+    assert store.get("short") == "value"
+    time.sleep(0.2)
+    assert store.get("short", "gone") == "gone"
+
+
+def test_add_sets_only_an_absent_key(store, open_store):
+    assert store.add("k", 1) is True
+    assert open_store().add("k", 2) is False
+    assert store.get("k") == 1
+
+
+def test_delete_says_whether_there_was_a_key(store):
+    store.set("k", 1)
+    assert (store.delete("k"), store.delete("k")) == (True, False)
+
+
+def test_atomically_returns_the_actions_answer(store):
+    def swap() -> int:
+        previous = store.get("k", 0)
+        store.set("k", previous + 1)
+        return previous
+
+    assert [store.atomically(swap), store.atomically(swap)] == [0, 1]
+
+
+def test_writable(store):
+    assert store.writable() is True
+
+
+# -- the diskcache store -------------------------------------------------------------------------------------------
+def test_corrupted_cache_is_rebuilt_and_its_neighbours_kept(tmp_path, caplog):
+    directory = tmp_path / "cache"
+    cache = PriceCache(directory)
+    cache.set("kept?", "no")
+    cache.close()
+    (directory / "cache.db").write_bytes(b"this is not an SQLite database\n" * 200)
+    # CACHE_DIR may be shared with other files (DATA_DIR's ledger, yfinance's cookie cache): they must survive.
+    (directory / "stocktracker.db").write_bytes(b"ledger")
+    (directory / "yfinance").mkdir()
+    (directory / "yfinance" / "cookies.db").write_bytes(b"cookies")
+
+    rebuilt = PriceCache(directory)
+
+    assert rebuilt.writable()
+    assert rebuilt.get("kept?") is None
+    rebuilt.put_quote(QUOTE)
+    assert rebuilt.get_quote("AAA") == QUOTE
+    assert "rebuilding" in caplog.text
+    assert (directory / "stocktracker.db").read_bytes() == b"ledger"
+    assert (directory / "yfinance" / "cookies.db").read_bytes() == b"cookies"
+    rebuilt.close()
+
+
+def test_a_store_whose_files_are_deleted_while_open_is_rebuilt(tmp_path, caplog):
+    directory = tmp_path / "cache"
+    store = DiskStore(directory)
+    store.set("before", 1)
+    for path in directory.glob("cache.db*"):
+        path.unlink()
+    time.sleep(1.1)  # an open connection goes on with the deleted file; the store checks for it once a second
+    store.set("after", 2)
+    assert (store.get("before"), store.get("after")) == (None, 2)
+    assert (directory / "cache.db").exists()
+    assert "reopening it" in caplog.text
+    store.close()
