@@ -26,7 +26,7 @@ from services.locks import FileLeaderLock, chart_lock
 from services.models import Quote
 from services.price_planning import Need, merge_needs
 from services.store import SCHEDULER, WARMUP_RUNS_COUNTER
-from tests.conftest import SESSION_MOMENT, CountingProvider, FrozenTime, make_clock, make_settings
+from tests.fakes import SESSION_MOMENT, CountingProvider, FrozenTime, make_clock, make_settings
 from tests.waiting import wait_until
 
 UTC = dt.UTC

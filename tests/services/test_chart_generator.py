@@ -19,7 +19,7 @@ from services.ledger import Ledger
 from services.locks import chart_lock
 from services.models import Quote
 from services.price_planning import Need
-from tests.conftest import SESSION_MOMENT, CountingProvider, counting_close
+from tests.fakes import SESSION_MOMENT, CountingProvider, counting_close
 from tests.waiting import wait_until
 
 D = dt.date

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from services.price_guards import CircuitBreaker, TokenBucket
-from tests.conftest import SleepRecorder
+from tests.fakes import SleepRecorder
 
 CIRCUIT_KEY = "circuit:counting"
 

@@ -24,7 +24,7 @@ from services.price_guards import UNREACHABLE_AFTER, CircuitBreaker
 from services.price_planning import Need
 from services.price_service import PriceService
 from services.providers.base import FetchRequest, FetchResult, UnreachableError, empty_bars
-from tests.conftest import (
+from tests.fakes import (
     SESSION_MOMENT,
     CountingProvider,
     counting_close,

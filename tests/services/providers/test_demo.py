@@ -12,7 +12,7 @@ from services.config import Settings
 from services.market_hours import MarketClock
 from services.providers.base import FetchRequest, SymbolNotFoundError, TickerHistory, TransientError
 from services.providers.demo import DemoProvider
-from tests.conftest import FrozenTime, SleepRecorder
+from tests.fakes import FrozenTime, SleepRecorder
 
 UTC = dt.UTC
 AFTER_CLOSE = dt.datetime(2025, 7, 8, 22, 0, tzinfo=UTC)  # Tuesday, 18:00 in New York
