@@ -1,0 +1,111 @@
+"""The ledger's tables: portfolios and their transactions, as SQLAlchemy maps them (SQLite or Postgres).
+
+Amounts are exact: `ExactDecimal` is `NUMERIC(28, 10)` on Postgres, but on SQLite, which has no decimal type
+and where SQLAlchemy's Numeric goes through float (it warns "Dialect sqlite+pysqlite does *not* support
+Decimal objects natively"; 12345678.12345678 comes back as 12345678.1234567799, 999999999999.99999999 as
+1000000000000), it stores the plain decimal text. Tests check the round trip on a real file.
+Tables are created with `Base.metadata.create_all` (`Ledger.create_all`); there are no migrations yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from services.models import Portfolio, Transaction, plain_decimal
+
+MAX_NAME_CHARS = 100  # a portfolio name's column width
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """NUMERIC(28, 10) where the database has it; decimal text on SQLite. Always read back as Decimal."""
+
+    impl = Numeric(28, 10)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(28, 10, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value)
+        return plain_decimal(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(plain_decimal(Decimal(value)))  # 10.0000000000 from NUMERIC reads as 10
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PortfolioRow(Base):
+    __tablename__ = "portfolios"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(64), default="local", index=True)
+    name: Mapped[str] = mapped_column(String(MAX_NAME_CHARS))
+    base_currency: Mapped[str] = mapped_column(String(3), default="USD")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Bumped by every change to the portfolio's transactions: the key of anything cached from them.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    def to_domain(self) -> Portfolio:
+        return Portfolio(id=self.id, name=self.name, base_currency=self.base_currency, owner_id=self.owner_id)
+
+
+class TransactionRow(Base):
+    __tablename__ = "transactions"
+    __table_args__ = (Index("ix_transactions_portfolio_date", "portfolio_id", "date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portfolio_id: Mapped[int] = mapped_column(ForeignKey("portfolios.id", ondelete="CASCADE"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    ticker: Mapped[str] = mapped_column(String(20))
+    type: Mapped[str] = mapped_column(String(10))
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
+    price: Mapped[Decimal] = mapped_column(ExactDecimal())
+    fees: Mapped[Decimal] = mapped_column(ExactDecimal())
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def to_domain(self) -> Transaction:
+        return Transaction(date=self.date, ticker=self.ticker, type=self.type, quantity=self.quantity,
+                           price=self.price, fees=self.fees, note=self.note, id=self.id,
+                           portfolio_id=self.portfolio_id)
+
+
+def row_values(portfolio_id: int, transaction: Transaction) -> dict[str, Any]:
+    """The column values of a new `TransactionRow` holding `transaction`."""
+    return {"portfolio_id": portfolio_id, "date": transaction.date, "ticker": transaction.ticker,
+            "type": transaction.type, "quantity": transaction.quantity, "price": transaction.price,
+            "fees": transaction.fees, "note": transaction.note, "created_at": utcnow()}
+
+
+def load_transactions(session: Session, portfolio_id: int) -> list[Transaction]:
+    """A portfolio's transactions ordered by date, then by the order they were entered in."""
+    # Plain column rows, not ORM objects: 20,000 transactions load about 10x faster.
+    table = TransactionRow.__table__
+    rows = session.execute(
+        select(table.c.id, table.c.date, table.c.ticker, table.c.type, table.c.quantity, table.c.price,
+               table.c.fees, table.c.note)
+        .where(table.c.portfolio_id == portfolio_id).order_by(table.c.date, table.c.id)
+    )
+    return [Transaction(date=day, ticker=ticker, type=kind, quantity=quantity, price=price, fees=fees,
+                        note=note, id=row_id, portfolio_id=portfolio_id)
+            for row_id, day, ticker, kind, quantity, price, fees, note in rows]
