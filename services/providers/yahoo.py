@@ -28,25 +28,16 @@ as the request's own error, so those warnings are dropped here (`QuietCookieWarn
 from __future__ import annotations
 
 import datetime as dt
-import errno
-import json
 import logging
-import math
-import socket
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yfinance as yf
-from urllib3.exceptions import ConnectTimeoutError as Urllib3ConnectTimeoutError
 from yfinance import cache as yf_cache
 from yfinance.exceptions import (
-    YFDataException,
     YFPricesMissingError,
-    YFRateLimitError,
-    YFTzMissingError,
 )
 
 from services.models import Quote
@@ -54,23 +45,24 @@ from services.providers.base import (
     FetchRequest,
     FetchResult,
     ProviderError,
-    RateLimitError,
     SymbolNotFoundError,
     TickerHistory,
-    TransientError,
-    UnreachableError,
     empty_bars,
     is_valid_ticker,
+)
+from services.providers.yahoo_errors import classify_error
+from services.providers.yahoo_parsing import (
+    as_traded_bars,
+    finite_number,
+    major_currency,
+    previous_close,
+    scaled,
+    utc_time,
 )
 
 log = logging.getLogger(__name__)
 
 CHART_PATH = "/v8/finance/chart/"
-
-# Yahoo quotes these in the minor unit; the ledger and the dashboard use the major one.
-MINOR_CURRENCIES: dict[str, tuple[str, float]] = {
-    "GBp": ("GBP", 100.0), "ZAc": ("ZAR", 100.0), "ILA": ("ILS", 100.0),
-}
 
 _SUFFIX_TIMEZONES = {".L": "Europe/London", ".TO": "America/Toronto"}
 
@@ -210,20 +202,20 @@ class YahooProvider:
         meta = yf_ticker.get_history_metadata()
         if frame is None or frame.empty:
             # No session in the range (a weekend, before the open) but Yahoo still sent the quote: keep it.
-            if not _number(meta.get("regularMarketPrice")):
+            if not finite_number(meta.get("regularMarketPrice")):
                 raise missing or YFPricesMissingError(ticker, "(empty frame)")
             frame = None
         tz = meta.get("exchangeTimezoneName")
         if tz and tz != primed_tz:
             yf_cache.get_tz_cache().store(ticker, tz)  # Yahoo knows better than our guess: use it next time
-        currency, divisor = _major_currency(meta.get("currency"))
+        currency, divisor = major_currency(meta.get("currency"))
         bars = empty_bars() if frame is None else as_traded_bars(frame, divisor)
         quote = Quote(
             ticker=ticker,
-            price=_scaled(meta.get("regularMarketPrice"), divisor),
-            previous_close=_previous_close(frame, meta, divisor),
+            price=scaled(meta.get("regularMarketPrice"), divisor),
+            previous_close=previous_close(frame, meta, divisor),
             currency=currency,
-            market_time=_utc(meta.get("regularMarketTime")),
+            market_time=utc_time(meta.get("regularMarketTime")),
             fetched_at=fetched_at,
         )
         return TickerHistory(ticker=ticker, bars=bars, quote=quote)
@@ -237,134 +229,3 @@ class YahooProvider:
         tz = self._exchange_tz(ticker)
         tz_cache.store(ticker, tz)
         return tz
-
-
-def classify_error(ticker: str, error: BaseException, http_status: int | None) -> ProviderError:
-    """The contract's error for what yfinance raised, given the HTTP status of the chart response if any."""
-    if isinstance(error, YFRateLimitError) or http_status == 429:
-        return RateLimitError(f"{ticker}: rate limited by Yahoo (HTTP 429)")
-    cause = unreachable_cause(error)
-    if cause is not None:
-        detail = str(cause).split(". See https://")[0].removeprefix("Failed to perform, ")  # curl's long tail
-        return UnreachableError(f"{ticker}: Yahoo unreachable ({type(cause).__name__}: {detail})")
-    if http_status is not None and http_status >= 500:
-        return TransientError(f"{ticker}: Yahoo answered HTTP {http_status}")
-    if http_status in (401, 403):
-        return ProviderError(f"{ticker}: Yahoo refused the request (HTTP {http_status}: cookie or crumb)")
-    if isinstance(error, (YFPricesMissingError, YFTzMissingError)):
-        return SymbolNotFoundError(str(error))
-    if isinstance(error, YFDataException):  # "*** YAHOO! FINANCE IS CURRENTLY DOWN! ***"
-        return TransientError(f"{ticker}: {error}")
-    if isinstance(error, json.JSONDecodeError):  # a truncated or HTML body, as during an outage
-        return TransientError(f"{ticker}: unreadable response from Yahoo (HTTP {http_status}): {error}")
-    if isinstance(error, OSError):  # timeouts and connection errors of requests and curl_cffi are OSErrors
-        return TransientError(f"{ticker}: {type(error).__name__}: {error}")
-    return ProviderError(f"{ticker}: unexpected {type(error).__name__} from yfinance: {error}")
-
-
-# libcurl's codes for "no connection was made" (https://curl.se/libcurl/c/libcurl-errors.html):
-# COULDNT_RESOLVE_PROXY, COULDNT_RESOLVE_HOST, COULDNT_CONNECT, PROXY (the proxy refused the CONNECT).
-_CURL_UNREACHABLE_CODES = frozenset({5, 6, 7, 97})
-_CURL_OPERATION_TIMEDOUT = 28
-# Code 28 is any timeout; curl's message tells the connect phase ("Connection timed out after 5001 milliseconds",
-# "Resolving timed out after ...") from a slow answer ("Operation timed out after ... with 0 bytes received").
-_CURL_CONNECT_TIMEOUT_TEXT = ("connection timed out", "resolving timed out", "failed to connect")
-_UNREACHABLE_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN,
-                                 errno.EHOSTDOWN})
-
-
-def unreachable_cause(error: BaseException) -> BaseException | None:
-    """The exception in `error`'s chain that says Yahoo could not be reached at all, or None.
-
-    Unreachable: the name did not resolve, the connection was refused or timed out while connecting, a proxy
-    would not connect. Not unreachable: anything after a connection was made (a read timeout, a reset, a
-    truncated answer), which is an ordinary transient error. Both clients yfinance accepts are understood:
-    curl_cffi (its exceptions carry libcurl's code) and requests (urllib3's cause is wrapped in
-    MaxRetryError.reason). yfinance raises the client's exception as is, or with it as the cause.
-    """
-    seen: set[int] = set()
-    pending: list[object] = [error]
-    while pending:
-        current = pending.pop()
-        if not isinstance(current, BaseException) or id(current) in seen or len(seen) > 20:
-            continue
-        seen.add(id(current))
-        if _is_unreachable(current):
-            return current
-        pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None), *current.args])
-    return None
-
-
-def _is_unreachable(error: BaseException) -> bool:
-    code = getattr(error, "code", None)
-    if type(error).__module__.startswith("curl_cffi") and isinstance(code, int):
-        return code in _CURL_UNREACHABLE_CODES or (
-            code == _CURL_OPERATION_TIMEDOUT and any(t in str(error).lower() for t in _CURL_CONNECT_TIMEOUT_TEXT))
-    # urllib3's NewConnectionError and NameResolutionError are ConnectTimeoutErrors too.
-    if isinstance(error, (Urllib3ConnectTimeoutError, socket.gaierror, ConnectionRefusedError)):
-        return True
-    if type(error).__module__.startswith("requests") and type(error).__name__ in ("ConnectTimeout", "ProxyError"):
-        return True
-    return isinstance(error, OSError) and error.errno in _UNREACHABLE_ERRNOS
-
-
-def as_traded_bars(frame: pd.DataFrame, divisor: float = 1.0) -> pd.DataFrame:
-    """The contract's bars from yfinance's history(auto_adjust=False, actions=True).
-
-    Yahoo's Close and Dividends are adjusted for every split up to now, and the window runs to now, so the
-    factor that undoes it for a day is the product of the splits strictly after that day in the frame.
-    """
-    splits = frame["Stock Splits"].fillna(0.0).replace(0.0, 1.0)  # Yahoo writes 0 for "no split"
-    later_splits = splits[::-1].cumprod()[::-1].shift(-1, fill_value=1.0)
-    bars = pd.DataFrame({
-        "close": frame["Close"] * later_splits / divisor,
-        "dividend": frame["Dividends"].fillna(0.0) * later_splits / divisor,
-        "split": splits,
-    }).astype("float64")
-    index = frame.index.tz_localize(None) if frame.index.tz is not None else frame.index
-    bars.index = pd.DatetimeIndex(index.normalize(), name="date")
-    bars = bars[bars["close"].notna()]
-    return bars[~bars.index.duplicated(keep="last")].sort_index()
-
-
-def _previous_close(frame: pd.DataFrame | None, meta: Mapping[str, Any], divisor: float) -> float | None:
-    """The close of the session before the last bar, on today's share basis (so it compares with the price).
-
-    In a start/end query Yahoo's chartPreviousClose is the close before the FIRST bar of the range, so it is
-    only the right value when the range holds exactly one bar; with more, the bar before the last is.
-    """
-    if frame is not None and len(frame) >= 2:
-        return _scaled(frame["Close"].iloc[-2], divisor)
-    if frame is not None and len(frame) == 1:
-        return _scaled(meta.get("chartPreviousClose"), divisor)
-    return _scaled(meta.get("previousClose"), divisor)  # only in range=1d answers; else unknown
-
-
-def _major_currency(currency: str | None) -> tuple[str | None, float]:
-    if currency in MINOR_CURRENCIES:
-        return MINOR_CURRENCIES[currency]
-    return currency, 1.0
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _scaled(value: Any, divisor: float) -> float | None:
-    number = _number(value)
-    return None if number is None else number / divisor
-
-
-def _utc(value: Any) -> dt.datetime | None:
-    """regularMarketTime: epoch seconds, or the exchange-local Timestamp yfinance formats them into."""
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(value, dt.UTC)
-    stamp = pd.Timestamp(value)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()
