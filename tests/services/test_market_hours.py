@@ -1,4 +1,5 @@
-"""Tests for services.market_hours: hand-computed session times, time frozen through `now=`, no network.
+"""Tests for services.market_hours: hand-computed session times, time frozen through `now=`, no network (which
+exchange a ticker trades on, and the schedules, are in test_market_calendar.py).
 
 Reference hours (UTC): XNYS 13:30-20:00 in summer (EDT), 14:30-21:00 in winter (EST), early closes at 13:00
 New York time; XLON 07:00-15:30 in summer (BST), 08:00-16:30 in winter; XTKS 00:00-02:30 and 03:30-06:30.
@@ -11,17 +12,11 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xcals
 import pandas as pd
 import pytest
 
-from services.market_hours import (
-    DEFAULT_EXCHANGE,
-    EXCHANGE_BY_SUFFIX,
-    MarketClock,
-    MarketState,
-    exchange_for,
-)
+from services.market_calendar import DEFAULT_EXCHANGE, EXCHANGE_BY_SUFFIX
+from services.market_hours import MarketClock, MarketState
 
 # exchange_calendars 4.13.2 trips pandas 3 deprecations while it builds calendars; not ours to fix.
 pytestmark = [
@@ -55,59 +50,7 @@ class MutableNow:
         return self.moment
 
 
-# ---------------------------------------------------------------------------------------------- exchange_for
-
-
-@pytest.mark.parametrize(
-    "ticker,expected",
-    [
-        ("AAPL", "XNYS"),
-        ("BRK-B", "XNYS"),
-        ("BRK.B", "XNYS"),  # a class-share dot, not an exchange suffix
-        ("^GSPC", "XNYS"),
-        ("EURUSD=X", "XNYS"),
-        ("GC=F", "XNYS"),
-        ("BTC-USD", "XNYS"),
-        ("", "XNYS"),
-        (".L", "XNYS"),  # a bare suffix is not a ticker
-        ("VOD.L", "XLON"),
-        ("vod.l", "XLON"),
-        ("  VOD.L ", "XLON"),
-        ("SHOP.TO", "XTSE"),
-        ("ABC.V", "XTSE"),
-        ("SAP.DE", "XETR"),
-        ("SAP.F", "XFRA"),
-        ("MC.PA", "XPAR"),
-        ("ASML.AS", "XAMS"),
-        ("7203.T", "XTKS"),
-        ("0700.HK", "XHKG"),
-        ("BHP.AX", "XASX"),
-        ("NESN.SW", "XSWX"),
-        ("ENI.MI", "XMIL"),
-        ("SAN.MC", "XMAD"),
-        ("VOLV-B.ST", "XSTO"),
-        ("NOVO-B.CO", "XCSE"),
-        ("EQNR.OL", "XOSL"),
-        ("005930.KS", "XKRX"),
-        ("600519.SS", "XSHG"),
-        ("000001.SZ", "XSHG"),
-        ("RELIANCE.NS", "XBOM"),
-        ("2330.TW", "XTAI"),
-        ("D05.SI", "XSES"),
-        ("PETR4.SA", "BVMF"),
-        ("NPN.JO", "XJSE"),
-        ("ETE.AT", "XNYS"),  # ASEX is left out (broken on pandas 3)
-    ],
-)
-def test_exchange_for(ticker, expected):
-    assert exchange_for(ticker) == expected
-
-
-def test_suffix_table_is_well_formed():
-    assert DEFAULT_EXCHANGE == "XNYS"
-    for suffix in EXCHANGE_BY_SUFFIX:
-        assert suffix.startswith(".") and suffix == suffix.upper(), suffix
-    assert set(EXCHANGE_BY_SUFFIX.values()) <= set(xcals.get_calendar_names(include_aliases=False))
+# ------------------------------------------------------------------------------------- every mapped exchange
 
 
 @pytest.mark.parametrize("exchange", sorted(set(EXCHANGE_BY_SUFFIX.values()) | {DEFAULT_EXCHANGE}))
