@@ -16,17 +16,15 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.routing import Map
 
 from dashapp.openapi import openapi_spec
+from dashapp.services_access import services as _services
 from services import metrics
 from services.container import Services, scheduler_status
 from services.models import FieldError, NotFoundError, ValidationError
+from services.payloads import Error, FieldProblem, Rejected
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__)
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
-
-
-def _services() -> Services:
-    return current_app.extensions["stocktracker"]
 
 
 def _json_body() -> dict:
@@ -238,14 +236,13 @@ def _server_timing(response: Response) -> Response:
 
 
 def _error(message: str, status: int, **extra) -> Response:
-    response = jsonify({"error": message, **extra})
+    response = jsonify({**Error(message).to_json(), **extra})
     response.status_code = status
     return response
 
 
 def register_api(server: Flask, services: Services) -> None:
-    """Mount the API and make every error under it JSON."""
-    server.extensions["stocktracker"] = services
+    """Mount the API and make every error under it JSON (`services` registered by `register_services` first)."""
     server.config["MAX_CONTENT_LENGTH"] = services.settings.max_upload_bytes
     server.register_blueprint(api)
 
@@ -273,7 +270,8 @@ def register_api(server: Flask, services: Services) -> None:
 
     @server.errorhandler(ValidationError)
     def invalid(error: ValidationError):
-        return _error(error.message, 422, errors=[e.to_json() for e in error.errors])
+        problems = tuple(FieldProblem(e.field, e.message, e.line) for e in error.errors)
+        return jsonify(Rejected(error.message, problems).to_json()), 422
 
     @server.errorhandler(BadRequest)
     def bad_request(error: BadRequest):

@@ -1,9 +1,10 @@
-"""An OpenAPI 3.1 description of the JSON API (DESIGN.md, "Interfaces"), written by hand and served at
-GET /api/openapi.json.
+"""An OpenAPI 3.1 description of the JSON API (DESIGN.md, "Interfaces"), served at GET /api/openapi.json.
 
-By hand, because the API is a dozen routes on a plain Flask blueprint: a generator would need a framework the app
-does not use. What keeps it true is tests/faults/test_api_fuzz.py: a hypothesis-driven client sends requests
-built from this description and checks every answer against it (statuses, content types, response schemas).
+The payloads' schemas are generated from their models (services/payloads.py: fields and type hints, enums from
+the one constant each); the paths and the request bodies are written here, because the API is a dozen routes on
+a plain Flask blueprint and a generator of those would need a framework the app does not use. What keeps it true
+is tests/faults/test_api_fuzz.py: a hypothesis-driven client sends requests built from this description and
+checks every answer against it (statuses, content types, response schemas).
 Schemas are JSON Schema 2020-12, as OpenAPI 3.1 has it (`"type": ["number", "null"]` for a value not known yet).
 """
 
@@ -12,9 +13,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-RANGES = ["1M", "3M", "6M", "YTD", "1Y", "5Y", "MAX"]
-PRICE_STATUSES = ["fresh", "market_closed", "stale", "missing"]
-TRANSACTION_TYPES = ["BUY", "SELL", "DIVIDEND", "SPLIT"]
+from services.models import TRANSACTION_TYPES
+from services.payloads import json_schemas
+from services.value_series import RANGES
 
 
 def _ref(name: str) -> dict:
@@ -30,27 +31,11 @@ def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-_NUMBER_OR_NULL = {"type": ["number", "null"]}
-_MONEY = {"type": ["number", "null"], "description": "money in the portfolio's currency; null when not known yet"}
-_FRACTION = {"type": ["number", "null"], "description": "a fraction: 0.1234 is 12.34 %; null when not known"}
 _DATE_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 
+# The payloads' schemas (generated), then the request bodies and the health check (written here).
 _SCHEMAS: dict[str, dict] = {
-    "Error": _obj({"error": {"type": "string", "description": "what went wrong, for a person"}}),
-    "FieldError": _obj({
-        "line": {"type": "integer", "minimum": 1, "description": "the CSV line (the header is line 1)"},
-        "field": {"type": "string", "description": "a column, or `file` / `header` for the file as a whole"},
-        "message": {"type": "string"},
-    }, required=["field", "message"]),
-    "ValidationError": _obj({
-        "error": {"type": "string"},
-        "errors": {"type": "array", "items": _ref("FieldError"), "minItems": 1},
-    }),
-    "Portfolio": _obj({
-        "id": {"type": "integer"},
-        "name": {"type": "string", "minLength": 1, "maxLength": 100},
-        "base_currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
-    }),
+    **json_schemas(),
     "PortfolioInput": _obj({
         "name": {"type": "string", "minLength": 1, "maxLength": 100,
                  "description": "shown as text (never as HTML); surrounding spaces are dropped",
@@ -62,7 +47,7 @@ _SCHEMAS: dict[str, dict] = {
         "id": {"type": "integer"},
         "date": {"type": "string", "format": "date"},
         "ticker": {"type": "string", "description": "a Yahoo symbol: BRK-B, ^GSPC, EURUSD=X, VOD.L"},
-        "type": {"enum": TRANSACTION_TYPES},
+        "type": {"enum": list(TRANSACTION_TYPES)},
         "quantity": {"type": "number", "exclusiveMinimum": 0},
         "price": {"type": "number", "minimum": 0},
         "fees": {"type": "number", "minimum": 0},
@@ -93,57 +78,6 @@ _SCHEMAS: dict[str, dict] = {
                          "description": "Any of the TransactionInput values; absent keys keep their stored values.",
                          "properties": {}, "required": []},
     "Imported": _obj({"imported": {"type": "integer", "minimum": 0}}),
-    "PriceBlock": _obj({
-        "status": {"enum": [*PRICE_STATUSES, "partial"]},
-        "as_of": {**_DATE_TIME_OR_NULL, "description": "the oldest price on the page"},
-        "missing": {"type": "array", "items": {"type": "string"}},
-        "stale": {"type": "array", "items": {"type": "string"}},
-        "counts": _obj({status: {"type": "integer", "minimum": 0} for status in PRICE_STATUSES}),
-        "simulated": {"type": "boolean"},
-    }, required=["status", "as_of", "missing"]),
-    "Market": _obj({
-        "exchange": {"type": "string"},
-        "is_open": {"type": ["boolean", "null"]},
-        "next_open": _DATE_TIME_OR_NULL,
-        "last_close": _DATE_TIME_OR_NULL,
-    }),
-    "Summary": _obj({
-        "market_value": _MONEY, "cost_basis": _MONEY, "unrealized_gain": _MONEY,
-        "unrealized_gain_pct": _FRACTION, "day_change": _MONEY, "day_change_pct": _FRACTION,
-        "realized_gain": _MONEY, "dividends": _MONEY, "holdings_count": {"type": "integer", "minimum": 0},
-    }),
-    "InitialData": _obj({
-        "portfolio": _ref("Portfolio"), "summary": _ref("Summary"), "prices": _ref("PriceBlock"),
-        "market": _ref("Market"),
-    }),
-    "Holding": _obj({
-        "ticker": {"type": "string"}, "quantity": {"type": "number"}, "avg_cost": _NUMBER_OR_NULL,
-        "cost_basis": _MONEY, "price": _NUMBER_OR_NULL, "market_value": _MONEY, "unrealized_gain": _MONEY,
-        "unrealized_gain_pct": _FRACTION, "day_change": _MONEY, "day_change_pct": _FRACTION,
-        "weight": _FRACTION, "price_as_of": _DATE_TIME_OR_NULL, "price_status": {"enum": PRICE_STATUSES},
-    }),
-    "HoldingsData": _obj({"holdings": {"type": "array", "items": _ref("Holding")}, "prices": _ref("PriceBlock")}),
-    "Series": _obj({
-        "dates": {"type": "array", "items": {"type": "string", "format": "date"}},
-        "market_value": {"type": "array", "items": _NUMBER_OR_NULL},
-        "cost_basis": {"type": "array", "items": _NUMBER_OR_NULL},
-    }),
-    "ChartReady": _obj({
-        "status": {"const": "ready"},
-        "range": {"enum": RANGES},
-        "series": _ref("Series"),
-        "allocation": {"type": "array", "items": _obj({"ticker": {"type": "string"}, "weight": {"type": "number"}})},
-    }),
-    "ChartPending": _obj({
-        "status": {"const": "pending"},
-        "range": {"enum": RANGES},
-        "progress": {"type": "number", "minimum": 0, "maximum": 1},
-    }, required=["status", "progress"]),
-    "Progress": _obj({
-        "state": {"enum": ["idle", "running", "done", "error"]},
-        "progress": {"type": "number", "minimum": 0, "maximum": 1},
-        "message": {"type": "string"},
-    }),
     "Health": _obj({
         "status": {"enum": ["ok", "degraded"]},
         "checks": _obj({"database": {"type": "boolean"}, "cache": {"type": "boolean"}}),
@@ -261,7 +195,7 @@ _PATHS: dict[str, dict] = {
     },
     "/api/dashboard-chart-data/{portfolio_id}": {
         "parameters": [_PORTFOLIO_ID, {"name": "range", "in": "query", "required": False,
-                                       "schema": {"enum": RANGES, "default": "1Y"},
+                                       "schema": {"enum": list(RANGES), "default": "1Y"},
                                        "description": "case-insensitive"}],
         "get": _op("dashboardChartData", "Value and cost-basis series, or progress while they are generated", {
             "200": _json(_ref("ChartReady"), "the series"),

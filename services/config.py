@@ -1,6 +1,13 @@
 """One typed settings object, read from the environment with safe local defaults.
 
 Every variable of DESIGN.md lives here and nowhere else; the rest of the code takes a `Settings`.
+
+PRICE_WAIT_S (`price_wait_s`, default 3) is the one variable behind four waits, each named for what it bounds:
+`holdings_wait_s` (how long the holdings API waits on quotes that are not fresh), `chart_request_wait_s` (how
+long a chart request waits on a chart being generated before it answers 202), `chart_refresh_wait_s` (how long a
+chart generation waits on a refresh of history that is cached already) and `page_wait_quiet_s` (how long the
+page's background wait goes on with nothing changing before it gives up: at least 1 s, so a wait of 0 still
+sees one poll land).
 """
 
 from __future__ import annotations
@@ -106,6 +113,23 @@ class Settings:
     max_upload_bytes: int = 5 * 1024 * 1024
     demo_mode: bool = False
     seed_sample: bool = True  # in demo mode, give an empty database the sample portfolio
+
+    # The named waits PRICE_WAIT_S sets (see the module's docstring).
+    @property
+    def holdings_wait_s(self) -> float:
+        return self.price_wait_s
+
+    @property
+    def chart_request_wait_s(self) -> float:
+        return self.price_wait_s
+
+    @property
+    def chart_refresh_wait_s(self) -> float:
+        return self.price_wait_s
+
+    @property
+    def page_wait_quiet_s(self) -> float:
+        return max(1.0, self.price_wait_s)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, demo: bool = False) -> Settings:

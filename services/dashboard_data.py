@@ -1,31 +1,46 @@
 """One builder per dashboard payload, shared by the Dash pages and the JSON API so the two never disagree.
 
-Each builder returns plain JSON-ready dicts in the shapes of DESIGN.md. Initial data reads the cache only; holdings
-data waits on missing quotes at most PRICE_WAIT_S; chart data answers 202 with progress while history is missing.
+Each builder returns a typed payload of services/payloads.py (the pages read its fields, the API answers its
+`to_json()`, in the shapes of DESIGN.md); the `*_data` methods are those JSON answers. Initial data reads the
+cache only; holdings data waits on quotes that are not fresh at most `holdings_wait_s`; chart data answers 202
+with progress while history is missing, after waiting at most `chart_request_wait_s` (both set by PRICE_WAIT_S).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import suppress
 
 from services import analytics
-from services.chart_generator import BackgroundChartGenerator, price_needs
+from services.chart_generator import BackgroundChartGenerator
 from services.config import Settings
 from services.ledger import Ledger
 from services.market_hours import DEFAULT_EXCHANGE, MarketClock, exchange_for
-from services.models import Portfolio, PriceInfo, Transaction
+from services.models import PriceInfo
+from services.payloads import (
+    PRICE_STATUSES,
+    AllocationSlice,
+    ChartPending,
+    ChartReady,
+    HoldingsData,
+    InitialData,
+    Market,
+    PortfolioInfo,
+    PriceBlock,
+    Progress,
+    Series,
+)
+from services.portfolio_load import LoadedPortfolio, PortfolioLoader
 from services.price_service import PriceService
+from services.value_series import RANGES
 
-MEMO_PORTFOLIOS = 16  # ledgers kept replayed in memory, per process
-PAGE_STATUSES = ("fresh", "market_closed", "stale", "missing")
+PAGE_STATUSES = PRICE_STATUSES  # the statuses a page counts (the page itself may also be `partial`)
 
 
-def price_block(infos: Mapping[str, PriceInfo], simulated: bool = False, fetching: Sequence[str] = ()) -> dict:
+def price_block(infos: Mapping[str, PriceInfo], simulated: bool = False, fetching: Sequence[str] = ()) -> PriceBlock:
     """The page-level price status: one word if every price agrees, `partial` if they differ."""
     statuses = Counter(info.status for info in infos.values())
     if not statuses:
@@ -35,121 +50,119 @@ def price_block(infos: Mapping[str, PriceInfo], simulated: bool = False, fetchin
     else:
         status = "partial"
     priced = [info.as_of for info in infos.values() if info.as_of is not None]
-    return {
-        "status": status,
-        # The oldest price on the page: the honest answer to "how fresh is this?".
-        "as_of": min(priced).isoformat() if priced else None,
-        "missing": sorted(t for t, info in infos.items() if info.status == "missing"),
-        "stale": sorted(t for t, info in infos.items() if info.status == "stale"),
-        "counts": {s: statuses.get(s, 0) for s in PAGE_STATUSES},
-        "simulated": simulated,
-        # Missing or stale tickers being fetched right now; the others failed and wait for their retry time.
-        "fetching": sorted(fetching),
-    }
+    return PriceBlock(
+        status=status,
+        as_of=min(priced) if priced else None,  # the oldest price on the page: the honest "how fresh is this?"
+        missing=tuple(sorted(t for t, info in infos.items() if info.status == "missing")),
+        stale=tuple(sorted(t for t, info in infos.items() if info.status == "stale")),
+        counts={s: statuses.get(s, 0) for s in PAGE_STATUSES},
+        simulated=simulated,
+        fetching=tuple(sorted(fetching)),
+    )
 
 
 class DashboardData:
     """The payload builders. Hand everything in, so tests can swap any part."""
 
     def __init__(self, ledger: Ledger, prices: PriceService, clock: MarketClock, settings: Settings,
-                 charts: BackgroundChartGenerator):
+                 charts: BackgroundChartGenerator, loader: PortfolioLoader | None = None):
         self.ledger, self.prices, self.clock, self.settings = ledger, prices, clock, settings
         self.charts = charts
-        self._memo: dict[int, tuple[int, Sequence[Transaction], dict[str, analytics.Position]]] = {}
-        self._memo_lock = threading.Lock()
+        self.loader = loader or PortfolioLoader(ledger)
 
-    def _load(self, portfolio_id: int) -> tuple[Portfolio, Sequence[Transaction], dict[str, analytics.Position]]:
-        """The portfolio, its ledger and positions; the last two memoized per ledger version in this process.
+    def load(self, portfolio_id: int) -> LoadedPortfolio:
+        """The portfolio, its transactions, positions, price needs and open tickers (memoized per version)."""
+        return self.loader.load(portfolio_id)
 
-        Reading and replaying 20,000 transactions takes a few hundred ms; the version check takes one.
-        """
-        portfolio = self.ledger.get_portfolio(portfolio_id)  # NotFoundError for an unknown id
-        version = self.ledger.version(portfolio_id)
-        with self._memo_lock:
-            memo = self._memo.get(portfolio_id)
-        if memo is None or memo[0] != version:
-            transactions = self.ledger.list_transactions(portfolio_id)
-            memo = (version, transactions, analytics.replay(transactions))
-            with self._memo_lock:
-                self._memo[portfolio_id] = memo
-                while len(self._memo) > MEMO_PORTFOLIOS:
-                    self._memo.pop(next(iter(self._memo)))
-        return portfolio, memo[1], memo[2]
-
-    def _market(self, tickers: Sequence[str]) -> dict:
+    def _market(self, tickers: Sequence[str]) -> Market:
         exchanges = Counter(exchange_for(t) for t in tickers)
         exchange = exchanges.most_common(1)[0][0] if exchanges else DEFAULT_EXCHANGE
         try:
-            return self.clock.state(exchange).to_json()
+            state = self.clock.state(exchange)
         except ValueError:  # a calendar that ends before today (exchange_calendars has a few): say so, not 500
-            return {"exchange": exchange, "is_open": None, "next_open": None, "last_close": None}
+            return Market(exchange, None, None, None)
+        return Market(state.exchange, state.is_open, state.next_open, state.last_close, state.next_close)
 
     @property
     def _simulated(self) -> bool:
         return self.prices.simulated
 
-    def initial_data(self, portfolio_id: int) -> dict:
+    def initial(self, portfolio_id: int) -> InitialData:
         """Summary cards and the price badge, from the cache alone; missing prices are fetched in the background."""
-        portfolio, transactions, positions = self._load(portfolio_id)
-        open_tickers = [t for t, p in positions.items() if p.is_open]
-        needs = price_needs(transactions, positions)
-        self.prices.fetch_prices_parallel({t: needs[t] for t in open_tickers}, wait_s=0)
-        infos = self.prices.prices(open_tickers)
-        return {
-            "portfolio": portfolio.to_json(),
-            "summary": analytics.summary(positions, infos),
-            "prices": self._price_block(infos),
-            "market": self._market(open_tickers),
-        }
+        loaded = self.load(portfolio_id)
+        self.prices.fetch_prices_parallel(loaded.open_needs, wait_s=0)
+        infos = self.prices.prices(loaded.open_tickers)
+        return InitialData(
+            portfolio=PortfolioInfo.of(loaded.portfolio),
+            summary=analytics.summary(loaded.positions, infos),
+            prices=self._price_block(infos),
+            market=self._market(loaded.open_tickers),
+        )
+
+    def initial_data(self, portfolio_id: int) -> dict:
+        """`initial` as the API answers it."""
+        return self.initial(portfolio_id).to_json()
+
+    def holdings(self, portfolio_id: int, wait_s: float | None = None) -> HoldingsData:
+        """The holdings table; waits at most `wait_s` (default `holdings_wait_s`) for quotes that are not fresh."""
+        loaded = self.load(portfolio_id)
+        wait = self.settings.holdings_wait_s if wait_s is None else wait_s
+        self.prices.fetch_prices_parallel(loaded.open_needs, wait_s=wait)
+        infos = self.prices.prices(loaded.open_tickers)
+        return HoldingsData(tuple(analytics.holdings_rows(loaded.positions, infos)), self._price_block(infos))
 
     def holdings_data(self, portfolio_id: int, wait_s: float | None = None) -> dict:
-        """The holdings table; waits at most `wait_s` (default PRICE_WAIT_S) for quotes that are not fresh."""
-        _portfolio, transactions, positions = self._load(portfolio_id)
-        open_tickers = [t for t, p in positions.items() if p.is_open]
-        needs = price_needs(transactions, positions)
-        wait = self.settings.price_wait_s if wait_s is None else wait_s
-        self.prices.fetch_prices_parallel({t: needs[t] for t in open_tickers}, wait_s=wait)
-        infos = self.prices.prices(open_tickers)
-        return {"holdings": analytics.holdings_rows(positions, infos), "prices": self._price_block(infos)}
+        """`holdings` as the API answers it."""
+        return self.holdings(portfolio_id, wait_s).to_json()
 
-    def _price_block(self, infos: Mapping[str, PriceInfo]) -> dict:
+    def _price_block(self, infos: Mapping[str, PriceInfo]) -> PriceBlock:
         unsettled = [t for t, info in infos.items() if info.status in ("missing", "stale")]
         return price_block(infos, self._simulated, self.prices.in_flight(unsettled) if unsettled else ())
 
-    def chart_data(self, portfolio_id: int, range_name: str = "1Y", wait_s: float | None = None) -> tuple[int, dict]:
-        """(200, series) from the generated chart, or (202, progress) while it is generated.
+    def chart(self, portfolio_id: int, range_name: str = "1Y",
+              wait_s: float | None = None) -> ChartReady | ChartPending:
+        """The generated chart of one range, or its progress while it is generated.
 
         A missing or outdated chart is generated in the background; the request waits for it at most `wait_s`
-        (default PRICE_WAIT_S). A chart whose prices have moved on since is served and regenerated behind.
+        (default `chart_request_wait_s`). A chart whose prices have moved on since is served and regenerated behind.
         """
-        if range_name not in analytics.RANGES:
-            raise ValueError(f"range must be one of {', '.join(analytics.RANGES)}, got {range_name!r}")
+        if range_name not in RANGES:
+            raise ValueError(f"range must be one of {', '.join(RANGES)}, got {range_name!r}")
         version = self.ledger.version(portfolio_id)  # NotFoundError for an unknown id
         entry = self.charts.store.get(portfolio_id)
         if entry is None or entry.ledger_version != version:
             future = self.charts.request(portfolio_id)
-            wait = self.settings.price_wait_s if wait_s is None else wait_s
+            wait = self.settings.chart_request_wait_s if wait_s is None else wait_s
             with suppress(FutureTimeout):
                 future.result(timeout=wait)
             entry = self.charts.store.get(portfolio_id)
             if entry is None or entry.ledger_version != version:
-                progress = self.chart_progress(portfolio_id)
-                return 202, {"status": "pending", "range": range_name, "progress": progress["progress"]}
+                return ChartPending(range_name, self.progress(portfolio_id).progress)
         elif self._prices_moved_since(portfolio_id, entry.generated_at):
             self.charts.request(portfolio_id)
-        return 200, {"status": "ready", "range": range_name, "series": entry.ranges[range_name],
-                     "allocation": entry.allocation}
+        # The chart store keeps the JSON it was generated as (pickled in the shared cache).
+        return ChartReady(range_name, Series.from_json(entry.ranges[range_name]),
+                          tuple(map(AllocationSlice.from_json, entry.allocation)))
+
+    def chart_data(self, portfolio_id: int, range_name: str = "1Y", wait_s: float | None = None) -> tuple[int, dict]:
+        """`chart` as the API answers it: (200, series) or (202, progress)."""
+        payload = self.chart(portfolio_id, range_name, wait_s)
+        return (200 if isinstance(payload, ChartReady) else 202), payload.to_json()
 
     def _prices_moved_since(self, portfolio_id: int, generated_at: dt.datetime) -> bool:
         return self.prices.quotes_newer_than(self.ledger.portfolio_tickers(portfolio_id), generated_at)
 
-    def chart_progress(self, portfolio_id: int) -> dict:
+    def progress(self, portfolio_id: int) -> Progress:
         """The chart generator's state for one portfolio: idle, running, done or error, with a fraction."""
         version = self.ledger.version(portfolio_id)  # NotFoundError for an unknown id
         entry = self.charts.store.get(portfolio_id)
         progress = self.charts.store.progress(portfolio_id)
         if progress is not None and progress["state"] in ("running", "error"):
-            return progress
+            return Progress.from_json(progress)
         if entry is not None and entry.ledger_version == version:
-            return {"state": "done", "progress": 1.0, "message": progress["message"] if progress else "ready"}
-        return {"state": "idle", "progress": 0.0, "message": "chart not generated yet"}
+            return Progress("done", 1.0, progress["message"] if progress else "ready")
+        return Progress("idle", 0.0, "chart not generated yet")
+
+    def chart_progress(self, portfolio_id: int) -> dict:
+        """`progress` as the API answers it."""
+        return self.progress(portfolio_id).to_json()

@@ -8,7 +8,10 @@ is still arriving: quotes missing or stale (prices), or history not cached yet (
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from services.payloads import PriceBlock
 
 POLL_S = 0.1  # how often a background wait reads the cache again
 POLL_INTERVAL_MS = 100  # how often the browser asks a background callback for progress
@@ -32,11 +35,17 @@ class PriceProgress:
         return f"{self.settled}/{self.total}"
 
 
-def price_progress(prices: dict) -> PriceProgress:
-    """Progress from a payload's `prices` block (DESIGN.md): missing and stale prices are not settled yet."""
-    counts = prices.get("counts") or {}
+def price_progress(prices: PriceBlock | Mapping) -> PriceProgress:
+    """Progress from a payload's price block: missing and stale prices are not settled yet.
+
+    The block as the builders return it, or as the API answers it (JSON).
+    """
+    if isinstance(prices, PriceBlock):
+        counts, missing, stale = prices.counts, prices.missing, prices.stale
+    else:
+        counts, missing, stale = prices.get("counts") or {}, prices.get("missing", ()), prices.get("stale", ())
     total = sum(int(v) for v in counts.values())
-    unsettled = tuple(sorted({*prices.get("missing", ()), *prices.get("stale", ())}))
+    unsettled = tuple(sorted({*missing, *stale}))
     return PriceProgress(settled=max(0, total - len(unsettled)), total=total, unsettled=unsettled)
 
 

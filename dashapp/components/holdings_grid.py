@@ -9,12 +9,13 @@ assets/dashAgGridComponentFunctions.js; both render text, never HTML.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import dash_ag_grid as dag
 
 from dashapp import ids
-from dashapp.components.format import parse_time
 from dashapp.components.price_badge import badge_text
+from services.payloads import Holding
 
 _RIGHT = {"cellClass": "ag-right-aligned-cell", "headerClass": "ag-right-aligned-header",
           "filter": "agNumberColumnFilter", "cellDataType": "number", "flex": 1}
@@ -83,14 +84,10 @@ GRID_OPTIONS = {"animateRows": False, "rowHeight": 34, "headerHeight": 44, "supp
                 "localeText": {"noRowsToShow": "No open holdings"}}
 
 
-def grid_rows(rows: list[dict], currency: str, now: dt.datetime) -> list[dict]:
-    """The payload's holdings rows with what the grid shows besides them: the status word and the currency."""
-    out = []
-    for row in rows:
-        status = row.get("price_status") or "missing"
-        out.append({**row, "currency": currency,
-                    "status_label": badge_text(status, parse_time(row.get("price_as_of")), now)})
-    return out
+def grid_rows(rows: Sequence[Holding], currency: str, now: dt.datetime) -> list[dict]:
+    """The holdings rows as the grid's JSON, with what it shows besides them: the status word and the currency."""
+    return [{**row.to_json(), "currency": currency,
+             "status_label": badge_text(row.price_status, row.price_as_of, now)} for row in rows]
 
 
 def holdings_grid() -> dag.AgGrid:

@@ -8,6 +8,7 @@ more, the part shows what there is, with a message that says what is missing and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from dash import dcc, html
 
 from dashapp.components.cold_path import price_progress
 from dashapp.components.skeleton import LOADED, LOADING
+from services.payloads import AllocationSlice, Holding, PriceBlock, Series
 
 CHART_UNAVAILABLE = "Price history is not available for every holding yet. Try Refresh prices in a minute."
 NO_HISTORY = ("No price history could be fetched for these holdings yet: the cost basis is drawn alone until it "
@@ -46,32 +48,33 @@ def add_transactions_prompt(portfolio_id: int | None, what: str) -> html.Div:
         role="status")
 
 
-def _arriving(prices: dict) -> bool:
-    return bool(prices.get("fetching"))
+def _arriving(prices: PriceBlock) -> bool:
+    return bool(prices.fetching)
 
 
-def holdings_view(rows: list[dict], prices: dict, *, final: bool, portfolio_id: int | None = None) -> PartView:
+def holdings_view(rows: Sequence[Holding], prices: PriceBlock, *, final: bool,
+                  portfolio_id: int | None = None) -> PartView:
     """The holdings table: a skeleton only while no holding is priced and prices are still on their way."""
     if not rows:
         return PartView(LOADED, add_transactions_prompt(portfolio_id, "the holdings table"))
     progress = price_progress(prices)
     arriving = _arriving(prices)
-    if progress.settled == 0 and not any(row.get("price") is not None for row in rows) and arriving and not final:
+    if progress.settled == 0 and not any(row.price is not None for row in rows) and arriving and not final:
         return PartView(LOADING, None, wait=True)
     return PartView(LOADED, None, wait=bool(progress.unsettled) and arriving and not final)
 
 
-def holdings_count(rows: list[dict]) -> str:
+def holdings_count(rows: Sequence[Holding]) -> str:
     """`20 open positions`, with the unpriced ones named by number (`· 2 unpriced`)."""
     if not rows:
         return "No open positions"
-    unpriced = sum(1 for row in rows if row.get("price") is None)
+    unpriced = sum(1 for row in rows if row.price is None)
     text = f"{len(rows)} open position{'s' if len(rows) != 1 else ''}"
     return text + (f" · {unpriced} unpriced" if unpriced else "")
 
 
-def allocation_view(rows: list[dict], allocation: list[dict], prices: dict, *, final: bool,
-                    portfolio_id: int | None = None) -> PartView:
+def allocation_view(rows: Sequence[Holding], allocation: Sequence[AllocationSlice], prices: PriceBlock, *,
+                    final: bool, portfolio_id: int | None = None) -> PartView:
     """The donut: drawn from the priced holdings; a message when there are none, a skeleton while they arrive."""
     if not rows:
         return PartView(LOADED, add_transactions_prompt(portfolio_id, "the allocation"))
@@ -82,14 +85,14 @@ def allocation_view(rows: list[dict], allocation: list[dict], prices: dict, *, f
     return PartView(LOADED, note(NO_PRICES_ALLOCATION))
 
 
-def chart_view(status: int, series: dict | None, *, final: bool, has_holdings: bool,
+def chart_view(series: Series | None, *, final: bool, has_holdings: bool,
                portfolio_id: int | None = None) -> PartView:
-    """The value chart: the series when there is one, a skeleton while it is generated, else a message."""
-    if status == 200 and series is not None:
-        if not series.get("dates") and not has_holdings:
+    """The value chart: the series when there is one (None: being generated), a skeleton meanwhile, else a message."""
+    if series is not None:
+        if not series.dates and not has_holdings:
             return PartView(LOADED, add_transactions_prompt(portfolio_id, "the value over time"))
-        if not any(value is not None for value in series.get("market_value") or ()):
-            if not has_holdings and not any(value for value in series.get("cost_basis") or ()):
+        if not any(value is not None for value in series.market_value):
+            if not has_holdings and not any(series.cost_basis):
                 return PartView(LOADED, add_transactions_prompt(portfolio_id, "the value over time"))
             return PartView(LOADED, note(NO_HISTORY))
         return PartView(LOADED)
@@ -98,9 +101,9 @@ def chart_view(status: int, series: dict | None, *, final: bool, has_holdings: b
     return PartView(LOADING, None, wait=True)
 
 
-def refresh_message(prices: dict) -> html.Span:
+def refresh_message(prices: PriceBlock) -> html.Span:
     """What pressing Refresh prices did: fetching some, or nothing due (every price current, or none reachable)."""
-    started = len(prices.get("fetching") or ())
+    started = len(prices.fetching)
     if started:
         return html.Span(f"Fetching {started} price{'s' if started != 1 else ''}", className="small text-muted")
     progress = price_progress(prices)

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from dash import html
 
-from dashapp.components.format import age, parse_time
+from dashapp.components.format import age
+from services.payloads import Market, PriceBlock
 
 WORDS = {"fresh": "Fresh", "market_closed": "Market closed", "stale": "Stale", "missing": "Missing",
          "partial": "Partial"}
@@ -54,44 +55,42 @@ def _local(moment: dt.datetime, exchange: str) -> str:
     return moment.astimezone(zone).strftime("%a %-d %b, %H:%M %Z")
 
 
-def market_line(market: dict | None) -> str | None:
+def market_line(market: Market | None) -> str | None:
     """`XNYS open, closes Mon 30 Nov, 16:00 EST` or `XNYS closed, opens ...` (None without market data)."""
-    if not market:
+    if market is None:
         return None
-    exchange = market.get("exchange") or "Market"
-    if market.get("is_open"):
-        closes = parse_time(market.get("next_close"))
+    exchange = market.exchange or "Market"
+    if market.is_open:
+        closes = market.next_close
         return f"{exchange} open" + (f", closes {_local(closes, exchange)}" if closes else "")
-    opens = parse_time(market.get("next_open"))
+    opens = market.next_open
     return f"{exchange} closed" + (f", opens {_local(opens, exchange)}" if opens else "")
 
 
-def badge_view(prices: dict, market: dict | None, now: dt.datetime) -> BadgeView:
-    """The badge for a payload's `prices` and `market` blocks (shapes of DESIGN.md)."""
-    status = prices.get("status", "missing")
-    as_of = parse_time(prices.get("as_of"))
+def badge_view(prices: PriceBlock, market: Market | None, now: dt.datetime) -> BadgeView:
+    """The badge for a payload's price block and market state."""
     lines: list[str] = []
-    counts = {k: v for k, v in (prices.get("counts") or {}).items() if v}
-    if not counts and "counts" in prices:
+    counts = {k: v for k, v in prices.counts.items() if v}
+    if not counts:
         # No open holding, so no price to be fresh or stale: the API's `fresh` would be an empty claim here.
         return BadgeView(NO_HOLDINGS, f"badge rounded-pill price-badge {TONES['none']}",
                          ("No open holdings: there is no price to keep fresh",))
-    if counts:
-        lines.append("Prices: " + ", ".join(f"{n} {WORDS.get(s, s).lower()}" for s, n in counts.items()))
+    lines.append("Prices: " + ", ".join(f"{n} {WORDS.get(s, s).lower()}" for s, n in counts.items()))
+    as_of = prices.as_of
     if as_of is not None:
-        exchange = (market or {}).get("exchange") or "UTC"
+        exchange = market.exchange if market is not None else "UTC"
         lines.append(f"Oldest price: {_local(as_of, exchange)} ({age(now - as_of)} ago)")
-    if prices.get("missing"):
-        lines.append(_tickers("Missing", list(prices["missing"])))
-    if prices.get("stale"):
-        lines.append(_tickers("Stale", list(prices["stale"])))
+    if prices.missing:
+        lines.append(_tickers("Missing", list(prices.missing)))
+    if prices.stale:
+        lines.append(_tickers("Stale", list(prices.stale)))
     market_text = market_line(market)
     if market_text:
         lines.append(market_text)
-    if prices.get("simulated"):
+    if prices.simulated:
         lines.append("Prices are simulated (demo provider)")
-    return BadgeView(badge_text(status, as_of, now), f"badge rounded-pill price-badge {TONES.get(status, '')}",
-                     tuple(lines))
+    return BadgeView(badge_text(prices.status, as_of, now),
+                     f"badge rounded-pill price-badge {TONES.get(prices.status, '')}", tuple(lines))
 
 
 def tooltip_children(view: BadgeView) -> list[html.Div]:

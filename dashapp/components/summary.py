@@ -9,6 +9,7 @@ from dash import html
 from dashapp import ids
 from dashapp.components.format import DASH, money, percent, tone
 from dashapp.components.skeleton import skeleton_text
+from services.payloads import PriceBlock, Summary
 
 # (label, value id, sub-line id), in the order the cards are drawn.
 CARDS = (
@@ -29,47 +30,42 @@ class Figure:
     sub_class: str = "text-muted"
 
 
-def summary_figures(summary: dict, currency: str = "USD", *,
-                    prices: dict | None = None) -> tuple[Figure, Figure, Figure, Figure]:
-    """The four cards' text for a payload's `summary` block; values not known yet read as an em dash.
+def summary_figures(summary: Summary, currency: str = "USD", *,
+                    prices: PriceBlock | None = None) -> tuple[Figure, Figure, Figure, Figure]:
+    """The four cards' text for a payload's summary; values not known yet read as an em dash.
 
-    `prices` is the same payload's `prices` block: with nothing priced it tells "fetching prices" (some are
+    `prices` is the same payload's price block: with nothing priced it tells "fetching prices" (some are
     being fetched now) from "prices unavailable" (none is), so the card never waits for good.
     """
-    market_value = _market_value_figure(summary, currency, prices or {})
-    day = summary.get("day_change")
+    market_value = _market_value_figure(summary, currency, bool(prices and prices.fetching))
+    day = summary.day_change
     day_change = Figure(money(day, currency, signed=True), tone(day),
-                        percent(summary.get("day_change_pct")) if day is not None else DASH, tone(day))
-    gain = summary.get("unrealized_gain")
+                        percent(summary.day_change_pct) if day is not None else DASH, tone(day))
+    gain = summary.unrealized_gain
     unrealized = Figure(money(gain, currency, signed=True), tone(gain),
-                        percent(summary.get("unrealized_gain_pct")) if gain is not None else DASH, tone(gain))
-    realized_value = summary.get("realized_gain")
-    dividends = summary.get("dividends")
+                        percent(summary.unrealized_gain_pct) if gain is not None else DASH, tone(gain))
+    realized_value, dividends = summary.realized_gain, summary.dividends
     total = None if realized_value is None or dividends is None else realized_value + dividends
     realized = Figure(money(total, currency, signed=True), tone(total),
                       f"Realized {money(realized_value, currency)} · Div {money(dividends, currency)}")
     return market_value, day_change, unrealized, realized
 
 
-def _market_value_figure(summary: dict, currency: str, prices: dict) -> Figure:
+def _market_value_figure(summary: Summary, currency: str, fetching: bool) -> Figure:
     """Market value over its cost basis, saying how much of the portfolio is priced when not all of it is.
 
     The cost basis shown is that of the holdings in the value above it (the unrealized gain card is their
     difference, to the cent); with nothing priced it is the whole cost basis, which needs no price.
     """
-    holdings = summary.get("holdings_count") or 0
-    value = summary.get("market_value")
+    holdings, value = summary.holdings_count, summary.market_value
     if holdings == 0:
         return Figure(money(0.0, currency), "", "No holdings yet")
-    cost = f"Cost basis {money(summary.get('cost_basis'), currency)}"
+    cost = f"Cost basis {money(summary.cost_basis, currency)}"
     if value is None:
-        state = "fetching prices" if prices.get("fetching") else "prices unavailable"
-        return Figure(DASH, "", f"{cost} · {state}")
-    priced = summary.get("priced_count", holdings)  # payloads from before priced_count: all priced
-    if priced < holdings:
-        priced_cost = summary.get("priced_cost_basis", summary.get("cost_basis"))
-        return Figure(money(value, currency), "",
-                      f"Cost basis {money(priced_cost, currency)} · {priced} of {holdings} priced")
+        return Figure(DASH, "", f"{cost} · {'fetching prices' if fetching else 'prices unavailable'}")
+    if summary.priced_count < holdings:
+        return Figure(money(value, currency), "", f"Cost basis {money(summary.priced_cost_basis, currency)} · "
+                                                  f"{summary.priced_count} of {holdings} priced")
     return Figure(money(value, currency), "", cost)
 
 

@@ -1,20 +1,11 @@
-"""How a page's callbacks reach the services (the underscore keeps Dash Pages from importing it as a page).
-
-Through the app, not a request: background callbacks run in a forked process without a Flask request
-context, but with a copy of the module globals, so `dash.get_app()` still finds the app and its services.
+"""What the pages share about the portfolio they show (the underscore keeps Dash Pages from importing it as a
+page). The services are reached through dashapp/services_access.py, as the API reaches them.
 """
 
 from __future__ import annotations
 
-import dash
-
-from services.container import Services
+from dashapp.services_access import services
 from services.models import NotFoundError
-
-
-def services() -> Services:
-    """The services `create_app` registered on the Dash app's Flask server."""
-    return dash.get_app().server.extensions["stocktracker"]
 
 
 def currency_of(portfolio: dict | None) -> str:

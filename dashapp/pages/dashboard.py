@@ -18,6 +18,7 @@ from dash.exceptions import PreventUpdate
 from dashapp import ids
 from dashapp.components.cold_path import POLL_INTERVAL_MS, POLL_S, Stall, price_progress, wait_request
 from dashapp.components.dashboard import DEFAULT_RANGE, HIDDEN, SHOWN_FLEX, dashboard_page, no_portfolio_page
+from dashapp.components.figures import allocation_figure, blank_figure, value_figure
 from dashapp.components.holdings_grid import COLUMN_DEFS, PHONE_MAX_WIDTH, grid_rows, phone_column_defs
 from dashapp.components.part_views import (
     PartView,
@@ -29,9 +30,11 @@ from dashapp.components.part_views import (
 )
 from dashapp.components.price_badge import badge_view, tooltip_children
 from dashapp.components.summary import figure_children, summary_figures
-from dashapp.figures import allocation_figure, allocation_from_holdings, blank_figure, value_figure
-from dashapp.pages._services import currency_of, resolve_portfolio, services
+from dashapp.pages._services import currency_of, resolve_portfolio
+from dashapp.services_access import services
+from services.analytics import allocation_slices
 from services.models import NotFoundError
+from services.payloads import ChartReady, PriceBlock
 
 dash.register_page(__name__, path_template="/portfolio/<portfolio_id>", name="Dashboard",
                    title="MyStockTracker")
@@ -68,11 +71,11 @@ _SUMMARY_OUTPUTS = [Output(value_id, "children", allow_duplicate=True) for value
 def _summary(portfolio: dict | None) -> tuple:
     """The summary cards and the badge, from the cache alone (never waits on the price source)."""
     try:
-        payload = services().dashboard.initial_data(_portfolio_id(portfolio))
+        payload = services().dashboard.initial(_portfolio_id(portfolio))
     except NotFoundError:
         raise PreventUpdate from None
-    cards = summary_figures(payload["summary"], currency_of(payload["portfolio"]), prices=payload["prices"])
-    badge = badge_view(payload["prices"], payload.get("market"), services().clock.now())
+    cards = summary_figures(payload.summary, payload.portfolio.base_currency, prices=payload.prices)
+    badge = badge_view(payload.prices, payload.market, services().clock.now())
     texts = [child for card in cards for child in figure_children(card)]
     return *texts, badge.text, badge.class_name, tooltip_children(badge)
 
@@ -97,16 +100,16 @@ _HOLDINGS_OUTPUTS = (Output(ids.HOLDINGS_TABLE, "rowData", allow_duplicate=True)
                      Output(ids.HOLDINGS_MESSAGE, "children", allow_duplicate=True))
 
 
-def _holdings(portfolio: dict | None, *, final: bool) -> tuple[tuple, PartView, dict]:
+def _holdings(portfolio: dict | None, *, final: bool) -> tuple[tuple, PartView, PriceBlock]:
     """(the holdings outputs, the part's view, the payload's prices block); starts fetching what is due."""
     portfolio_id = _portfolio_id(portfolio)
     try:
-        payload = services().dashboard.holdings_data(portfolio_id, wait_s=0)
+        payload = services().dashboard.holdings(portfolio_id, wait_s=0)
     except NotFoundError:
         raise PreventUpdate from None
-    rows = grid_rows(payload["holdings"], currency_of(portfolio), services().clock.now())
-    view = holdings_view(payload["holdings"], payload["prices"], final=final, portfolio_id=portfolio_id)
-    return (rows, view.class_name, holdings_count(payload["holdings"]), view.message), view, payload["prices"]
+    rows = grid_rows(payload.holdings, currency_of(portfolio), services().clock.now())
+    view = holdings_view(payload.holdings, payload.prices, final=final, portfolio_id=portfolio_id)
+    return (rows, view.class_name, holdings_count(payload.holdings), view.message), view, payload.prices
 
 
 @callback(
@@ -147,11 +150,11 @@ def wait_for_prices(set_progress, pending: dict | None) -> str:
     dashboard = services().dashboard
 
     def look() -> tuple[object, bool, bool]:
-        prices = dashboard.initial_data(pending["portfolio_id"])["prices"]
+        prices = dashboard.initial(pending["portfolio_id"]).prices
         progress = price_progress(prices)
         set_progress((progress.percent, progress.label))
         # A ticker still being fetched is progress too: only a wait with nothing in flight goes quiet.
-        return progress.unsettled, bool(prices.get("fetching")), not progress.unsettled
+        return progress.unsettled, bool(prices.fetching), not progress.unsettled
 
     _poll(look)
     return pending["nonce"]
@@ -167,13 +170,12 @@ def _allocation(portfolio: dict | None, *, final: bool) -> tuple:
     """The allocation donut from the priced holdings' weights (a message when none is priced)."""
     portfolio_id = _portfolio_id(portfolio)
     try:
-        payload = services().dashboard.holdings_data(portfolio_id, wait_s=0)
+        payload = services().dashboard.holdings(portfolio_id, wait_s=0)
     except NotFoundError:
         raise PreventUpdate from None
-    allocation = allocation_from_holdings(payload["holdings"])
-    view = allocation_view(payload["holdings"], allocation, payload["prices"], final=final,
-                           portfolio_id=portfolio_id)
-    figure = allocation_figure(allocation, holdings=len(payload["holdings"])) if allocation else blank_figure()
+    allocation = allocation_slices(payload.holdings)  # the one allocation builder, as the chart payload's
+    view = allocation_view(payload.holdings, allocation, payload.prices, final=final, portfolio_id=portfolio_id)
+    figure = allocation_figure(allocation, holdings=len(payload.holdings)) if allocation else blank_figure()
     return figure, view.class_name, view.message
 
 
@@ -200,12 +202,12 @@ def _chart(portfolio: dict | None, range_name: str | None, *, final: bool) -> tu
     portfolio_id = _portfolio_id(portfolio)
     dashboard = services().dashboard
     try:
-        status, payload = dashboard.chart_data(portfolio_id, range_name or DEFAULT_RANGE, wait_s=0)
-        has_holdings = bool(dashboard.initial_data(portfolio_id)["summary"].get("holdings_count"))
+        chart = dashboard.chart(portfolio_id, range_name or DEFAULT_RANGE, wait_s=0)
+        has_holdings = bool(dashboard.load(portfolio_id).open_tickers)
     except NotFoundError:
         raise PreventUpdate from None
-    series = payload.get("series") if status == 200 else None
-    view = chart_view(status, series, final=final, has_holdings=has_holdings, portfolio_id=portfolio_id)
+    series = chart.series if isinstance(chart, ChartReady) else None
+    view = chart_view(series, final=final, has_holdings=has_holdings, portfolio_id=portfolio_id)
     if series is None:
         figure = no_update  # generating, or unavailable: the part says which
     elif not has_holdings and view.message is not None:
@@ -261,9 +263,9 @@ def wait_for_chart(set_progress, pending: dict | None) -> str:
     dashboard = services().dashboard
 
     def look() -> tuple[object, bool, bool]:
-        progress = dashboard.chart_progress(pending["portfolio_id"])
-        set_progress(round(100 * float(progress.get("progress") or 0)))
-        return progress.get("progress"), progress.get("state") == "running", progress.get("state") in ("done", "error")
+        progress = dashboard.progress(pending["portfolio_id"])
+        set_progress(round(100 * progress.progress))
+        return progress.progress, progress.state == "running", progress.state in ("done", "error")
 
     _poll(look)
     return pending["nonce"]
@@ -271,7 +273,7 @@ def wait_for_chart(set_progress, pending: dict | None) -> str:
 
 def _poll(look) -> None:
     """Call `look()` -> (what it saw, still moving, finished) until finished or nothing changed for a while."""
-    stall = Stall(quiet_s=max(1.0, services().settings.price_wait_s))
+    stall = Stall(quiet_s=services().settings.page_wait_quiet_s)
     started = changed = time.monotonic()
     last = None
     while True:

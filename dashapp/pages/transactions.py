@@ -29,7 +29,8 @@ from dashapp.components.transactions import (
     transactions_page,
     txn_rows,
 )
-from dashapp.pages._services import currency_of, resolve_portfolio, services
+from dashapp.pages._services import currency_of, resolve_portfolio
+from dashapp.services_access import services
 from services.csv_io import plain_decimal
 from services.models import NotFoundError, Transaction, ValidationError
 

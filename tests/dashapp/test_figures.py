@@ -6,16 +6,17 @@ import json
 import re
 from pathlib import Path
 
-from dashapp.figures import (
+from dashapp.components.figures import (
     ALLOCATION_SLICES,
     allocation_figure,
-    allocation_from_holdings,
-    allocation_slices,
     blank_figure,
+    donut_slices,
     value_figure,
 )
+from services.payloads import AllocationSlice as Slice
+from services.payloads import Series
 
-SERIES = {"dates": ["2026-01-02", "2026-01-05"], "market_value": [100.0, None], "cost_basis": [90.0, 90.0]}
+SERIES = Series(("2026-01-02", "2026-01-05"), (100.0, None), (90.0, 90.0))
 
 
 def test_value_figure_has_market_value_and_cost_basis():
@@ -31,8 +32,8 @@ def test_value_figure_of_another_currency():
 
 
 def test_allocation_folds_the_tail_into_other():
-    allocation = [{"ticker": f"T{i}", "weight": w} for i, w in enumerate([0.3, 0.2, 0.1] + [0.4 / 10] * 10)]
-    pairs = allocation_slices(allocation)
+    allocation = [Slice(f"T{i}", w) for i, w in enumerate([0.3, 0.2, 0.1] + [0.4 / 10] * 10)]
+    pairs = donut_slices(allocation)
     assert len(pairs) == ALLOCATION_SLICES + 1
     assert pairs[0] == ("T0", 0.3)
     assert pairs[-1][0] == "Other"
@@ -40,12 +41,12 @@ def test_allocation_folds_the_tail_into_other():
 
 
 def test_allocation_keeps_a_short_list_whole():
-    allocation = [{"ticker": "A", "weight": 0.6}, {"ticker": "B", "weight": 0.4}]
-    assert allocation_slices(allocation) == [("A", 0.6), ("B", 0.4)]
+    allocation = [Slice("A", 0.6), Slice("B", 0.4)]
+    assert donut_slices(allocation) == [("A", 0.6), ("B", 0.4)]
 
 
 def test_allocation_figure_is_a_donut_with_the_count():
-    figure = allocation_figure([{"ticker": "A", "weight": 0.6}, {"ticker": "B", "weight": 0.4}])
+    figure = allocation_figure([Slice("A", 0.6), Slice("B", 0.4)])
     trace = figure["data"][0]
     assert trace["type"] == "pie" and trace["hole"] > 0
     assert trace["labels"] == ["A", "B"]
@@ -53,13 +54,8 @@ def test_allocation_figure_is_a_donut_with_the_count():
 
 
 def test_allocation_labels_are_escaped_for_plotly():
-    figure = allocation_figure([{"ticker": "<a href=x>B</a>", "weight": 1.0}])
+    figure = allocation_figure([Slice("<a href=x>B</a>", 1.0)])
     assert figure["data"][0]["labels"] == ["&lt;a href=x&gt;B&lt;/a&gt;"]
-
-
-def test_allocation_from_holdings_skips_unpriced():
-    rows = [{"ticker": "A", "weight": 0.7}, {"ticker": "B", "weight": 0.3}, {"ticker": "C", "weight": None}]
-    assert allocation_from_holdings(rows) == [{"ticker": "A", "weight": 0.7}, {"ticker": "B", "weight": 0.3}]
 
 
 def test_blank_figure_draws_nothing():
@@ -96,9 +92,8 @@ def test_the_vendored_bundle_is_the_plotly_js_release_that_dash_would_load():
 def test_every_trace_type_our_figures_draw_is_in_the_vendored_bundle():
     figures = [
         blank_figure(),
-        value_figure({"dates": ["2025-06-02", "2025-06-03"], "market_value": [100.0, 101.5],
-                      "cost_basis": [90.0, 90.0]}),
-        allocation_figure([{"ticker": "AAA", "weight": 0.75}, {"ticker": "BBB", "weight": 0.25}]),
+        value_figure(Series(("2025-06-02", "2025-06-03"), (100.0, 101.5), (90.0, 90.0))),
+        allocation_figure([Slice("AAA", 0.75), Slice("BBB", 0.25)]),
     ]
     drawn = {trace["type"] for figure in figures for trace in figure["data"]}
     assert drawn == {"scatter", "pie"}
@@ -107,7 +102,7 @@ def test_every_trace_type_our_figures_draw_is_in_the_vendored_bundle():
 
 def test_the_donut_says_how_many_holdings_it_leaves_out():
     """Two of three holdings priced: the hole says `2 of 3 priced`, never a count that disagrees with the table."""
-    figure = allocation_figure([{"ticker": "AAPL", "weight": 0.6}, {"ticker": "MSFT", "weight": 0.4}], holdings=3)
+    figure = allocation_figure([Slice("AAPL", 0.6), Slice("MSFT", 0.4)], holdings=3)
     assert figure["layout"]["annotations"][0]["text"] == "<b>2</b> of 3<br>priced"
-    whole = allocation_figure([{"ticker": "AAPL", "weight": 1.0}], holdings=1)
+    whole = allocation_figure([Slice("AAPL", 1.0)], holdings=1)
     assert whole["layout"]["annotations"][0]["text"] == "<b>1</b><br>holding"

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from dashapp.components.holdings_grid import COLUMN_DEFS, grid_rows, holdings_grid
+from services.payloads import Holding
 
 NOW = dt.datetime(2026, 11, 30, 15, 0, tzinfo=dt.UTC)
 PAYLOAD_KEYS = {"ticker", "quantity", "avg_cost", "cost_basis", "price", "market_value", "unrealized_gain",
                 "unrealized_gain_pct", "day_change", "day_change_pct", "weight", "price_as_of", "price_status"}
 
 
-def row(ticker, status="fresh", as_of="2026-11-30T14:55:00+00:00", **values):
+def row(ticker, status="fresh", as_of=dt.datetime(2026, 11, 30, 14, 55, tzinfo=dt.UTC), **values):
     base = dict.fromkeys(PAYLOAD_KEYS)
-    return {**base, "ticker": ticker, "price_status": status, "price_as_of": as_of, **values}
+    return Holding(**{**base, "ticker": ticker, "price_status": status, "price_as_of": as_of, **values})
+
+
+def test_the_payload_keys_are_the_holding_models_fields():
+    assert {f.name for f in dataclasses.fields(Holding)} == PAYLOAD_KEYS
 
 
 def test_every_column_reads_a_payload_field_or_a_derived_one():
@@ -33,11 +39,12 @@ def test_gains_are_coloured_and_numbers_formatted():
 
 
 def test_rows_get_their_status_word_and_currency():
-    rows = grid_rows([row("AAPL"), row("MSFT", "stale", "2026-11-30T12:00:00+00:00"),
+    rows = grid_rows([row("AAPL"), row("MSFT", "stale", dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)),
                       row("XYZ", "missing", None), row("KO", "market_closed")], "USD", NOW)
     assert [r["status_label"] for r in rows] == ["Fresh", "Stale (3 h)", "Missing", "Market closed"]
     assert {r["currency"] for r in rows} == {"USD"}
     assert rows[0]["ticker"] == "AAPL"
+    assert rows[0]["price_as_of"] == "2026-11-30T14:55:00+00:00"  # the grid gets JSON
 
 
 def test_five_hundred_rows_are_cheap_and_keep_their_ids():

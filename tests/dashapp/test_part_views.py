@@ -15,16 +15,17 @@ from dashapp.components.part_views import (
     refresh_message,
 )
 from dashapp.components.skeleton import LOADED, LOADING
+from services.payloads import AllocationSlice, Holding, PriceBlock, Series
 
 
 def prices(*, fresh=0, missing=(), stale=(), fetching=()):
     counts = {"fresh": fresh, "market_closed": 0, "stale": len(stale), "missing": len(missing)}
-    return {"status": "partial", "missing": list(missing), "stale": list(stale), "counts": counts,
-            "fetching": list(fetching)}
+    return PriceBlock("partial", None, tuple(missing), tuple(stale), counts, False, tuple(fetching))
 
 
 def row(ticker, price):
-    return {"ticker": ticker, "price": price, "cost_basis": 100.0}
+    return Holding(ticker, 1.0, 100.0, 100.0, price, price, None, None, None, None, None, None,
+                   "missing" if price is None else "fresh")
 
 
 def text_of(component) -> str:
@@ -70,7 +71,7 @@ def test_an_empty_portfolio_asks_for_transactions():
 
 
 def test_allocation_states():
-    priced = [{"ticker": "AAPL", "weight": 1.0}]
+    priced = (AllocationSlice("AAPL", 1.0),)
     assert allocation_view([row("AAPL", 1.0)], priced, prices(fresh=1), final=False).class_name == LOADED
     arriving = prices(missing=("AAPL", "MSFT"), fetching=("AAPL",))
     assert allocation_view(UNPRICED, [], arriving, final=False).class_name == LOADING
@@ -80,28 +81,27 @@ def test_allocation_states():
     assert "No holdings yet" in text_of(allocation_view([], [], prices(), final=False).message)
 
 
-SERIES = {"dates": ["2026-01-02", "2026-01-05"], "market_value": [100.0, 101.5], "cost_basis": [90.0, 90.0]}
+SERIES = Series(("2026-01-02", "2026-01-05"), (100.0, 101.5), (90.0, 90.0))
 
 
 def test_chart_states():
-    drawn = chart_view(200, SERIES, final=False, has_holdings=True)
+    drawn = chart_view(SERIES, final=False, has_holdings=True)
     assert (drawn.class_name, drawn.message, drawn.wait) == (LOADED, None, False)
-    pending = chart_view(202, None, final=False, has_holdings=True)
+    pending = chart_view(None, final=False, has_holdings=True)
     assert (pending.class_name, pending.wait) == (LOADING, True)
-    gave_up = chart_view(202, None, final=True, has_holdings=True)
+    gave_up = chart_view(None, final=True, has_holdings=True)
     assert (gave_up.class_name, text_of(gave_up.message), gave_up.wait) == (LOADED, CHART_UNAVAILABLE, False)
 
 
 def test_a_chart_without_any_market_value_says_so_and_keeps_the_cost_line():
-    unpriced = {**SERIES, "market_value": [None, None]}
-    view = chart_view(200, unpriced, final=False, has_holdings=True)
+    unpriced = Series(SERIES.dates, (None, None), SERIES.cost_basis)
+    view = chart_view(unpriced, final=False, has_holdings=True)
     assert view.class_name == LOADED and text_of(view.message) == NO_HISTORY
 
 
-@pytest.mark.parametrize("series", [{"dates": [], "market_value": [], "cost_basis": []},
-                                    {"dates": ["2026-01-02"], "market_value": [None], "cost_basis": [0.0]}])
+@pytest.mark.parametrize("series", [Series((), (), ()), Series(("2026-01-02",), (None,), (0.0,))])
 def test_an_empty_portfolios_chart_asks_for_transactions(series):
-    view = chart_view(200, series, final=False, has_holdings=False, portfolio_id=3)
+    view = chart_view(series, final=False, has_holdings=False, portfolio_id=3)
     assert view.class_name == LOADED
     assert "the value over time" in text_of(view.message)
 

@@ -14,17 +14,18 @@ from dashapp.components.price_badge import (
     market_line,
     tooltip_children,
 )
+from services.payloads import Market, PriceBlock
 
 NOW = dt.datetime(2026, 11, 30, 15, 0, tzinfo=dt.UTC)
-CLOSED = {"exchange": "XNYS", "is_open": False, "next_open": "2026-11-30T14:30:00+00:00",
-          "last_close": "2026-11-27T18:00:00+00:00"}
+UTC = dt.UTC
+CLOSED = Market("XNYS", False, dt.datetime(2026, 11, 30, 14, 30, tzinfo=UTC), dt.datetime(2026, 11, 27, 18, tzinfo=UTC))
 
 
 def prices(status, *, as_of=None, missing=(), stale=(), counts=None, simulated=False):
     # One holding of the status (a fresh and a missing one for `partial`) unless the test says otherwise.
     default = {"fresh": 1, "missing": 1} if status == "partial" else {status: 1}
-    return {"status": status, "as_of": as_of, "missing": list(missing), "stale": list(stale),
-            "counts": default if counts is None else counts, "simulated": simulated}
+    return PriceBlock(status, as_of, tuple(missing), tuple(stale), default if counts is None else counts, simulated,
+                      ())
 
 
 @pytest.mark.parametrize(("status", "as_of", "expected"), [
@@ -48,7 +49,7 @@ def test_badge_tone(status, tone):
 
 
 def test_tooltip_lists_missing_tickers_and_the_next_open():
-    view = badge_view(prices("partial", as_of="2026-11-30T14:00:00+00:00", missing=["AAPL", "MSFT"],
+    view = badge_view(prices("partial", as_of=dt.datetime(2026, 11, 30, 14, tzinfo=UTC), missing=["AAPL", "MSFT"],
                              counts={"fresh": 18, "market_closed": 0, "stale": 0, "missing": 2}, simulated=True),
                       CLOSED, NOW)
     assert view.text == "Partial"
@@ -69,13 +70,13 @@ def test_tooltip_shortens_long_lists():
 
 
 def test_market_line_when_open_names_the_close_if_known():
-    assert market_line({"exchange": "XNYS", "is_open": True}) == "XNYS open"
-    assert market_line({"exchange": "XNYS", "is_open": True, "next_close": "2026-11-30T21:00:00+00:00"}) == (
+    assert market_line(Market("XNYS", True, None, None)) == "XNYS open"
+    assert market_line(Market("XNYS", True, None, None, dt.datetime(2026, 11, 30, 21, tzinfo=UTC))) == (
         "XNYS open, closes Mon 30 Nov, 16:00 EST")
-    assert market_line({"exchange": "XLON", "is_open": False, "next_open": "2026-12-01T08:00:00+00:00"}) == (
+    assert market_line(Market("XLON", False, dt.datetime(2026, 12, 1, 8, tzinfo=UTC), None)) == (
         "XLON closed, opens Tue 1 Dec, 08:00 GMT")
     assert market_line(None) is None
-    assert market_line({"exchange": "XNYS", "is_open": None, "next_open": None}) == "XNYS closed"
+    assert market_line(Market("XNYS", None, None, None)) == "XNYS closed"
 
 
 def test_tooltip_children_are_text():

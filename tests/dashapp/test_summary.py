@@ -8,14 +8,20 @@ from decimal import Decimal as D
 from dashapp.components.summary import CARDS, figure_children, summary_figures, summary_row
 from services.analytics import Position, summary
 from services.models import PriceInfo
+from services.payloads import PriceBlock, Summary
 
 FULL = {"market_value": 1500.0, "cost_basis": 1000.0, "unrealized_gain": 500.0, "unrealized_gain_pct": 0.5,
         "day_change": -12.5, "day_change_pct": -0.0083, "realized_gain": 40.0, "dividends": 10.0,
-        "holdings_count": 3}
+        "holdings_count": 3, "priced_count": 3, "priced_cost_basis": 1000.0}
+
+
+def cards(fields: dict, *args, **kwargs):
+    """The cards of a summary written as its JSON fields."""
+    return summary_figures(Summary(**fields), *args, **kwargs)
 
 
 def test_cards_of_a_priced_portfolio():
-    market, day, gain, realized = summary_figures(FULL)
+    market, day, gain, realized = cards(FULL)
     assert (market.value, market.sub) == ("$1,500.00", "Cost basis $1,000.00")
     assert (day.value, day.sub, day.value_class) == ("-$12.50", "-0.83%", "text-loss")
     assert (gain.value, gain.sub, gain.value_class) == ("+$500.00", "+50.00%", "text-gain")
@@ -27,14 +33,13 @@ UNPRICED = {**FULL, "market_value": None, "unrealized_gain": None, "unrealized_g
 
 
 def prices_block(fetching=(), missing=()):
-    return {"status": "missing", "as_of": None, "missing": list(missing), "stale": [],
-            "counts": {"fresh": 0, "market_closed": 0, "stale": 0, "missing": len(missing)},
-            "simulated": False, "fetching": list(fetching)}
+    return PriceBlock("missing", None, tuple(missing), (),
+                      {"fresh": 0, "market_closed": 0, "stale": 0, "missing": len(missing)}, False, tuple(fetching))
 
 
 def test_all_priced_shows_value_over_the_whole_cost_basis():
     full = {**FULL, "priced_count": 3, "priced_cost_basis": 1000.0}
-    market, *_ = summary_figures(full, prices=prices_block())
+    market, *_ = cards(full, prices=prices_block())
     assert (market.value, market.sub) == ("$1,500.00", "Cost basis $1,000.00")
 
 
@@ -43,13 +48,13 @@ def test_partly_priced_shows_the_priced_value_and_the_cost_basis_of_the_same_hol
     # unpriced holdings cost 234.56 more, in cost_basis 1,234.56 but not in the value or the gain.
     partial = {**FULL, "cost_basis": 1234.56, "holdings_count": 20, "priced_count": 18,
                "priced_cost_basis": 1000.0}
-    market, _day, gain, _realized = summary_figures(partial, prices=prices_block(missing=["X", "Y"]))
+    market, _day, gain, _realized = cards(partial, prices=prices_block(missing=["X", "Y"]))
     assert (market.value, market.sub) == ("$1,500.00", "Cost basis $1,000.00 · 18 of 20 priced")
     assert gain.value == "+$500.00"
 
 
 def test_nothing_priced_while_fetching_says_so_and_keeps_the_cost_basis():
-    market, day, gain, _realized = summary_figures(UNPRICED, prices=prices_block(fetching=["AAA"],
+    market, day, gain, _realized = cards(UNPRICED, prices=prices_block(fetching=["AAA"],
                                                                                 missing=["AAA", "BBB"]))
     assert (market.value, market.sub) == ("—", "Cost basis $1,000.00 · fetching prices")
     assert (day.value, day.sub) == ("—", "—")
@@ -57,9 +62,9 @@ def test_nothing_priced_while_fetching_says_so_and_keeps_the_cost_basis():
 
 
 def test_nothing_priced_and_nothing_fetching_says_prices_unavailable():
-    market, *_ = summary_figures(UNPRICED, prices=prices_block(missing=["AAA", "BBB", "CCC"]))
+    market, *_ = cards(UNPRICED, prices=prices_block(missing=["AAA", "BBB", "CCC"]))
     assert (market.value, market.sub) == ("—", "Cost basis $1,000.00 · prices unavailable")
-    market, *_ = summary_figures(UNPRICED)  # a caller without the prices block: never "waiting" for good
+    market, *_ = cards(UNPRICED)  # a caller without the prices block: never "waiting" for good
     assert (market.value, market.sub) == ("—", "Cost basis $1,000.00 · prices unavailable")
 
 
@@ -67,13 +72,13 @@ def test_empty_portfolio_is_worth_zero():
     empty = {"market_value": 0.0, "cost_basis": 0.0, "unrealized_gain": 0.0, "unrealized_gain_pct": None,
              "day_change": 0.0, "day_change_pct": None, "realized_gain": 0.0, "dividends": 0.0,
              "holdings_count": 0, "priced_count": 0, "priced_cost_basis": 0.0}
-    market, *_ = summary_figures(empty, prices=prices_block())
+    market, *_ = cards(empty, prices=prices_block())
     assert (market.value, market.sub) == ("$0.00", "No holdings yet")
 
 
 def test_a_tiny_day_change_does_not_read_minus_zero():
     # -$0.16 on a $10,000 base: -0.16 / 10000 = -0.000016 = -0.0016 %, not "-0.00%"
-    _market, day, *_ = summary_figures({**FULL, "day_change": -0.16, "day_change_pct": -0.000016})
+    _market, day, *_ = cards({**FULL, "day_change": -0.16, "day_change_pct": -0.000016})
     assert (day.value, day.sub, day.sub_class) == ("-$0.16", "-0.0016%", "text-loss")
 
 
@@ -92,12 +97,12 @@ def test_cards_of_a_real_summary_add_up():
 
 
 def test_currency_is_used():
-    market, *_ = summary_figures(FULL, "EUR")
+    market, *_ = cards(FULL, "EUR")
     assert market.value == "€1,500.00"
 
 
 def test_figure_children_carry_the_tone():
-    _market, day, *_ = summary_figures(FULL)
+    _market, day, *_ = cards(FULL)
     value, sub = figure_children(day)
     assert (value.children, value.className, sub.className) == ("-$12.50", "text-loss", "text-loss")
 

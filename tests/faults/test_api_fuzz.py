@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
-from dashapp.openapi import RANGES, openapi_spec
+from dashapp.openapi import openapi_spec
+from services.value_series import RANGES
 from tests.faults.openapi_client import SPEC, Operation, check_answer, json_body_strategy, operations
 from tests.faults.support import make_api, report
 
@@ -84,7 +85,7 @@ def test_every_operation_answers_as_documented(fuzz_app, operation: Operation, d
             path = path.replace("{" + parameter["name"] + "}", _path_value(data.draw, live))
     query = {}
     if any(p["name"] == "range" for p in operation.parameters):
-        chosen = data.draw(st.one_of(st.none(), st.sampled_from(RANGES + [r.lower() for r in RANGES]),
+        chosen = data.draw(st.one_of(st.none(), st.sampled_from([*RANGES, *(r.lower() for r in RANGES)]),
                                      st.text(max_size=8)))
         if chosen is not None:
             query["range"] = chosen

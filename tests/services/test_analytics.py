@@ -12,20 +12,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services import analytics
 from services.analytics import (
     RANGES,
     Oversell,
     OversellError,
     Position,
-    allocation,
-    holdings_rows,
     oversells,
     range_start,
     replay,
-    summary,
     value_series,
 )
 from services.models import PriceInfo, Transaction
+from services.payloads import AllocationSlice
 
 D = Decimal
 UTC = dt.UTC
@@ -41,6 +40,19 @@ AS_OF = dt.datetime(2024, 5, 1, 20, 0, tzinfo=UTC)
 
 def quote(ticker: str, price, previous_close, status="fresh", as_of=AS_OF) -> PriceInfo:
     return PriceInfo(ticker, price, previous_close, as_of, as_of, status)
+
+
+# The builders return payloads (services/payloads.py); these tests hold their JSON, as the API answers it.
+def holdings_rows(positions, prices) -> list[dict]:
+    return [row.to_json() for row in analytics.holdings_rows(positions, prices)]
+
+
+def summary(positions, prices) -> dict:
+    return analytics.summary(positions, prices).to_json()
+
+
+def allocation(positions, prices) -> list[dict]:
+    return analytics.allocation(analytics.holdings_rows(positions, prices))
 
 
 # --- replay -------------------------------------------------------------------------------------------------
@@ -386,7 +398,7 @@ def test_weights_add_up_to_exactly_one_at_the_shown_precision():
     # steps: the one left goes to the largest remainder, AAA's 0.4996.
     assert rows == {"AAA": 0.1668, "BBB": 0.3333, "CCC": 0.4999}
     assert sum(D(repr(w)) for w in rows.values()) == 1
-    assert allocation(holdings_rows(*_half_cents())) == [
+    assert allocation(*_half_cents()) == [
         {"ticker": "CCC", "weight": 0.4999}, {"ticker": "BBB", "weight": 0.3333}, {"ticker": "AAA", "weight": 0.1668},
     ]
 
@@ -439,7 +451,7 @@ def test_totals_always_add_up_to_the_cent(holdings):
             total = sum((dec(r["market_value"]) for r in priced), D(0))
             for row, weight in zip(priced, weights, strict=True):  # each within one step of its exact share
                 assert abs(weight - dec(row["market_value"]) / total) < D("0.0001")
-            assert sum(dec(a["weight"]) for a in allocation(rows)) == 1
+            assert sum(dec(a["weight"]) for a in allocation(positions, prices)) == 1
     else:
         assert result["market_value"] is None and result["unrealized_gain"] is None
     moved = [dec(r["day_change"]) for r in rows if r["day_change"] is not None]
@@ -450,7 +462,7 @@ def test_totals_always_add_up_to_the_cent(holdings):
 
 
 def test_allocation_from_holdings_rows_skips_unpriced_and_sums_to_one():
-    result = allocation(holdings_rows(_positions(), PRICES))
+    result = allocation(_positions(), PRICES)
     # 1200 / 2300 = 0.52173.. and 1100 / 2300 = 0.47826..: floors 0.5217 + 0.4782 = 0.9999; the last 0.0001
     # goes to the larger remainder (AAA's 0.61 step against BBB's 0.39), the same weights as the rows'.
     assert result == [{"ticker": "BBB", "weight": 0.5217}, {"ticker": "AAA", "weight": 0.4783}]
@@ -458,16 +470,23 @@ def test_allocation_from_holdings_rows_skips_unpriced_and_sums_to_one():
 
 
 def test_allocation_gives_the_rounding_residue_to_the_largest_remainder_ties_by_ticker():
-    rows = [{"ticker": t, "market_value": 100.0} for t in ("C", "A", "B")] + [
-        {"ticker": "D", "market_value": None}
-    ]
-    assert allocation(rows) == [  # 1/3 each = 0.3333 x 3 = 0.9999; the tied remainders: the step goes to A
+    day = dt.date(2024, 1, 2)
+    positions = {t: Position(t, D(1), D(90), D(0), D(0), day) for t in ("C", "A", "B", "D")}
+    prices = {t: quote(t, 100.0, 100.0) for t in ("C", "A", "B")}  # D is unpriced: no weight, no slice
+    assert allocation(positions, prices) == [  # 1/3 each = 0.3333 x 3 = 0.9999; the tied remainders: A gets it
         {"ticker": "A", "weight": 0.3334},
         {"ticker": "B", "weight": 0.3333},
         {"ticker": "C", "weight": 0.3333},
     ]
-    assert allocation([{"ticker": "D", "market_value": None}]) == []
-    assert allocation([]) == []
+    assert allocation({"D": positions["D"]}, {}) == []
+    assert allocation({}, {}) == []
+
+
+def test_the_allocation_is_the_rows_own_weights_so_the_donut_and_the_table_agree():
+    rows = analytics.holdings_rows(*_half_cents())
+    slices = analytics.allocation_slices(rows)
+    assert slices == (AllocationSlice("CCC", 0.4999), AllocationSlice("BBB", 0.3333), AllocationSlice("AAA", 0.1668))
+    assert {s.ticker: s.weight for s in slices} == {row.ticker: row.weight for row in rows}
 
 
 # --- value over time ----------------------------------------------------------------------------------------

@@ -1,0 +1,105 @@
+"""The dashboard's payload builders (services/dashboard_data.py) over the counting fake provider.
+
+The clock is frozen at SESSION_MOMENT (Tuesday 8 July 2025, XNYS open), so every quote is the fake's close of that
+day: 100 + 0.5 x 188 days since 1 January = 194.00, previous close (Monday 7 July) 193.50.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from services.container import build_services
+from services.payloads import ChartPending, ChartReady, InitialData, Market
+from services.portfolio_load import price_needs
+from services.price_planning import Need
+from tests.fakes import CountingProvider
+
+LEDGER = """date,ticker,type,quantity,price,fees
+2025-03-03,AAA,BUY,10,100,5
+2025-03-03,BBB,BUY,10,150,0
+2025-04-01,BBB,SELL,5,160,0
+"""
+
+
+@pytest.fixture
+def services(settings, clock):
+    built = build_services(settings.with_overrides(warmup_enabled=False), clock=clock,
+                           provider=CountingProvider(clock))
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def portfolio_id(services) -> int:
+    pid = services.ledger.create_portfolio("P").id
+    services.ledger.import_csv(pid, LEDGER)
+    return pid
+
+
+def test_load_replays_once_per_ledger_version(services, portfolio_id):
+    loaded = services.dashboard.load(portfolio_id)
+    assert loaded.open_tickers == ("AAA", "BBB")
+    assert loaded.needs == {"AAA": Need(dt.date(2025, 3, 3), None), "BBB": Need(dt.date(2025, 3, 3), None)}
+    assert services.dashboard.load(portfolio_id).positions is loaded.positions  # memoized
+    services.ledger.import_csv(portfolio_id, "date,ticker,type,quantity,price\n2025-05-01,AAA,SELL,10,120\n")
+    again = services.dashboard.load(portfolio_id)
+    assert again.version != loaded.version and again.open_tickers == ("BBB",)
+    assert again.needs["AAA"] == Need(dt.date(2025, 3, 3), dt.date(2025, 5, 1))  # closed: up to its last trade
+
+
+def test_price_needs_of_nothing_is_empty():
+    assert price_needs([], {}) == {}
+
+
+def test_holdings_are_hand_computed(services, portfolio_id):
+    payload = services.dashboard.holdings(portfolio_id, wait_s=5)
+    aaa, bbb = payload.holdings
+    # AAA: 10 x 194 = 1940.00 against 1005.00; day 10 x 0.50 = 5.00 of 1935.00.
+    assert (aaa.ticker, aaa.market_value, aaa.cost_basis, aaa.unrealized_gain) == ("AAA", 1940.0, 1005.0, 935.0)
+    assert (aaa.unrealized_gain_pct, aaa.day_change, aaa.day_change_pct) == (0.930348, 5.0, 0.002584)
+    # BBB: 5 left at an average 150 = 750.00; 5 x 194 = 970.00; day 5 x 0.50 = 2.50.
+    assert (bbb.market_value, bbb.cost_basis, bbb.unrealized_gain, bbb.unrealized_gain_pct) == (
+        970.0, 750.0, 220.0, 0.293333)
+    # 1940 / 2910 = 0.66666..: floors 6666 + 3333 steps, the step left goes to AAA's larger remainder.
+    assert (aaa.weight, bbb.weight) == (0.6667, 0.3333)
+    assert aaa.price_status == "fresh" and isinstance(aaa.price_as_of, dt.datetime)
+    assert payload.prices.counts == {"fresh": 2, "market_closed": 0, "stale": 0, "missing": 0}
+    assert services.dashboard.holdings_data(portfolio_id, wait_s=0)["holdings"][0]["price_as_of"] == (
+        aaa.price_as_of.isoformat())
+
+
+def test_initial_data_sums_the_rows(services, portfolio_id):
+    services.dashboard.holdings(portfolio_id, wait_s=5)  # the quotes are cached now
+    payload = services.dashboard.initial(portfolio_id)
+    assert isinstance(payload, InitialData)
+    summary = payload.summary
+    assert (summary.market_value, summary.cost_basis, summary.unrealized_gain) == (2910.0, 1755.0, 1155.0)
+    assert (summary.unrealized_gain_pct, summary.day_change, summary.day_change_pct) == (0.65812, 7.5, 0.002584)
+    assert (summary.realized_gain, summary.dividends) == (50.0, 0.0)  # 5 x 160 - 5 x 150
+    assert (summary.holdings_count, summary.priced_count, summary.priced_cost_basis) == (2, 2, 1755.0)
+    assert payload.portfolio.name == "P" and payload.prices.status == "fresh"
+    assert isinstance(payload.market, Market) and payload.market.exchange == "XNYS" and payload.market.is_open
+    assert services.dashboard.initial_data(portfolio_id) == payload.to_json()
+
+
+def test_a_cold_portfolio_is_missing_not_zero(services, portfolio_id):
+    payload = services.dashboard.initial(portfolio_id)  # reads the cache only: nothing there yet
+    assert payload.summary.market_value is None and payload.summary.cost_basis == 1755.0
+    assert payload.prices.status == "missing" and payload.prices.missing == ("AAA", "BBB")
+
+
+def test_chart_is_pending_then_ready_with_the_rows_allocation(services, portfolio_id):
+    first = services.dashboard.chart(portfolio_id, "1M", wait_s=0)
+    assert isinstance(first, (ChartPending, ChartReady))
+    ready = services.dashboard.chart(portfolio_id, "1M", wait_s=10)
+    assert isinstance(ready, ChartReady)
+    assert [(s.ticker, s.weight) for s in ready.allocation] == [("AAA", 0.6667), ("BBB", 0.3333)]
+    assert ready.series.dates[-1] == "2025-07-08" and ready.series.market_value[-1] == 2910.0
+    assert services.dashboard.progress(portfolio_id).state == "done"
+
+
+def test_an_unknown_range_is_refused(services, portfolio_id):
+    with pytest.raises(ValueError, match="range must be one of"):
+        services.dashboard.chart(portfolio_id, "2W")
