@@ -266,13 +266,6 @@ class Ledger:
 
     # -- tickers (the price warm-up) --------------------------------------------------------------------
 
-    def all_tickers(self) -> dict[str, dt.date]:
-        """Every ticker of every portfolio, with its earliest transaction date."""
-        with self._read() as session:
-            rows = session.execute(select(TransactionRow.ticker, func.min(TransactionRow.date))
-                                   .group_by(TransactionRow.ticker).order_by(TransactionRow.ticker))
-            return {ticker: first for ticker, first in rows}
-
     def portfolio_ids(self) -> list[int]:
         """Every portfolio of every owner (the warm-up covers them all)."""
         with self._read() as session:

@@ -132,7 +132,7 @@ def _datetimes(column: pd.Series) -> list[datetime | None]:
     ]
 
 
-def build_calendar(exchange: str, start: date, end: date) -> tuple[ExchangeCalendar, bool]:
+def _build_calendar(exchange: str, start: date, end: date) -> tuple[ExchangeCalendar, bool]:
     """The calendar for [start, end] clipped to what exchange_calendars knows; True if the end was clipped."""
     first, last = pd.Timestamp(start), pd.Timestamp(end)
     try:
@@ -151,7 +151,7 @@ def build_calendar(exchange: str, start: date, end: date) -> tuple[ExchangeCalen
 
 def build_schedule(exchange: str, start: date, end: date) -> Schedule:
     """The exchange's sessions from `start` to `end` (clipped to what its calendar records), ready to bisect."""
-    calendar, clipped = build_calendar(exchange, start, end)
+    calendar, clipped = _build_calendar(exchange, start, end)
     frame = calendar.schedule
     opens, closes = _datetimes(frame["open"]), _datetimes(frame["close"])
     trade_starts, trade_ends = opens, closes

@@ -122,7 +122,7 @@ class MarketClock:
     def _fresh_until(self, schedule: Schedule, fetched: datetime) -> datetime:
         interval = bisect_right(schedule.trade_ends, fetched)
         if interval == len(schedule.trade_starts):
-            # Past the calendar's data (see market_calendar.build_calendar): no next open to wait for, so plain TTL.
+            # Past the calendar's data (see market_calendar._build_calendar): no next open to wait for, so plain TTL.
             return fetched + self.quote_ttl
         if schedule.trade_starts[interval] <= fetched:  # fetched while trading
             return min(fetched + self.quote_ttl, schedule.trade_ends[interval] + self.settle)

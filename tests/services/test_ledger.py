@@ -197,7 +197,7 @@ def test_deleting_a_portfolio_deletes_its_transactions_only(
     ledger.import_csv(other.id, csv("2024-01-02,KO,BUY,1,10,,"))
     ledger.delete_portfolio(portfolio.id)
     assert raw(db_path, "SELECT portfolio_id, ticker FROM transactions") == [(other.id, "KO")]
-    assert ledger.all_tickers() == {"KO": dt.date(2024, 1, 2)}
+    assert ledger.portfolio_tickers(other.id) == {"KO": dt.date(2024, 1, 2)}
 
 
 # --- exact amounts ----------------------------------------------------------------------------------------
@@ -515,8 +515,7 @@ def test_tickers_with_their_earliest_date(ledger: Ledger, portfolio: Portfolio) 
     ledger.import_csv(other.id, csv("2022-01-03,AAPL,BUY,1,10,,", "2024-06-03,KO,BUY,1,10,,"))
     assert ledger.portfolio_tickers(portfolio.id) == {
         "AAPL": dt.date(2023, 5, 1), "MSFT": dt.date(2024, 1, 2)}
-    assert ledger.all_tickers() == {
-        "AAPL": dt.date(2022, 1, 3), "KO": dt.date(2024, 6, 3), "MSFT": dt.date(2024, 1, 2)}
+    assert ledger.portfolio_tickers(other.id) == {"AAPL": dt.date(2022, 1, 3), "KO": dt.date(2024, 6, 3)}
     assert ledger.portfolio_tickers(ledger.create_portfolio("Empty").id) == {}
 
 
