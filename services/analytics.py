@@ -167,7 +167,7 @@ def holdings_rows(positions: Mapping[str, Position], prices: Mapping[str, PriceI
     return rows
 
 
-def summary(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo]) -> Summary:
+def summary(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], currency: str = "USD") -> Summary:
     """Portfolio totals for the summary cards, each the sum of the holdings rows' rounded cents.
 
     Missing prices never turn into made-up values: market_value is the sum over priced holdings only, and
@@ -200,6 +200,7 @@ def summary(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo]) 
         holdings_count=len(valued),
         priced_count=len(priced),
         priced_cost_basis=_float(priced_cost),
+        currency=currency,
     )
 
 

@@ -94,7 +94,7 @@ class DashboardData:
         infos = self.prices.prices(loaded.open_tickers)
         return InitialData(
             portfolio=PortfolioInfo.of(loaded.portfolio),
-            summary=analytics.summary(loaded.positions, infos),
+            summary=analytics.summary(loaded.positions, infos, loaded.portfolio.base_currency),
             prices=self._price_block(infos),
             market=self._market(loaded.open_tickers),
         )

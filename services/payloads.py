@@ -94,6 +94,7 @@ class Summary(Payload):
     holdings_count: Count
     priced_count: Count  # how many of holdings_count are in market_value
     priced_cost_basis: Money  # the cost basis of those priced holdings
+    currency: Annotated[str, {"pattern": "^[A-Z]{3}$", "description": "the currency of every money field"}]
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,13 @@ class Figure:
     sub_class: str = "text-muted"
 
 
-def summary_figures(summary: Summary, currency: str = "USD", *,
-                    prices: PriceBlock | None = None) -> tuple[Figure, Figure, Figure, Figure]:
-    """The four cards' text for a payload's summary; values not known yet read as an em dash.
+def summary_figures(summary: Summary, *, prices: PriceBlock | None = None) -> tuple[Figure, Figure, Figure, Figure]:
+    """The four cards' text for a payload's summary, in its currency; values not known yet read as an em dash.
 
     `prices` is the same payload's price block: with nothing priced it tells "fetching prices" (some are
     being fetched now) from "prices unavailable" (none is), so the card never waits for good.
     """
+    currency = summary.currency
     market_value = _market_value_figure(summary, currency, bool(prices and prices.fetching))
     day = summary.day_change
     day_change = Figure(money(day, currency, signed=True), tone(day),

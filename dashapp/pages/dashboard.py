@@ -74,7 +74,7 @@ def _summary(portfolio: dict | None) -> tuple:
         payload = services().dashboard.initial(_portfolio_id(portfolio))
     except NotFoundError:
         raise PreventUpdate from None
-    cards = summary_figures(payload.summary, payload.portfolio.base_currency, prices=payload.prices)
+    cards = summary_figures(payload.summary, prices=payload.prices)
     badge = badge_view(payload.prices, payload.market, services().clock.now())
     texts = [child for card in cards for child in figure_children(card)]
     return *texts, badge.text, badge.class_name, tooltip_children(badge)

@@ -289,6 +289,9 @@ def test_dashboard_payloads_cold_then_warm(env):
     assert initial["summary"]["realized_gain"] == 92.50
     assert initial["summary"]["dividends"] == 2.00
     assert initial["summary"]["holdings_count"] == 2
+    assert initial["summary"]["currency"] == "USD"  # the portfolio's base currency, from the one Summary model
+    schema = client.get("/api/openapi.json").get_json()["components"]["schemas"]["Summary"]
+    assert "currency" in schema["properties"] and "currency" in schema["required"]
 
     holdings = client.get(f"/api/dashboard-holdings-data/{pid}").get_json()
     tickers = {row["ticker"]: row for row in holdings["holdings"]}

@@ -12,7 +12,7 @@ from services.payloads import PriceBlock, Summary
 
 FULL = {"market_value": 1500.0, "cost_basis": 1000.0, "unrealized_gain": 500.0, "unrealized_gain_pct": 0.5,
         "day_change": -12.5, "day_change_pct": -0.0083, "realized_gain": 40.0, "dividends": 10.0,
-        "holdings_count": 3, "priced_count": 3, "priced_cost_basis": 1000.0}
+        "holdings_count": 3, "priced_count": 3, "priced_cost_basis": 1000.0, "currency": "USD"}
 
 
 def cards(fields: dict, *args, **kwargs):
@@ -71,7 +71,7 @@ def test_nothing_priced_and_nothing_fetching_says_prices_unavailable():
 def test_empty_portfolio_is_worth_zero():
     empty = {"market_value": 0.0, "cost_basis": 0.0, "unrealized_gain": 0.0, "unrealized_gain_pct": None,
              "day_change": 0.0, "day_change_pct": None, "realized_gain": 0.0, "dividends": 0.0,
-             "holdings_count": 0, "priced_count": 0, "priced_cost_basis": 0.0}
+             "holdings_count": 0, "priced_count": 0, "priced_cost_basis": 0.0, "currency": "USD"}
     market, *_ = cards(empty, prices=prices_block())
     assert (market.value, market.sub) == ("$0.00", "No holdings yet")
 
@@ -97,7 +97,7 @@ def test_cards_of_a_real_summary_add_up():
 
 
 def test_currency_is_used():
-    market, *_ = cards(FULL, "EUR")
+    market, *_ = cards({**FULL, "currency": "EUR"})
     assert market.value == "€1,500.00"
 
 

@@ -307,6 +307,7 @@ def test_summary_counts_missing_prices_honestly():
         "holdings_count": 3,
         "priced_count": 2,  # AAA and BBB
         "priced_cost_basis": 2005.0,  # 1005 + 1000: market_value - this = unrealized_gain (2300 - 2005 = 295)
+        "currency": "USD",  # the default: the builder hands in the portfolio's base currency
     }
 
 

@@ -79,6 +79,7 @@ def test_initial_data_sums_the_rows(services, portfolio_id):
     assert (summary.unrealized_gain_pct, summary.day_change, summary.day_change_pct) == (0.65812, 7.5, 0.002584)
     assert (summary.realized_gain, summary.dividends) == (50.0, 0.0)  # 5 x 160 - 5 x 150
     assert (summary.holdings_count, summary.priced_count, summary.priced_cost_basis) == (2, 2, 1755.0)
+    assert summary.currency == "USD"  # the portfolio's base currency
     assert payload.portfolio.name == "P" and payload.prices.status == "fresh"
     assert isinstance(payload.market, Market) and payload.market.exchange == "XNYS" and payload.market.is_open
     assert services.dashboard.initial_data(portfolio_id) == payload.to_json()

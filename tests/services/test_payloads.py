@@ -24,7 +24,7 @@ SCHEMAS = json_schemas()
 # DESIGN.md's "Interfaces": every field it names, per payload.
 DESIGN_FIELDS = {
     "Summary": {"market_value", "cost_basis", "unrealized_gain", "unrealized_gain_pct", "day_change",
-                "day_change_pct", "realized_gain", "dividends", "holdings_count"},
+                "day_change_pct", "realized_gain", "dividends", "holdings_count", "currency"},
     "PriceBlock": {"status", "as_of", "missing"},
     "Market": {"exchange", "is_open", "next_open", "last_close"},
     "InitialData": {"portfolio", "summary", "prices", "market"},
