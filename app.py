@@ -28,9 +28,10 @@ def _app():
     settings = Settings.from_env()
     app = create_app(settings)
     if settings.warmup_enabled:
+        from dashapp.services_access import services_of
         from services.background_tasks import start_warmup
 
-        start_warmup(app.server.extensions["stocktracker"])
+        start_warmup(services_of(app.server))
     return app
 
 

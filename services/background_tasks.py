@@ -22,11 +22,12 @@ from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from services import analytics
-from services.chart_generator import BackgroundChartGenerator, price_needs
+from services.chart_generator import BackgroundChartGenerator
 from services.ledger import Ledger
 from services.locks import FileLeaderLock
 from services.metrics import UPSTREAM_REQUESTS, WARMUP_RUNS, WARMUP_SECONDS
+from services.models import NotFoundError
+from services.portfolio_load import PortfolioLoader
 from services.price_cache import PriceCache
 from services.price_planning import Need, merge_needs
 from services.price_service import PriceService
@@ -70,15 +71,20 @@ class BackgroundPriceUpdater:
     """Refreshes every ticker of every portfolio that is not fresh, then regenerates the affected charts."""
 
     def __init__(self, ledger: Ledger, prices: PriceService, cache: PriceCache,
-                 charts: BackgroundChartGenerator | None = None, now: Callable[[], dt.datetime] | None = None):
+                 charts: BackgroundChartGenerator | None = None, now: Callable[[], dt.datetime] | None = None,
+                 loader: PortfolioLoader | None = None):
         self.ledger, self.prices, self.cache, self.charts = ledger, prices, cache, charts
+        self.loader = loader or (charts.loader if charts is not None else PortfolioLoader(ledger))
         self._now = now or prices.clock.now
 
     def portfolio_needs(self) -> dict[int, dict[str, Need]]:
+        """What every portfolio's prices need (a portfolio deleted meanwhile is skipped)."""
         needs: dict[int, dict[str, Need]] = {}
         for portfolio_id in self.ledger.portfolio_ids():
-            transactions = self.ledger.list_transactions(portfolio_id)
-            needs[portfolio_id] = price_needs(transactions, analytics.replay(transactions))
+            try:
+                needs[portfolio_id] = dict(self.loader.load(portfolio_id).needs)
+            except NotFoundError:
+                continue
         return needs
 
     def run_once(self) -> WarmupResult:

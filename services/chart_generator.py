@@ -24,7 +24,8 @@ from services.locks import chart_lock
 from services.market_hours import MarketClock
 from services.memory import release_free_memory
 from services.metrics import CHART_GENERATIONS, CHART_SECONDS
-from services.models import NotFoundError, Transaction
+from services.models import NotFoundError
+from services.portfolio_load import PortfolioLoader
 from services.price_cache import PriceCache
 from services.price_planning import Need
 from services.price_service import PriceService
@@ -48,17 +49,6 @@ class ChartEntry:
     generated_at: dt.datetime
     ranges: dict[str, dict]  # range -> {"dates", "market_value", "cost_basis"}
     allocation: list[dict]
-
-
-def price_needs(transactions: list[Transaction], positions: dict[str, analytics.Position]) -> dict[str, Need]:
-    """What a chart needs of every ticker ever held: open ones up to now, closed ones up to their last trade."""
-    last_trade: dict[str, dt.date] = {}
-    for txn in transactions:
-        last_trade[txn.ticker] = max(txn.date, last_trade.get(txn.ticker, txn.date))
-    return {
-        ticker: Need(position.first_date, None if position.is_open else last_trade[ticker])
-        for ticker, position in positions.items()
-    }
 
 
 def series_json(frame: pd.DataFrame) -> dict:
@@ -102,8 +92,9 @@ class BackgroundChartGenerator:
 
     def __init__(self, ledger: Ledger, prices: PriceService, clock: MarketClock, store: ChartStore,
                  workers: int = 1, now: Callable[[], dt.datetime] | None = None,
-                 refresh_wait_s: float = REFRESH_WAIT_S):
+                 refresh_wait_s: float = REFRESH_WAIT_S, loader: PortfolioLoader | None = None):
         self.ledger, self.prices, self.clock, self.store = ledger, prices, clock, store
+        self.loader = loader or PortfolioLoader(ledger)  # the one load + replay + price needs (portfolio_load.py)
         self.refresh_wait_s = refresh_wait_s
         self._now = now or clock.now
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="chart-gen")
@@ -193,9 +184,8 @@ class BackgroundChartGenerator:
 
     def _compute(self, portfolio_id: int, version: int) -> tuple[ChartEntry, int]:
         """The chart of the ledger as it is now (labelled `version`), and how many tickers it covers."""
-        transactions = self.ledger.list_transactions(portfolio_id)
-        positions = analytics.replay(transactions)
-        needs = price_needs(transactions, positions)
+        loaded = self.loader.load(portfolio_id)
+        transactions, positions, needs = loaded.transactions, loaded.positions, dict(loaded.needs)
         self.store.set_progress(portfolio_id, "running", 0.0, f"fetching the history of {len(needs)} tickers")
         self._fetch_with_progress(portfolio_id, needs)
         self.store.set_progress(portfolio_id, "running", 0.9, "computing the series")

@@ -12,6 +12,7 @@ from services.dashboard_data import DashboardData
 from services.ledger import Ledger
 from services.locks import exclusive_file_lock
 from services.market_hours import DEFAULT_EXCHANGE, MarketClock
+from services.portfolio_load import PortfolioLoader
 from services.price_cache import PriceCache
 from services.price_service import PriceService
 from services.providers.base import PriceProvider
@@ -66,8 +67,10 @@ def build_services(settings: Settings, *, clock: MarketClock | None = None,
     cache = PriceCache(settings.cache_dir)
     provider = provider or make_provider(settings, clock)
     prices = PriceService(provider, cache, clock, settings)
-    charts = BackgroundChartGenerator(ledger, prices, clock, ChartStore(cache), refresh_wait_s=settings.price_wait_s)
-    dashboard = DashboardData(ledger, prices, clock, settings, charts)
+    loader = PortfolioLoader(ledger)  # one replayed-ledger memo per process, shared by the pages and the charts
+    charts = BackgroundChartGenerator(ledger, prices, clock, ChartStore(cache),
+                                      refresh_wait_s=settings.chart_refresh_wait_s, loader=loader)
+    dashboard = DashboardData(ledger, prices, clock, settings, charts, loader=loader)
     services = Services(settings, ledger, clock, cache, provider, prices, charts, dashboard)
     ledger.add_listener(lambda portfolio_id: on_ledger_change(services, portfolio_id))
     if settings.demo_mode and settings.seed_sample:

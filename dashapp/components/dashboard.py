@@ -12,10 +12,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashapp import ids
+from dashapp.components.figures import CHART_HEIGHT, GRAPH_CONFIG, blank_figure
 from dashapp.components.holdings_grid import holdings_grid
 from dashapp.components.skeleton import card, live_or_placeholder, part, skeleton_text
 from dashapp.components.summary import summary_row
-from dashapp.figures import CHART_HEIGHT, GRAPH_CONFIG, blank_figure
 from services.analytics import RANGES
 
 DEFAULT_RANGE = "1Y"
