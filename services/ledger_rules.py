@@ -10,10 +10,10 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 
-from services.analytics import Oversell, oversells
 from services.csv_io import rows_rejected
 from services.ledger_schema import MAX_NAME_CHARS
 from services.models import FieldError, NotFoundError, Transaction, ValidationError, plain_decimal
+from services.replay import Oversell, oversells
 from services.transaction_input import text_problem
 
 EDITABLE_FIELDS = ("date", "ticker", "type", "quantity", "price", "fees", "note")  # a transaction's values

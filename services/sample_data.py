@@ -12,11 +12,11 @@ from decimal import Decimal
 
 import pandas as pd
 
-from services.analytics import replay
 from services.csv_io import write_transactions_csv
 from services.market_hours import MarketClock
 from services.models import Transaction
 from services.providers.demo import KNOWN_SPLITS, simulated_bars
+from services.replay import replay
 
 SAMPLE_NAME = "Sample portfolio (simulated prices)"
 SAMPLE_TICKERS = (
