@@ -21,6 +21,7 @@ from services.payloads import AllocationSlice, Holding, PriceBlock, Series
 CHART_UNAVAILABLE = "Price history is not available for every holding yet. Try Refresh prices in a minute."
 NO_HISTORY = ("No price history could be fetched for these holdings yet: the cost basis is drawn alone until it "
               "arrives.")
+NO_HISTORY_AT_ALL = "No price history could be fetched for these holdings yet: the chart appears when it arrives."
 NO_PRICES_ALLOCATION = "No prices yet: the allocation needs at least one priced holding."
 
 
@@ -94,11 +95,16 @@ def chart_view(series: Series | None, *, final: bool, has_holdings: bool,
         if not any(value is not None for value in series.market_value):
             if not has_holdings and not any(series.cost_basis):
                 return PartView(LOADED, add_transactions_prompt(portfolio_id, "the value over time"))
-            return PartView(LOADED, note(NO_HISTORY))
+            return PartView(LOADED, note(NO_HISTORY if drawable(series) else NO_HISTORY_AT_ALL))
         return PartView(LOADED)
     if final:
         return PartView(LOADED, note(CHART_UNAVAILABLE))
     return PartView(LOADING, None, wait=True)
+
+
+def drawable(series: Series) -> bool:
+    """Whether the series has any point to draw (a market value or a cost basis); else the axes would be empty."""
+    return any(value is not None for value in (*series.market_value, *series.cost_basis))
 
 
 def refresh_message(prices: PriceBlock) -> html.Span:

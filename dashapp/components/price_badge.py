@@ -84,6 +84,8 @@ def badge_view(prices: PriceBlock, market: Market | None, now: dt.datetime) -> B
         lines.append(_tickers("Missing", list(prices.missing)))
     if prices.stale:
         lines.append(_tickers("Stale", list(prices.stale)))
+    if prices.fetching:  # so a red "Missing" during a first load says it is on its way, not lost
+        lines.append(_tickers("Being fetched now", list(prices.fetching)))
     market_text = market_line(market)
     if market_text:
         lines.append(market_text)

@@ -24,6 +24,7 @@ from dashapp.components.part_views import (
     PartView,
     allocation_view,
     chart_view,
+    drawable,
     holdings_count,
     holdings_view,
     refresh_message,
@@ -210,8 +211,8 @@ def _chart(portfolio: dict | None, range_name: str | None, *, final: bool) -> tu
     view = chart_view(series, final=final, has_holdings=has_holdings, portfolio_id=portfolio_id)
     if series is None:
         figure = no_update  # generating, or unavailable: the part says which
-    elif not has_holdings and view.message is not None:
-        figure = blank_figure()  # an empty portfolio: the prompt to add transactions, over no axes
+    elif (not has_holdings and view.message is not None) or not drawable(series):
+        figure = blank_figure()  # an empty portfolio, or no point to draw: the part's message, over no axes
     else:
         figure = value_figure(series, currency_of(portfolio))  # with no market value yet, the cost basis alone
     return (figure, view.class_name, view.message), view

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from dashapp.components.cold_path import POLL_S
-from dashapp.components.part_views import CHART_UNAVAILABLE, NO_HISTORY, NO_PRICES_ALLOCATION
+from dashapp.components.part_views import CHART_UNAVAILABLE, NO_HISTORY, NO_HISTORY_AT_ALL, NO_PRICES_ALLOCATION
 from tests.browser.support import DemoServer, wait_for_dashboard, wait_for_settled_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -141,7 +141,8 @@ def test_an_unreachable_source_ends_in_the_unpriced_state(browser, unreachable_s
         rows = page.locator(root + "#holdings-table .ag-center-cols-container .ag-row").all_inner_texts()
         assert len(rows) == 2 and all("Missing" in row and "$500.00" in row for row in rows)  # shown at cost
         assert page.inner_text(root + "#allocation-message").strip() == NO_PRICES_ALLOCATION
-        assert page.inner_text(root + "#value-chart-message").strip() in (NO_HISTORY, CHART_UNAVAILABLE)
+        assert page.inner_text(root + "#value-chart-message").strip() in (
+            NO_HISTORY, NO_HISTORY_AT_ALL, CHART_UNAVAILABLE)
         health = json.loads(urllib.request.urlopen(unreachable_server.base + "/healthz", timeout=10).read())
         assert health["status"] == "degraded" and health["circuit"]["reason"] == "unreachable"
 

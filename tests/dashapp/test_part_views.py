@@ -7,9 +7,11 @@ import pytest
 from dashapp.components.part_views import (
     CHART_UNAVAILABLE,
     NO_HISTORY,
+    NO_HISTORY_AT_ALL,
     NO_PRICES_ALLOCATION,
     allocation_view,
     chart_view,
+    drawable,
     holdings_count,
     holdings_view,
     refresh_message,
@@ -97,6 +99,15 @@ def test_a_chart_without_any_market_value_says_so_and_keeps_the_cost_line():
     unpriced = Series(SERIES.dates, (None, None), SERIES.cost_basis)
     view = chart_view(unpriced, final=False, has_holdings=True)
     assert view.class_name == LOADED and text_of(view.message) == NO_HISTORY
+    assert drawable(unpriced)
+
+
+def test_a_chart_with_no_point_at_all_draws_no_axes_and_says_why():
+    """The source was never reached: dates but neither a value nor a cost line (an empty axis, issue 11 item 4)."""
+    nothing = Series(SERIES.dates, (None, None), (None, None))
+    assert not drawable(nothing)
+    view = chart_view(nothing, final=True, has_holdings=True)
+    assert view.class_name == LOADED and text_of(view.message) == NO_HISTORY_AT_ALL
 
 
 @pytest.mark.parametrize("series", [Series((), (), ()), Series(("2026-01-02",), (None,), (0.0,))])

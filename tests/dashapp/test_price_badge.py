@@ -91,3 +91,11 @@ def test_a_portfolio_without_holdings_is_not_called_fresh():
     assert view.text == NO_HOLDINGS == "No holdings"
     assert "text-bg-success" not in view.class_name
     assert view.tooltip == ("No open holdings: there is no price to keep fresh",)
+
+
+def test_tooltip_says_which_missing_prices_are_on_their_way():
+    block = prices("missing", missing=("AAPL", "MSFT"), counts={"missing": 2})
+    fetching = PriceBlock(block.status, block.as_of, block.missing, block.stale, block.counts, block.simulated,
+                          ("AAPL",))
+    assert "Being fetched now: AAPL" in badge_view(fetching, None, NOW).tooltip
+    assert not any(line.startswith("Being fetched") for line in badge_view(block, None, NOW).tooltip)
