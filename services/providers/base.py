@@ -7,7 +7,6 @@ that can only ask for one symbol per request says so with `max_batch = 1`.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -17,14 +16,7 @@ import pandas as pd
 from services.models import Quote
 
 # The shapes of Yahoo symbols: BRK-B, ^GSPC, EURUSD=X, VOD.L, BTC-USD, RDS.A, 7203.T, ES=F.
-TICKER_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-]{0,14}(=[XF])?$")
-
 BAR_COLUMNS = ("close", "dividend", "split")
-
-
-def is_valid_ticker(symbol: str) -> bool:
-    """True for a symbol shaped like Yahoo's (upper case, as the ledger stores it)."""
-    return bool(TICKER_PATTERN.match(symbol)) and ".." not in symbol and not symbol.endswith((".", "-"))
 
 
 class ProviderError(Exception):

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from services.market_hours import MarketClock, exchange_for
-from services.models import Quote
+from services.models import Quote, is_valid_ticker
 from services.providers.base import (
     FetchRequest,
     FetchResult,
@@ -37,7 +37,6 @@ from services.providers.base import (
     SymbolNotFoundError,
     TickerHistory,
     TransientError,
-    is_valid_ticker,
 )
 
 # Real splits of well-known tickers, so a sample ledger's SPLIT rows meet a matching drop in the simulated price.

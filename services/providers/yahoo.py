@@ -40,7 +40,7 @@ from yfinance.exceptions import (
     YFPricesMissingError,
 )
 
-from services.models import Quote
+from services.models import Quote, is_valid_ticker
 from services.providers.base import (
     FetchRequest,
     FetchResult,
@@ -48,7 +48,6 @@ from services.providers.base import (
     SymbolNotFoundError,
     TickerHistory,
     empty_bars,
-    is_valid_ticker,
 )
 from services.providers.yahoo_errors import classify_error
 from services.providers.yahoo_parsing import (
