@@ -1,4 +1,4 @@
-"""The JSON API of DESIGN.md, as a Flask blueprint on Dash's server.
+"""The JSON API (README, "JSON API"), as a Flask blueprint on Dash's server.
 
 Thin: parse the input, call one service, answer JSON. Every error is JSON with a fitting status, never an HTML
 page: unknown portfolio or path 404, a known path with the wrong method 405, bad input 400/422, a body over the

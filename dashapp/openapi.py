@@ -1,4 +1,4 @@
-"""An OpenAPI 3.1 description of the JSON API (DESIGN.md, "Interfaces"), served at GET /api/openapi.json.
+"""An OpenAPI 3.1 description of the JSON API (README, "JSON API"), served at GET /api/openapi.json.
 
 The payloads' schemas are generated from their models (services/payloads.py: fields and type hints, enums from
 the one constant each); the paths and the request bodies are written here, because the API is a dozen routes on

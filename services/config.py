@@ -1,6 +1,7 @@
 """One typed settings object, read from the environment with safe local defaults.
 
-Every variable of DESIGN.md lives here and nowhere else; the rest of the code takes a `Settings`.
+Every environment variable (README, "Configuration") lives here and nowhere else; the rest of the code takes
+a `Settings`.
 
 PRICE_WAIT_S (`price_wait_s`, default 3) is the one variable behind four waits, each named for what it bounds:
 `holdings_wait_s` (how long the holdings API waits on quotes that are not fresh), `chart_request_wait_s` (how
@@ -133,7 +134,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, demo: bool = False) -> Settings:
-        """Read every variable of DESIGN.md; `demo=True` is the `--demo` flag."""
+        """Read every environment variable (README, "Configuration"); `demo=True` is the `--demo` flag."""
         env = os.environ if env is None else env
         data_dir = Path(_text(env, "DATA_DIR", "data"))
         cache_dir = Path(_text(env, "CACHE_DIR", str(data_dir / "cache")))

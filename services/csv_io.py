@@ -1,4 +1,5 @@
-"""Reading and writing a ledger as CSV (DESIGN.md, "Ledger semantics"); each row is checked by `transaction_input`.
+"""Reading and writing a ledger as CSV (docs/ARCHITECTURE.md, "Ledger semantics"); each row is checked by
+`transaction_input`.
 
 Pure: no database, no I/O beyond the strings handed in. Header `date,ticker,type,quantity,price,fees,note`
 (case-insensitive, any order, `fees` and `note` optional); a file at most `max_rows` rows.

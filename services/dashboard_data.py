@@ -1,9 +1,10 @@
 """One builder per dashboard payload, shared by the Dash pages and the JSON API so the two never disagree.
 
 Each builder returns a typed payload of services/payloads.py (the pages read its fields, the API answers its
-`to_json()`, in the shapes of DESIGN.md); the `*_data` methods are those JSON answers. Initial data reads the
-cache only; holdings data waits on quotes that are not fresh at most `holdings_wait_s`; chart data answers 202
-with progress while history is missing, after waiting at most `chart_request_wait_s` (both set by PRICE_WAIT_S).
+`to_json()`, in the shapes of the README's "JSON API"); the `*_data` methods are those JSON answers. Initial data
+reads the cache only; holdings data waits on quotes that are not fresh at most `holdings_wait_s`; chart data
+answers 202 with progress while history is missing, after waiting at most `chart_request_wait_s`
+(both set by PRICE_WAIT_S).
 """
 
 from __future__ import annotations

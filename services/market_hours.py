@@ -47,7 +47,7 @@ class MarketState:
             "is_open": self.is_open,
             "next_open": self.next_open.isoformat(),
             "last_close": self.last_close.isoformat(),
-            "next_close": self.next_close.isoformat(),  # an addition to DESIGN.md's keys
+            "next_close": self.next_close.isoformat(),  # an addition to the documented keys
         }
 
 

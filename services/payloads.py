@@ -119,7 +119,7 @@ class Market(Payload):
     is_open: bool | None
     next_open: dt.datetime | None
     last_close: dt.datetime | None
-    next_close: dt.datetime | None = field(default=None, metadata=OMIT_IF_NONE)  # an addition to DESIGN.md's keys
+    next_close: dt.datetime | None = field(default=None, metadata=OMIT_IF_NONE)  # an addition to the documented keys
 
 
 @dataclass(frozen=True)

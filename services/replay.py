@@ -1,4 +1,4 @@
-"""Replaying a ledger into positions (average-cost method): DESIGN.md, "Ledger semantics".
+"""Replaying a ledger into positions (average-cost method): docs/ARCHITECTURE.md, "Ledger semantics".
 
 Pure functions over `services.models` values: no I/O. Amounts accumulate as exact Decimals. Transactions are applied
 in date order; transactions on the same date keep the order they were given in (a stable sort), so a BUY listed

@@ -1,4 +1,5 @@
-"""The rules one transaction must meet, whether it comes as a CSV row or a JSON body (DESIGN.md, "Ledger semantics").
+"""The rules one transaction must meet, whether it comes as a CSV row or a JSON body (docs/ARCHITECTURE.md,
+"Ledger semantics").
 
 Pure: no database, no I/O beyond the values handed in. Limits, chosen to fit `Numeric(28, 10)` with room to spare
 and to refuse typos rather than guess:

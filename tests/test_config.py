@@ -1,4 +1,5 @@
-"""services/config.py: `Settings.from_env` reads every variable of DESIGN.md with safe local defaults, accepts
+"""services/config.py: `Settings.from_env` reads every environment variable of the README with safe local
+defaults, accepts
 Heroku's `postgres://`, refuses unsafe production settings and names the variable of any bad value."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The price-status badge: one word for the page's prices and a tooltip that says why.
 
-The words are DESIGN.md's: Fresh / Market closed / Stale (with its age) / Missing / Partial.
+The words are the API's price statuses: Fresh / Market closed / Stale (with its age) / Missing / Partial.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from services.value_series import RANGES
 
 SCHEMAS = json_schemas()
 
-# DESIGN.md's "Interfaces": every field it names, per payload.
+# The documented interface (README, "JSON API"; the shared design): every field it names, per payload.
 DESIGN_FIELDS = {
     "Summary": {"market_value", "cost_basis", "unrealized_gain", "unrealized_gain_pct", "day_change",
                 "day_change_pct", "realized_gain", "dividends", "holdings_count", "currency"},
