@@ -21,14 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.browser.support import (  # noqa: E402 - the repository root goes on sys.path first
+    PHONE,
+    VIEWPORT,
     DemoServer,
     browser_missing,
     launch_chromium,
     wait_for_dashboard,
 )
 
-VIEWPORT = {"width": 1360, "height": 1000}
-PHONE = {"width": 390, "height": 844}
 BAD_CSV = b"date,ticker,type,quantity,price\n2024-13-01,AAPL,BUY,1,1\n2024-01-02,AAPL,SELL,5,1\n"
 # Tickers the sample portfolio holds that the partly-priced server cannot price.
 FAILING = "AAPL,MSFT,NVDA"

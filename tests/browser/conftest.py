@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.support import VIEWPORT, DemoServer
+from tests.browser.support import PHONE, VIEWPORT, DemoServer
 
 
 @pytest.fixture(scope="session")
@@ -40,4 +40,13 @@ def page(browser, app_server):
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.problems = problems
     yield page
+    context.close()
+
+
+@pytest.fixture
+def phone(browser, app_server):
+    """A page on the app in a 390x844 phone (touch, mobile viewport)."""
+    context = browser.new_context(viewport=PHONE, base_url=app_server.base, is_mobile=True, has_touch=True)
+    context.set_default_timeout(30_000)
+    yield context.new_page()
     context.close()

@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
 HIDDEN_UI_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
 _playwright_features: tuple[str, ...] | None = None
 VIEWPORT = {"width": 1360, "height": 1000}  # the desktop window of the browser tests
+PHONE = {"width": 390, "height": 844}  # the phone of the browser tests and the screenshots
 BADGE_WORDS = ("Fresh", "Market closed", "Stale", "Missing", "Partial")
 
 # The dashboard is fully rendered when all four parts show data (used by tests, screenshots and the benchmark).

@@ -24,7 +24,6 @@ pytestmark = [
     pytest.mark.skipif(_AXE_MISSING is not None, reason=f"ACCESSIBILITY TESTS SKIPPED: {_AXE_MISSING}"),
 ]
 
-PHONE = {"width": 390, "height": 844}
 LIVE = "#react-entry-point"
 BAD_CSV = b"date,ticker,type,quantity,price\n2024-13-01,AAPL,BUY,1,1\n"
 GOOD_CSV = b"date,ticker,type,quantity,price\n2024-03-01,MSFT,BUY,2,400\n"
@@ -155,14 +154,6 @@ def test_empty_portfolio_dashboard(page, app_server):
 
 
 # -- (e) 390x844 ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def phone(browser, app_server):
-    context = browser.new_context(viewport=PHONE, base_url=app_server.base, is_mobile=True, has_touch=True)
-    context.set_default_timeout(30_000)
-    yield context.new_page()
-    context.close()
 
 
 def test_dashboard_on_a_phone(phone, app_server):

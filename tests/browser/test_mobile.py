@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.support import wait_for_settled_dashboard
+from tests.browser.support import PHONE, wait_for_settled_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-PHONE = {"width": 390, "height": 844}
 
 # Elements wider than the screen, or poking out of it, outside the grids (which scroll inside themselves).
 OVERFLOW_JS = """() => {
@@ -23,14 +22,6 @@ OVERFLOW_JS = """() => {
 CUT_JS = """() => [...document.querySelectorAll('#react-entry-point .summary-value, #react-entry-point .summary-sub')]
     .filter(e => e.scrollWidth > e.clientWidth + 0.5 || e.getBoundingClientRect().right > innerWidth)
     .map(e => e.id + ': ' + e.innerText)"""
-
-
-@pytest.fixture
-def phone(browser, app_server):
-    context = browser.new_context(viewport=PHONE, base_url=app_server.base, is_mobile=True, has_touch=True)
-    context.set_default_timeout(30_000)
-    yield context.new_page()
-    context.close()
 
 
 def _assert_fits(page) -> None:
