@@ -12,6 +12,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from services.forksafe import reset_in_child
 from services.ledger import Ledger
 from services.models import Portfolio, Transaction
 from services.price_planning import Need
@@ -63,6 +64,13 @@ class PortfolioLoader:
     def __init__(self, ledger: Ledger, memo_size: int = MEMO_PORTFOLIOS):
         self.ledger, self.memo_size = ledger, memo_size
         self._memo: dict[int, _Replayed] = {}
+        self._lock = threading.Lock()
+        # Dash's background callbacks fork the server. The chart generator's thread and the request threads take
+        # this lock; a fork while one held it left the child's copy locked for good, and the background wait for
+        # prices hung in its first load (the page's summary and holdings then never refilled).
+        reset_in_child(self._reset_after_fork)
+
+    def _reset_after_fork(self) -> None:
         self._lock = threading.Lock()
 
     def load(self, portfolio_id: int) -> LoadedPortfolio:
