@@ -22,6 +22,8 @@ DEV_SECRET_KEY = "dev-insecure-secret-key"
 # What a simulated failure of the demo provider is (DEMO_FAILURE_KIND): see services/providers/demo.py, whose
 # FAILURE_KINDS must match (config imports nothing heavy, so the list is repeated; a test compares them).
 DEMO_FAILURE_KINDS = ("transient", "rate_limit", "timeout", "not_found")
+SIGNUP_POLICIES = ("first", "open", "closed")  # SIGNUP: who may create an account on /signup
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 class SettingsError(ValueError):
@@ -114,6 +116,19 @@ class Settings:
     max_upload_bytes: int = 5 * 1024 * 1024
     demo_mode: bool = False
     seed_sample: bool = True  # in demo mode, give an empty database the sample portfolio
+    # Accounts (README, "Accounts"): login is required unless the app is a local, loopback-only run.
+    auth_required: bool = False
+    signup: str = "first"
+    metrics_token: str | None = None
+    # Hosts the app answers for (DNS rebinding); empty: the loopback names when local, anything when not.
+    trusted_hosts: tuple[str, ...] = ()
+    # Heroku's router is one proxy: trust one X-Forwarded-For/-Proto hop (0 when nothing sits in front).
+    proxy_hops: int = 0
+    login_limit_per_account: str = "5 per minute;20 per hour"
+    login_limit_per_address: str = "20 per minute;200 per hour"
+    # Quotas per owner, so one account cannot fill the database.
+    max_portfolios_per_owner: int = 50
+    max_transactions_per_portfolio: int = 100_000
 
     # The named waits PRICE_WAIT_S sets (see the module's docstring).
     @property
@@ -147,12 +162,19 @@ class Settings:
             raise SettingsError(f"DEMO_FAILURE_KIND must be one of {', '.join(DEMO_FAILURE_KINDS)}, "
                                 f"got {failure_kind!r}")
         production = bool(env.get("DYNO")) or _text(env, "APP_ENV", "development").lower() == "production"
+        host = _text(env, "HOST", "127.0.0.1")
+        signup = _text(env, "SIGNUP", "first").lower()
+        if signup not in SIGNUP_POLICIES:
+            raise SettingsError(f"SIGNUP must be one of {', '.join(SIGNUP_POLICIES)}, got {signup!r}")
+        # Single-user only for a loopback-only run outside production (README, "Accounts").
+        auth_required = production or host not in LOOPBACK_HOSTS or _flag(env, "AUTH_REQUIRED", False)
+        trusted_hosts = tuple(h.strip().lower() for h in _text(env, "TRUSTED_HOSTS", "").split(",") if h.strip())
         fail_symbols = frozenset(
             s.strip().upper() for s in _text(env, "DEMO_FAIL_SYMBOLS", "").split(",") if s.strip()
         )
         settings = cls(
             app_env="production" if production else _text(env, "APP_ENV", "development").lower(),
-            host=_text(env, "HOST", "127.0.0.1"),
+            host=host,
             port=_integer(env, "PORT", 8050, minimum=1),
             data_dir=data_dir,
             cache_dir=cache_dir,
@@ -183,6 +205,15 @@ class Settings:
             max_upload_bytes=_integer(env, "MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1024),
             demo_mode=demo or provider == "demo",
             seed_sample=_flag(env, "SEED_SAMPLE", True),
+            auth_required=auth_required,
+            signup=signup,
+            metrics_token=_text(env, "METRICS_TOKEN", "") or None,
+            trusted_hosts=trusted_hosts,
+            proxy_hops=_integer(env, "PROXY_HOPS", 1 if env.get("DYNO") else 0),
+            login_limit_per_account=_text(env, "LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;20 per hour"),
+            login_limit_per_address=_text(env, "LOGIN_LIMIT_PER_ADDRESS", "20 per minute;200 per hour"),
+            max_portfolios_per_owner=_integer(env, "MAX_PORTFOLIOS_PER_OWNER", 50, minimum=1),
+            max_transactions_per_portfolio=_integer(env, "MAX_TRANSACTIONS_PER_PORTFOLIO", 100_000, minimum=1),
         )
         settings.validate(env)
         return settings
@@ -191,8 +222,20 @@ class Settings:
     def is_production(self) -> bool:
         return self.app_env == "production"
 
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        """The Host names requests may carry: TRUSTED_HOSTS, else the loopback names for a local run (a page
+        on another site that rebinds its DNS name to 127.0.0.1 then gets 400), else any (empty)."""
+        if self.trusted_hosts:
+            return self.trusted_hosts
+        return () if self.auth_required else tuple(sorted(LOOPBACK_HOSTS))
+
     def validate(self, env: Mapping[str, str] | None = None) -> None:
-        """Refuse settings that would be unsafe in production."""
+        """Refuse settings that would be unsafe in production (or wherever logins are required)."""
+        if self.auth_required and not self.is_production and self.secret_key == DEV_SECRET_KEY:
+            # The dev key is public: anyone could sign a session cookie naming any user.
+            raise SettingsError("SECRET_KEY must be set when login is required (a non-loopback HOST or "
+                                "AUTH_REQUIRED=1): the default one is public")
         if not self.is_production:
             return
         if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 16:

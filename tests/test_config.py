@@ -69,7 +69,8 @@ PARSED = [
 @pytest.mark.parametrize(("name", "value", "field", "expected"), PARSED,
                          ids=[f"{name}={value}" for name, value, _, _ in PARSED])
 def test_each_variable_is_parsed(name: str, value: str, field: str, expected: object) -> None:
-    assert getattr(Settings.from_env({name: value}), field) == expected
+    # A non-loopback HOST requires logins, and logins a real SECRET_KEY.
+    assert getattr(Settings.from_env({"SECRET_KEY": "a-test-secret-of-some-length", name: value}), field) == expected
 
 
 def test_data_dir_moves_the_database_and_the_cache_with_it() -> None:
@@ -151,3 +152,50 @@ def test_with_overrides_changes_only_what_it_is_given() -> None:
     changed = settings.with_overrides(price_wait_s=0.5)
     assert (changed.price_wait_s, settings.price_wait_s) == (0.5, 2.0)
     assert changed.port == settings.port
+
+
+# -- accounts: when the app is single-user (README, "Accounts") -------------------------------------------------
+SECRET = {"SECRET_KEY": "a-test-secret-of-some-length"}
+
+
+@pytest.mark.parametrize(("env", "required"), [
+    ({}, False),
+    ({"HOST": "127.0.0.1"}, False),
+    ({"HOST": "localhost"}, False),
+    ({"HOST": "::1"}, False),
+    ({"HOST": "0.0.0.0", **SECRET}, True),
+    ({"HOST": "192.168.1.20", **SECRET}, True),
+    ({"AUTH_REQUIRED": "1", **SECRET}, True),
+    ({"APP_ENV": "production", "SECRET_KEY": "x" * 40}, True),
+    ({"DYNO": "web.1", "SECRET_KEY": "x" * 40, "DATABASE_URL": "postgresql://db/x"}, True),
+])
+def test_login_is_required_unless_the_run_is_local_and_loopback_only(env: dict, required: bool) -> None:
+    assert Settings.from_env(env).auth_required is required
+
+
+def test_a_run_that_requires_logins_refuses_the_public_dev_secret() -> None:
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        Settings.from_env({"AUTH_REQUIRED": "1"})
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        Settings.from_env({"HOST": "0.0.0.0"})
+
+
+def test_signup_policy_is_one_of_three() -> None:
+    assert Settings.from_env({}).signup == "first"
+    assert Settings.from_env({"SIGNUP": "Open"}).signup == "open"
+    with pytest.raises(SettingsError, match="SIGNUP"):
+        Settings.from_env({"SIGNUP": "everyone"})
+
+
+def test_a_local_run_answers_only_loopback_host_names_unless_told_otherwise() -> None:
+    assert "localhost" in Settings.from_env({}).allowed_hosts
+    assert "evil.example" not in Settings.from_env({}).allowed_hosts
+    assert Settings.from_env({"TRUSTED_HOSTS": "Tracker.example.com, www.example.com"}).allowed_hosts == (
+        "tracker.example.com", "www.example.com")
+    assert Settings.from_env({"HOST": "0.0.0.0", **SECRET}).allowed_hosts == ()  # any, when not set
+
+
+def test_heroku_trusts_its_router_as_one_proxy() -> None:
+    assert Settings.from_env({}).proxy_hops == 0
+    heroku = {"DYNO": "web.1", "SECRET_KEY": "x" * 40, "DATABASE_URL": "postgresql://db/x"}
+    assert Settings.from_env(heroku).proxy_hops == 1
