@@ -13,6 +13,7 @@ from dashapp.callback_cache import SelfHealingCache
 from dashapp.index_template import INDEX_STRING, SkeletonDash
 from dashapp.layout import register_shell_callbacks, shell_layout
 from dashapp.page_status import register_page_status
+from dashapp.security import register_security
 from dashapp.services_access import register_services
 from services.config import Settings
 from services.container import Services, build_services
@@ -56,6 +57,7 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
         update_title=None,
     )
     app.server.secret_key = settings.secret_key
+    register_security(app, settings)  # before the login gate: a bad Host or a cross-site write stops here
     register_services(app.server, services)
     register_api(app.server, services)
     demo = bool(getattr(services.provider, "simulated", False))
