@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.chart_generator import BackgroundChartGenerator, ChartStore
 from services.config import Settings
@@ -31,6 +31,11 @@ class Services:
     prices: PriceService
     charts: BackgroundChartGenerator
     dashboard: DashboardData
+
+    def for_owner(self, owner_id: str) -> Services:
+        """The services as one owner sees them: the ledger and the payload builders scoped to their portfolios."""
+        ledger = self.ledger.for_owner(owner_id)
+        return replace(self, ledger=ledger, dashboard=self.dashboard.for_ledger(ledger))
 
     def close(self) -> None:
         """Stop the background threads and release connections (tests, shutdown)."""
@@ -60,7 +65,8 @@ def build_services(settings: Settings, *, clock: MarketClock | None = None,
     clock = clock or MarketClock(quote_ttl=dt.timedelta(seconds=settings.quote_ttl_s),
                                  settle=dt.timedelta(seconds=settings.close_settle_s))
     clock.calendar(DEFAULT_EXCHANGE)  # built once here (about 0.2 s), not on the first page load
-    ledger = Ledger(settings.database_url)
+    ledger = Ledger(settings.database_url, max_portfolios=settings.max_portfolios_per_owner,
+                    max_transactions=settings.max_transactions_per_portfolio)
     with exclusive_file_lock(settings.data_dir / "init.lock"):
         # gunicorn workers boot together; SQLite refuses concurrent CREATE TABLEs ("database is locked").
         ledger.create_all()

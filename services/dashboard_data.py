@@ -71,9 +71,14 @@ class DashboardData:
         self.charts = charts
         self.loader = loader or PortfolioLoader(ledger)
 
+    def for_ledger(self, ledger: Ledger) -> DashboardData:
+        """These builders on an owner's view of the ledger (`Ledger.for_owner`): every lookup then goes through it,
+        while the price service, the chart generator and the replay memo stay shared."""
+        return DashboardData(ledger, self.prices, self.clock, self.settings, self.charts, loader=self.loader)
+
     def load(self, portfolio_id: int) -> LoadedPortfolio:
         """The portfolio, its transactions, positions, price needs and open tickers (memoized per version)."""
-        return self.loader.load(portfolio_id)
+        return self.loader.load(portfolio_id, self.ledger)
 
     def _market(self, tickers: Sequence[str]) -> Market:
         exchanges = Counter(exchange_for(t) for t in tickers)

@@ -7,13 +7,18 @@ portfolio row elsewhere. Each such write bumps `PortfolioRow.version`, which cac
 Creating or renaming a portfolio checks that its owner has no other of the same name under the same lock (on
 Postgres, a transaction-scoped advisory lock per owner, since there is no row to lock for a new name).
 The tables are in `ledger_schema`, the connections in `ledger_engine`, what is refused in `ledger_rules`.
+
+Owner scoping happens here and nowhere else: `ledger.for_owner(owner_id)` is a view of the same database in which
+every lookup of a portfolio (and so of its transactions, version and tickers) also matches its owner, so another
+owner's portfolio is a NotFoundError exactly like one that never existed. The web layer only ever holds such a
+view; the unscoped ledger is for the warm-up and the background chart generator, which serve every owner.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
@@ -21,11 +26,13 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from services import ledger_guards as guards
 from services import ledger_rules as rules
 from services.csv_io import DEFAULT_MAX_ROWS, parse_transactions_csv_lines, write_transactions_csv
 from services.forksafe import reset_in_child
 from services.ledger_engine import IMMEDIATE, make_engine
-from services.ledger_schema import Base, PortfolioRow, TransactionRow, load_transactions, row_values
+from services.ledger_migrations import upgrade
+from services.ledger_schema import LOCAL_OWNER, PortfolioRow, TransactionRow, load_transactions, row_values
 from services.models import NotFoundError, Portfolio, Transaction, ValidationError
 from services.transaction_input import validate_transaction
 
@@ -33,14 +40,34 @@ log = logging.getLogger(__name__)
 
 
 class Ledger:
-    """The portfolios and transactions of one database. One Engine per Ledger; sessions are short-lived."""
+    """The portfolios and transactions of one database. One Engine per Ledger; sessions are short-lived.
 
-    def __init__(self, database_url: str):
+    `max_portfolios` and `max_transactions` are the per-owner quotas (MAX_PORTFOLIOS_PER_OWNER,
+    MAX_TRANSACTIONS_PER_PORTFOLIO): one account cannot fill the database.
+    """
+
+    def __init__(self, database_url: str, *, max_portfolios: int | None = None,
+                 max_transactions: int | None = None):
         self.database_url = database_url
         self.engine = make_engine(database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._listeners: list[Callable[[int], None]] = []
+        self.max_portfolios, self.max_transactions = max_portfolios, max_transactions
+        self.owner_id: str | None = None  # None: every owner (see `for_owner`)
         reset_in_child(self._reset_after_fork)
+
+    def for_owner(self, owner_id: str) -> Ledger:
+        """This ledger as `owner_id` sees it: only their portfolios exist (same engine, sessions and listeners)."""
+        if not owner_id:
+            raise ValueError("an owner is required")
+        scoped = copy.copy(self)
+        scoped.owner_id = owner_id
+        return scoped
+
+    @property
+    def _creator(self) -> str:
+        """Who owns what this ledger creates: its owner, or the local user for the unscoped ledger."""
+        return self.owner_id or LOCAL_OWNER
 
     def _reset_after_fork(self) -> None:
         # The parent's pooled connections stay the parent's; the child opens its own (SQLAlchemy's fork recipe).
@@ -60,8 +87,10 @@ class Ledger:
     # -- plumbing ---------------------------------------------------------------------------------------
 
     def create_all(self) -> None:
-        """Create the tables that do not exist yet."""
-        Base.metadata.create_all(self.engine)
+        """Create the tables that do not exist yet and bring older ones up to date (`ledger_migrations`)."""
+        import services.accounts_schema  # noqa: F401  (its tables join the metadata)
+
+        upgrade(self.engine)
 
     def dispose(self) -> None:
         """Close the pooled connections (tests, shutdown)."""
@@ -81,17 +110,20 @@ class Ledger:
             if portfolio_id is not None:
                 rules.check_id("portfolio", portfolio_id)
                 row = session.scalars(
-                    select(PortfolioRow).where(PortfolioRow.id == portfolio_id).with_for_update()
+                    self._owned(select(PortfolioRow).where(PortfolioRow.id == portfolio_id)).with_for_update()
                 ).one_or_none()
                 if row is None:
                     raise NotFoundError(f"portfolio {portfolio_id} not found")
             yield session, row
 
-    @staticmethod
-    def _portfolio(session: Session, portfolio_id: int) -> PortfolioRow:
+    def _owned(self, query):
+        """`query` on portfolios narrowed to this ledger's owner (unchanged for the unscoped ledger)."""
+        return query if self.owner_id is None else query.where(PortfolioRow.owner_id == self.owner_id)
+
+    def _portfolio(self, session: Session, portfolio_id: int) -> PortfolioRow:
         rules.check_id("portfolio", portfolio_id)
         row = session.get(PortfolioRow, portfolio_id)
-        if row is None:
+        if row is None or (self.owner_id is not None and row.owner_id != self.owner_id):
             raise NotFoundError(f"portfolio {portfolio_id} not found")
         return row
 
@@ -99,19 +131,6 @@ class Ledger:
     def _bump(session: Session, portfolio_id: int) -> None:
         bump = update(PortfolioRow).where(PortfolioRow.id == portfolio_id)
         session.execute(bump.values(version=PortfolioRow.version + 1))
-
-    @staticmethod
-    def _refuse_duplicate_name(session: Session, owner_id: str, name: str, except_id: int | None = None) -> None:
-        """ValidationError on `name` when another portfolio of `owner_id` has the same trimmed, case-folded name."""
-        if session.get_bind().dialect.name == "postgresql":
-            # Two creates of one new name would both find nothing to lock: serialize them per owner.
-            key = zlib.crc32(f"portfolio-names:{owner_id}".encode())
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-        wanted = rules.name_key(name)
-        rows = session.execute(select(PortfolioRow.id, PortfolioRow.name).where(PortfolioRow.owner_id == owner_id))
-        for row_id, existing in rows:
-            if row_id != except_id and rules.name_key(existing) == wanted:
-                raise rules.duplicate_name(existing)
 
     def ping(self) -> bool:
         """True when the database answers."""
@@ -124,9 +143,10 @@ class Ledger:
 
     # -- portfolios -------------------------------------------------------------------------------------
 
-    def list_portfolios(self, owner_id: str = "local") -> list[Portfolio]:
+    def list_portfolios(self) -> list[Portfolio]:
+        """The owner's portfolios (the local user's for the unscoped ledger), oldest first."""
         with self._read() as session:
-            rows = session.scalars(select(PortfolioRow).where(PortfolioRow.owner_id == owner_id)
+            rows = session.scalars(select(PortfolioRow).where(PortfolioRow.owner_id == self._creator)
                                    .order_by(PortfolioRow.id))
             return [row.to_domain() for row in rows]
 
@@ -134,13 +154,15 @@ class Ledger:
         with self._read() as session:
             return self._portfolio(session, portfolio_id).to_domain()
 
-    def create_portfolio(self, name: str, base_currency: str = "USD", owner_id: str = "local") -> Portfolio:
-        """A new empty portfolio; ValidationError for an empty or long name, a name the owner already has
-        (compared trimmed and case-insensitively) or a non-ISO currency."""
+    def create_portfolio(self, name: str, base_currency: str = "USD") -> Portfolio:
+        """A new empty portfolio of the ledger's owner; ValidationError for an empty or long name, a name the owner
+        already has (compared trimmed and case-insensitively), a non-ISO currency or one portfolio over the quota."""
         cleaned = rules.check_name(name)
         currency = rules.check_currency(base_currency)
+        owner_id = self._creator
         with self._write() as (session, _):
-            self._refuse_duplicate_name(session, owner_id, cleaned)
+            guards.refuse_duplicate_name(session, owner_id, cleaned)  # takes the per-owner lock on Postgres
+            guards.refuse_portfolio_over_quota(session, owner_id, self.max_portfolios)
             row = PortfolioRow(name=cleaned, base_currency=currency, owner_id=owner_id)
             session.add(row)
             session.flush()
@@ -153,7 +175,7 @@ class Ledger:
             assert row is not None
             # A change of case or spacing only clashes with no one.
             if rules.name_key(cleaned) != rules.name_key(row.name):
-                self._refuse_duplicate_name(session, row.owner_id, cleaned, except_id=row.id)
+                guards.refuse_duplicate_name(session, row.owner_id, cleaned, except_id=row.id)
             row.name = cleaned
             session.flush()
             return row.to_domain()
@@ -183,7 +205,9 @@ class Ledger:
         if transaction is None:
             raise ValidationError("transaction rejected", errors)
         with self._write(portfolio_id) as (session, _):
-            rules.refuse_added_oversells(load_transactions(session, portfolio_id), transaction)
+            existing = load_transactions(session, portfolio_id)
+            guards.refuse_transactions_over_quota(self.max_transactions, len(existing), 1, "quantity")
+            rules.refuse_added_oversells(existing, transaction)
             row = TransactionRow(**row_values(portfolio_id, transaction))
             session.add(row)
             session.flush()
@@ -253,7 +277,9 @@ class Ledger:
         if not parsed:
             return 0  # a header alone is a valid, empty ledger
         with self._write(portfolio_id) as (session, _):
-            rules.refuse_imported_oversells(load_transactions(session, portfolio_id), parsed)
+            existing = load_transactions(session, portfolio_id)
+            guards.refuse_transactions_over_quota(self.max_transactions, len(existing), len(parsed), "file")
+            rules.refuse_imported_oversells(existing, parsed)
             new = [transaction for _, transaction in parsed]
             session.execute(insert(TransactionRow), [row_values(portfolio_id, t) for t in new])
             self._bump(session, portfolio_id)
@@ -267,9 +293,9 @@ class Ledger:
     # -- tickers (the price warm-up) --------------------------------------------------------------------
 
     def portfolio_ids(self) -> list[int]:
-        """Every portfolio of every owner (the warm-up covers them all)."""
+        """Every portfolio of every owner for the unscoped ledger (the warm-up covers them all), else the owner's."""
         with self._read() as session:
-            return list(session.scalars(select(PortfolioRow.id).order_by(PortfolioRow.id)))
+            return list(session.scalars(self._owned(select(PortfolioRow.id)).order_by(PortfolioRow.id)))
 
     def portfolio_tickers(self, portfolio_id: int) -> dict[str, dt.date]:
         """The portfolio's tickers, with their earliest transaction date."""

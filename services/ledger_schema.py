@@ -4,14 +4,16 @@ Amounts are exact: `ExactDecimal` is `NUMERIC(28, 10)` on Postgres, but on SQLit
 and where SQLAlchemy's Numeric goes through float (it warns "Dialect sqlite+pysqlite does *not* support
 Decimal objects natively"; 12345678.12345678 comes back as 12345678.1234567799, 999999999999.99999999 as
 1000000000000), it stores the plain decimal text. Tests check the round trip on a real file.
-Tables are created with `Base.metadata.create_all` (`Ledger.create_all`); there are no migrations yet.
+Tables are created with `Base.metadata.create_all` (`Ledger.create_all`), and `ledger_migrations` brings an
+older database up to date. Ids are never reused (AUTOINCREMENT on SQLite, sequences elsewhere): a cache or a
+link that names a deleted portfolio's id can never show a new one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, select
 from sqlalchemy.engine import Dialect
@@ -54,11 +56,16 @@ class Base(DeclarativeBase):
     pass
 
 
+LOCAL_OWNER = "local"  # the built-in user of a single-user run; owns what existed before accounts
+
+
 class PortfolioRow(Base):
     __tablename__ = "portfolios"
+    # Without AUTOINCREMENT SQLite hands a deleted row's id (the largest) to the next insert.
+    __table_args__: ClassVar = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    owner_id: Mapped[str] = mapped_column(String(64), default="local", index=True)
+    owner_id: Mapped[str] = mapped_column(String(64), default=LOCAL_OWNER, index=True)
     name: Mapped[str] = mapped_column(String(MAX_NAME_CHARS))
     base_currency: Mapped[str] = mapped_column(String(3), default="USD")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -71,7 +78,7 @@ class PortfolioRow(Base):
 
 class TransactionRow(Base):
     __tablename__ = "transactions"
-    __table_args__ = (Index("ix_transactions_portfolio_date", "portfolio_id", "date"),)
+    __table_args__ = (Index("ix_transactions_portfolio_date", "portfolio_id", "date"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     portfolio_id: Mapped[int] = mapped_column(ForeignKey("portfolios.id", ondelete="CASCADE"))

@@ -73,10 +73,12 @@ class PortfolioLoader:
     def _reset_after_fork(self) -> None:
         self._lock = threading.Lock()
 
-    def load(self, portfolio_id: int) -> LoadedPortfolio:
-        """The portfolio as the ledger has it now (NotFoundError for an unknown id)."""
-        portfolio = self.ledger.get_portfolio(portfolio_id)
-        version = self.ledger.version(portfolio_id)
+    def load(self, portfolio_id: int, ledger: Ledger | None = None) -> LoadedPortfolio:
+        """The portfolio as the ledger has it now (NotFoundError for an unknown id, or for one that `ledger`, an
+        owner's view, does not show). The memo is shared by every owner: ids are never reused, so it is safe."""
+        ledger = ledger or self.ledger
+        portfolio = ledger.get_portfolio(portfolio_id)
+        version = ledger.version(portfolio_id)
         with self._lock:
             memo = self._memo.get(portfolio_id)
         if memo is None or memo.version != version:

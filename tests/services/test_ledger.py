@@ -94,11 +94,11 @@ def test_in_memory_database_works(tmp_path: Path) -> None:
 def test_portfolio_crud(ledger: Ledger) -> None:
     first = ledger.create_portfolio("  Retirement  ", "eur")
     second = ledger.create_portfolio("Play money")
-    other = ledger.create_portfolio("Someone else's", owner_id="alice")
+    other = ledger.for_owner("alice").create_portfolio("Someone else's")
     assert first == Portfolio(id=first.id, name="Retirement", base_currency="EUR", owner_id="local")
     assert second.base_currency == "USD"
     assert ledger.list_portfolios() == [first, second]
-    assert ledger.list_portfolios("alice") == [other]
+    assert ledger.for_owner("alice").list_portfolios() == [other]
     assert ledger.get_portfolio(second.id) == second
     renamed = ledger.rename_portfolio(second.id, "Serious money")
     assert renamed.name == "Serious money" and ledger.get_portfolio(second.id).name == "Serious money"
@@ -173,10 +173,11 @@ def test_a_portfolio_may_be_renamed_to_its_own_name(ledger: Ledger, portfolio: P
 
 
 def test_names_are_unique_per_owner_and_free_again_once_deleted(ledger: Ledger, portfolio: Portfolio) -> None:
-    alices = ledger.create_portfolio("Main", owner_id="alice")  # another owner's names are not ours
-    assert alices.name == "Main" and ledger.list_portfolios("alice") == [alices]
+    alice = ledger.for_owner("alice")
+    alices = alice.create_portfolio("Main")  # another owner's names are not ours
+    assert alices.name == "Main" and alice.list_portfolios() == [alices]
     with pytest.raises(ValidationError):
-        ledger.create_portfolio("main", owner_id="alice")
+        alice.create_portfolio("main")
     ledger.delete_portfolio(portfolio.id)
     assert ledger.create_portfolio("Main").name == "Main"
 

@@ -1,0 +1,69 @@
+"""Bring a ledger database up to date, keeping its data: `upgrade(engine)`, run by `Ledger.create_all`.
+
+Each step looks at the database as it is (no version table to drift from it), so running it again is a no-op:
+- new tables (users, API tokens) are created by `create_all`; portfolios that existed before accounts keep the
+  owner `local`, the built-in user of a single-user run (`python -m services.accounts add-user EMAIL
+  --adopt-local` hands them to an account);
+- SQLite tables made before AUTOINCREMENT are rebuilt with it: SQLite otherwise gives the next row the largest
+  id plus one, so deleting the newest portfolio and creating another reused its id, and anything cached under
+  that id (a worker's memo, a chart, an open page) showed the deleted portfolio's holdings.
+Callers hold the init lock (gunicorn's workers boot together).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Engine, inspect, text
+
+from services.ledger_schema import Base
+
+log = logging.getLogger(__name__)
+# Parents before children: a child's copy must find its parent rows.
+_AUTOINCREMENT_TABLES = ("portfolios", "transactions")
+
+
+def upgrade(engine: Engine) -> None:
+    """Create what is missing and rebuild what is outdated, in place."""
+    if engine.dialect.name == "sqlite":
+        _add_sqlite_autoincrement(engine)
+    Base.metadata.create_all(engine)
+
+
+def _needs_autoincrement(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all()
+    sql_of = {name: sql or "" for name, sql in rows}
+    return [t for t in _AUTOINCREMENT_TABLES if t in sql_of and "AUTOINCREMENT" not in sql_of[t].upper()]
+
+
+def _add_sqlite_autoincrement(engine: Engine) -> None:
+    outdated = _needs_autoincrement(engine)
+    if not outdated:
+        return
+    log.info("rebuilding %s with AUTOINCREMENT (ids are never reused from now on)", ", ".join(outdated))
+    # SQLite cannot ALTER a table into AUTOINCREMENT: rename the old tables aside, create the new ones from the
+    # models, copy every row with its id, drop the old. Foreign keys are off for the copy (a pragma that only
+    # takes effect outside a transaction) and the whole rebuild is one transaction: it happens entirely or not.
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                columns = {t: [c["name"] for c in inspect(connection).get_columns(t)] for t in outdated}
+                for table in outdated:
+                    for index in inspect(connection).get_indexes(table):
+                        connection.exec_driver_sql(f'DROP INDEX "{index["name"]}"')
+                for table in reversed(outdated):
+                    connection.exec_driver_sql(f'ALTER TABLE "{table}" RENAME TO "_old_{table}"')
+                Base.metadata.create_all(connection, tables=[Base.metadata.tables[t] for t in outdated])
+                for table in outdated:
+                    wanted = [c.name for c in Base.metadata.tables[table].columns]
+                    kept = ", ".join(f'"{c}"' for c in wanted if c in columns[table])
+                    connection.exec_driver_sql(f'INSERT INTO "{table}" ({kept}) SELECT {kept} FROM "_old_{table}"')
+                for table in reversed(outdated):
+                    connection.exec_driver_sql(f'DROP TABLE "_old_{table}"')
+                problems = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if problems:
+                    raise RuntimeError(f"the rebuilt ledger has broken references: {problems[:5]}")
+        finally:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
