@@ -9,12 +9,16 @@ import dash
 from dash import DiskcacheManager
 
 from dashapp.api import register_api
+from dashapp.auth import current_account, register_auth
+from dashapp.auth_views import register_account_views
 from dashapp.callback_cache import SelfHealingCache
 from dashapp.index_template import INDEX_STRING, SkeletonDash
 from dashapp.layout import register_shell_callbacks, shell_layout
 from dashapp.page_status import register_page_status
 from dashapp.security import register_security
 from dashapp.services_access import register_services
+from dashapp.services_access import services as scoped_services
+from services.accounts import LOCAL_USER, Accounts
 from services.config import Settings
 from services.container import Services, build_services
 from services.models import NotFoundError
@@ -58,6 +62,8 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
     )
     app.server.secret_key = settings.secret_key
     register_security(app, settings)  # before the login gate: a bad Host or a cross-site write stops here
+    register_auth(app, settings, Accounts(services.ledger))
+    register_account_views(app, settings)
     register_services(app.server, services)
     register_api(app.server, services)
     demo = bool(getattr(services.provider, "simulated", False))
@@ -66,16 +72,24 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
     app.warm_critical_css()
 
     def list_portfolios() -> list[dict]:
-        return [p.to_json() for p in services.ledger.list_portfolios()]
+        return [p.to_json() for p in scoped_services().ledger.list_portfolios()]
 
     def portfolio_exists(raw_id: str) -> bool:
         try:
-            services.ledger.get_portfolio(int(raw_id))
+            scoped_services().ledger.get_portfolio(int(raw_id))
         except (ValueError, NotFoundError):
             return False
         return True
 
-    app.layout = shell_layout(app, demo=demo, list_portfolios=list_portfolios)
+    def account() -> str | None:
+        # Dash builds the layout once at its first request, whoever sent it (the login page's too): no user, no menu.
+        try:
+            user = current_account()
+        except PermissionError:
+            return None
+        return None if user == LOCAL_USER else user.email
+
+    app.layout = shell_layout(app, demo=demo, list_portfolios=list_portfolios, account=account)
     register_shell_callbacks(app, list_portfolios)
     register_page_status(app, portfolio_exists)
     return app

@@ -11,6 +11,7 @@ SKELETON_CSS = "skeleton-css"  # the skeleton's own inline styles (placeholders,
 DASH_BOOT = "dash-boot"  # the inert <template> holding Dash's scripts until first paint (named in deferred_boot.js too)
 APP_SHELL = "app-shell"
 NAVBAR = "navbar"
+LOGOUT = "logout-button"  # the account menu's submit button (a plain form POST to /logout)
 NAV_DASHBOARD = "nav-dashboard"
 NAV_TRANSACTIONS = "nav-transactions"
 DEMO_BANNER = "demo-banner"

@@ -31,9 +31,19 @@ def nav_class(active: bool) -> str:
     return "nav-link active" if active else "nav-link"
 
 
+def account_menu(email: str) -> html.Form:
+    """Who is logged in, and the logout button (a POST: a link or an image elsewhere cannot log anyone out)."""
+    return html.Form([
+        html.Span(email, className="navbar-text small account-email text-truncate", title=email),
+        html.Button("Log out", type="submit", id=ids.LOGOUT, className="btn btn-sm btn-outline-light"),
+    ], action="/logout", method="post", className="account-menu d-flex align-items-center gap-2 ms-3 mb-0")
+
+
 def navbar(*, static: bool = False, active: str = "dashboard", options: list[dict] | None = None,
-           value: str | None = None, hrefs: tuple[str, str] = ("/", "/transactions")) -> html.Nav:
-    """Brand, page links and the portfolio selector (links and selector are kept current by a callback)."""
+           value: str | None = None, hrefs: tuple[str, str] = ("/", "/transactions"),
+           account: str | None = None) -> html.Nav:
+    """Brand, page links, the portfolio selector (links and selector are kept current by a callback) and, when
+    logins are required, the account menu."""
     def link(label: str, link_id: str, href: str, kind: str):
         return live_or_placeholder(
             static, lambda: dcc.Link(label, id=link_id, href=href, className=nav_class(kind == active)),
@@ -52,6 +62,7 @@ def navbar(*, static: bool = False, active: str = "dashboard", options: list[dic
         html.Div([html.Label("Portfolio", htmlFor=ids.PORTFOLIO_SELECT,
                              className="navbar-text small mb-0 navbar-portfolio-label"), select],
                  className="navbar-portfolio d-flex align-items-center gap-2"),
+        *([account_menu(account)] if account else []),
     ], className="container-fluid app-container"), id=ids.NAVBAR,
         className="navbar navbar-expand navbar-dark bg-primary app-navbar")
 
@@ -63,7 +74,7 @@ def demo_banner() -> html.Div:
 
 
 def app_shell(*, demo: bool, static: bool = False, path: str = "/", pages: html.Div | None = None,
-              portfolios: list[dict] | None = None) -> html.Div:
+              portfolios: list[dict] | None = None, account: str | None = None) -> html.Div:
     """The whole page: the live Dash layout (around `pages`, Dash Pages' container by default), or (`static`)
     the skeleton of the page at `path`. With `portfolios`, the selector and links start filled for the page's
     portfolio (the shell callback then only runs when that changes)."""
@@ -74,7 +85,7 @@ def app_shell(*, demo: bool, static: bool = False, path: str = "/", pages: html.
         dashboard_href, transactions_href, _, _ = nav_state(shown_id, path)
         bar = navbar(active=kind, options=portfolio_options(portfolios),
                      value=str(shown_id) if shown_id is not None else None,
-                     hrefs=(dashboard_href, transactions_href))
+                     hrefs=(dashboard_href, transactions_href), account=account)
     else:
         bar = navbar(static=static, active=kind)
     children: list = [bar]
@@ -133,7 +144,8 @@ def rendered_page_container(app: dash.Dash, url: str) -> html.Div | None:
         return None
 
 
-def shell_layout(app: dash.Dash, *, demo: bool, list_portfolios: Callable[[], list[dict]]) -> Callable[[], html.Div]:
+def shell_layout(app: dash.Dash, *, demo: bool, list_portfolios: Callable[[], list[dict]],
+                 account: Callable[[], str | None] = lambda: None) -> Callable[[], html.Div]:
     """The app's layout function: the shell, with the page that asked for it already inside.
 
     The page's URL is the Referer of the browser's `_dash-layout` request: the index page sets the referrer
@@ -146,7 +158,7 @@ def shell_layout(app: dash.Dash, *, demo: bool, list_portfolios: Callable[[], li
         pages = rendered_page_container(app, referrer) if same_origin else None
         # The selector is filled on every page, the 404 page included (it has no page store to fill it later).
         path = urlsplit(referrer).path if same_origin else "/"
-        return app_shell(demo=demo, pages=pages, path=path, portfolios=list_portfolios())
+        return app_shell(demo=demo, pages=pages, path=path, portfolios=list_portfolios(), account=account())
 
     return layout
 

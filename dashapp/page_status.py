@@ -16,7 +16,8 @@ import flask
 log = logging.getLogger(__name__)
 
 # Paths Dash or the API serve themselves; everything else is a page address.
-_NOT_PAGES = ("/_dash", "/_reload", "/_favicon", "/assets/", "/api/", "/healthz", "/metrics")
+_NOT_PAGES = ("/_dash", "/_reload", "/_favicon", "/assets/", "/api/", "/healthz", "/metrics", "/login", "/signup",
+              "/logout")
 NOT_FOUND_PATH = "/404"
 
 

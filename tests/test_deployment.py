@@ -96,7 +96,7 @@ def deployment(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("CACHE_DIR", "DATABASE_URL", "WEB_CONCURRENCY", "REDIS_URL", "DYNO", "APP_ENV")}
-    env.update(PORT=str(port), DATA_DIR=str(tmp_path / "data"), PRICE_PROVIDER="demo",
+    env.update(PORT=str(port), HOST="127.0.0.1", DATA_DIR=str(tmp_path / "data"), PRICE_PROVIDER="demo",
                WARMUP_INTERVAL_S=str(INTERVAL_S), WARMUP_ENABLED="1",
                PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"), PYTHONUNBUFFERED="1")
     log_path = tmp_path / "gunicorn.log"
