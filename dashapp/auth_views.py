@@ -110,7 +110,7 @@ def register_account_views(app: dash.Dash, settings: Settings) -> Limiter:
         if not settings.auth_required or g.get("user") is not None:
             return redirect(next_path)
         open_ = signup_allowed(settings, accounts)
-        if request.method == "GET":
+        if request.method != "POST":
             return _html(account_page("login", next_path=next_path, signup_open=open_))
         email = request.form.get("email", "")
         user = accounts.authenticate(email, request.form.get("password", ""))
@@ -128,7 +128,7 @@ def register_account_views(app: dash.Dash, settings: Settings) -> Limiter:
         if not signup_allowed(settings, accounts):
             return _html(account_page("signup", message="Sign-up is closed on this server: ask its owner for an "
                                       "account."), 403)
-        if request.method == "GET":
+        if request.method != "POST":
             return _html(account_page("signup"))
         email = request.form.get("email", "")
         try:
