@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.demo:
         os.environ["PRICE_PROVIDER"] = "demo"
+    if args.host:
+        # The settings decide from the address whether logins are required (any non-loopback address needs them).
+        os.environ["HOST"] = args.host
     from services.config import Settings, SettingsError
 
     try:
