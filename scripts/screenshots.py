@@ -35,6 +35,9 @@ BAD_CSV = b"date,ticker,type,quantity,price\n2024-13-01,AAPL,BUY,1,1\n2024-01-02
 FAILING = "AAPL,MSFT,NVDA"
 
 
+ACCOUNT_CSV = "date,ticker,type,quantity,price,fees,note\n2025-01-06,AAPL,BUY,10,100,5,\n2025-02-03,MSFT,BUY,5,300,0,\n"
+
+
 def api(server: DemoServer, method: str, path: str, body: dict | None = None) -> dict:
     """One JSON API call on the demo server."""
     data = json.dumps(body).encode() if body is not None else None
@@ -162,11 +165,42 @@ def take(out: Path) -> list[Path]:
                 shots.take(page, name)
             return shoot
 
+        def accounts(server: DemoServer) -> None:
+            """The account pages of a server that requires logins, and a user's dashboard with the account menu."""
+            page = context(server).new_page()
+            page.goto("/")  # redirected to /login?next=/
+            shots.take(page, "login")
+            page.fill("#email", "nobody@example.com")
+            page.fill("#password", "not the password")
+            page.click("button[type=submit]")
+            page.wait_for_selector("#account-error")
+            shots.take(page, "login-error")
+            page.goto("/signup")
+            shots.take(page, "signup")
+            page.fill("#email", "you@example.com")
+            page.fill("#password", "a long enough passphrase")
+            page.click("button[type=submit]")
+            page.wait_for_url("**/")
+            headers = {"Origin": server.base}
+            created = page.request.post(server.base + "/api/portfolios", data={"name": "Mine"}, headers=headers)
+            pid = created.json()["portfolio"]["id"]
+            page.request.post(f"{server.base}/api/portfolios/{pid}/import", data=ACCOUNT_CSV,
+                              headers={**headers, "Content-Type": "text/csv"})
+            page.goto(f"/portfolio/{pid}")
+            wait_for_settled_dashboard(page)
+            settle(page)
+            shots.take(page, "dashboard-logged-in")
+            phone = context(server, PHONE).new_page()
+            phone.goto("/login")
+            shots.take(phone, "login-390px")
+
         with_server(root / "normal", None, normal)
         with_server(root / "loading", {"DEMO_LATENCY_MS": "8000", "WARMUP_ENABLED": "0"}, loading)
         with_server(root / "partial", {"DEMO_FAIL_SYMBOLS": FAILING, "WARMUP_ENABLED": "0"},
                     settled("dashboard-partly-priced"))
         with_server(root / "unpriced", {"DEMO_FAILURE_RATE": "1", "WARMUP_ENABLED": "0"}, settled("dashboard-unpriced"))
+        with_server(root / "accounts", {"AUTH_REQUIRED": "1", "SECRET_KEY": "screenshots-secret-of-some-length",
+                                        "WARMUP_ENABLED": "0"}, accounts)
         browser.close()
     return shots.written
 
