@@ -46,7 +46,10 @@ def _add_sqlite_autoincrement(engine: Engine) -> None:
     # models, copy every row with its id, drop the old. Foreign keys are off for the copy (a pragma that only
     # takes effect outside a transaction) and the whole rebuild is one transaction: it happens entirely or not.
     with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        # On the driver's connection (autocommit): through SQLAlchemy the pragma would open a transaction first
+        # (the engine's "begin" hook), where SQLite ignores it, and the rebuild's own begin() would then fail.
+        driver = connection.connection.driver_connection
+        driver.execute("PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():
                 columns = {t: [c["name"] for c in inspect(connection).get_columns(t)] for t in outdated}
@@ -66,4 +69,4 @@ def _add_sqlite_autoincrement(engine: Engine) -> None:
                 if problems:
                     raise RuntimeError(f"the rebuilt ledger has broken references: {problems[:5]}")
         finally:
-            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            driver.execute("PRAGMA foreign_keys=ON")

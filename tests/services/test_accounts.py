@@ -405,8 +405,6 @@ def test_cli_adopt_local_gives_the_new_user_the_existing_portfolios(tmp_path: Pa
         ledger.dispose()
 
 
-@pytest.mark.xfail(strict=True, reason="ledger_migrations cannot upgrade a database made before AUTOINCREMENT (see "
-                   "OLD_DATABASE_UPGRADE_FAILS in test_ledger_migrations.py): create_all raises InvalidRequestError")
 def test_cli_adopt_local_on_a_database_from_before_accounts(tmp_path: Path) -> None:
     # The case --adopt-local exists for: the file an older version of the app left, with its portfolios.
     data_dir = tmp_path / "data"

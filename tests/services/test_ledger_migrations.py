@@ -11,23 +11,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import InvalidRequestError
 
 from services.ledger import Ledger
 from services.models import ValidationError
 
 HEADER = "date,ticker,type,quantity,price,fees,note"
-
-# Bug in services/ledger_migrations.py (not this file's to fix): `_add_sqlite_autoincrement` runs
-# `connection.exec_driver_sql("PRAGMA foreign_keys=OFF")`, which autobegins a SQLAlchemy transaction (the engine's
-# "begin" hook sends BEGIN first, so the pragma does nothing either), and then `connection.begin()` raises
-# InvalidRequestError: every database made before AUTOINCREMENT fails `create_all`, so the app cannot start on it.
-# Fix: run both pragmas on the driver connection, outside any transaction
-# (`driver = connection.connection.driver_connection; driver.execute("PRAGMA foreign_keys=OFF")`, and
-# `driver.execute("PRAGMA foreign_keys=ON")` in the `finally`). Remove this mark with the fix.
-OLD_DATABASE_UPGRADE_FAILS = pytest.mark.xfail(
-    strict=True, raises=InvalidRequestError,
-    reason="ledger_migrations: PRAGMA foreign_keys=OFF autobegins a transaction, then connection.begin() raises")
 
 # The tables exactly as the code before AUTOINCREMENT created them (`git show 327896c:services/ledger.py`'s
 # PortfolioRow and TransactionRow, as SQLAlchemy 2 emits them for SQLite).
@@ -132,7 +120,6 @@ def test_the_hand_built_database_has_no_autoincrement_to_begin_with(old_db: Path
 
 # --- the upgrade ------------------------------------------------------------------------------------------------
 
-@OLD_DATABASE_UPGRADE_FAILS
 def test_the_upgrade_keeps_every_row_with_its_id_and_values(upgraded: Ledger, old_db: Path) -> None:
     assert raw(old_db, "SELECT id, owner_id, name, base_currency, created_at, version FROM portfolios ORDER BY id"
                ) == OLD_PORTFOLIOS
@@ -140,7 +127,6 @@ def test_the_upgrade_keeps_every_row_with_its_id_and_values(upgraded: Ledger, ol
                        "FROM transactions ORDER BY id") == OLD_TRANSACTIONS
 
 
-@OLD_DATABASE_UPGRADE_FAILS
 def test_the_upgraded_ledger_reads_the_old_rows_exactly(upgraded: Ledger) -> None:
     assert [(p.id, p.name, p.base_currency, p.owner_id) for p in upgraded.list_portfolios()] == [
         (1, "Main", "USD", "local"), (2, "Pension", "EUR", "local"), (4, "Crypto-ish", "GBP", "local"),
@@ -162,7 +148,6 @@ def test_the_upgraded_ledger_reads_the_old_rows_exactly(upgraded: Ledger) -> Non
     assert upgraded.list_transactions(5) == []
 
 
-@OLD_DATABASE_UPGRADE_FAILS
 def test_the_upgrade_adds_the_account_tables_and_autoincrement(upgraded: Ledger, old_db: Path) -> None:
     tables = table_sql(old_db)
     assert {"portfolios", "transactions", "users", "api_tokens"} <= set(tables)
@@ -172,7 +157,6 @@ def test_the_upgrade_adds_the_account_tables_and_autoincrement(upgraded: Ledger,
     assert raw(old_db, "SELECT COUNT(*) FROM users") == [(0,)]
 
 
-@OLD_DATABASE_UPGRADE_FAILS
 def test_the_upgrade_recreates_the_indexes(upgraded: Ledger, old_db: Path) -> None:
     indexes = {name for (name,) in raw(old_db, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"ix_portfolios_owner_id", "ix_transactions_portfolio_date"} <= indexes
@@ -183,7 +167,6 @@ def test_the_upgrade_recreates_the_indexes(upgraded: Ledger, old_db: Path) -> No
         assert table == index.split("_")[1], index
 
 
-@OLD_DATABASE_UPGRADE_FAILS
 def test_foreign_keys_still_point_at_portfolios_and_cascade(upgraded: Ledger, old_db: Path) -> None:
     # (table, from, to, on_delete) of the transactions' one foreign key: the new `portfolios`, not the copy the
     # rebuild renamed aside (SQLite rewrites references when a table is renamed).
@@ -212,7 +195,6 @@ def test_foreign_keys_still_point_at_portfolios_and_cascade(upgraded: Ledger, ol
         connection.close()
 
 
-@OLD_DATABASE_UPGRADE_FAILS
 def test_a_second_create_all_changes_nothing(upgraded: Ledger, old_db: Path) -> None:
     def everything() -> tuple:
         schema = raw(old_db, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
@@ -231,7 +213,6 @@ def test_a_second_create_all_changes_nothing(upgraded: Ledger, old_db: Path) -> 
     assert everything() == before
 
 
-@OLD_DATABASE_UPGRADE_FAILS
 def test_ids_after_the_upgrade_are_above_the_old_maximum_and_never_reused(upgraded: Ledger) -> None:
     # The old maximum ids are 5 (portfolios) and 6 (transactions).
     created = upgraded.create_portfolio("After the upgrade")
@@ -247,7 +228,6 @@ def test_ids_after_the_upgrade_are_above_the_old_maximum_and_never_reused(upgrad
                                         "price": "400"}).id == 8
 
 
-@OLD_DATABASE_UPGRADE_FAILS
 def test_an_old_database_without_transactions_table_is_upgraded_too(tmp_path: Path) -> None:
     # Only the portfolios table (a file from an interrupted first start, say): the rest is created.
     path = tmp_path / "partial.db"
