@@ -76,7 +76,9 @@ def _callback_owner(_context) -> dict:
 
 def safe_next(target: str | None) -> str:
     """A same-site path to go to after login (never another site: `//evil.example`, `https://...`, `\\\\`)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or "\\" in target:
+    if (not target or not target.startswith("/") or target.startswith(("//", "/\\")) or "\\" in target
+            # Browsers drop tabs and newlines from URLs: "/\t/evil.example" would become "//evil.example".
+            or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)):
         return "/"
     return target
 
@@ -139,7 +141,7 @@ def register_auth(app: dash.Dash, settings: Settings, accounts: Accounts) -> Non
         if path.startswith(("/api/", "/_dash-")) or request.method not in ("GET", "HEAD"):
             return _unauthorized("login required: sign in at /login, or send an API token (Authorization: Bearer)")
         wanted = request.full_path if request.query_string else path
-        return redirect(f"/login?next={quote(safe_next(wanted), safe='/?=&')}", code=302)
+        return redirect(f"/login?next={quote(safe_next(wanted), safe='/?=')}", code=302)
 
     @server.before_request
     def metrics_gate():

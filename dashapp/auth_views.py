@@ -16,6 +16,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import login_user, logout_user
 
 from dashapp.auth import SessionUser, accounts_of, current_account, safe_next
+from dashapp.security import csrf_token
 from services.accounts import LOCAL_USER, MIN_PASSWORD_CHARS, Accounts, User
 from services.config import Settings
 from services.models import ValidationError
@@ -30,7 +31,7 @@ _PAGE = """<!DOCTYPE html>
 <main class="container account-page py-4" style="max-width: 28rem">
 <h1 class="h3 mb-3">{title}</h1>{message}
 <form method="post" action="{action}" novalidate>
-<input type="hidden" name="next" value="{next}">
+<input type="hidden" name="next" value="{next}"><input type="hidden" name="csrf_token" value="{csrf}">
 <div class="mb-3"><label class="form-label" for="email">Email</label>
 <input class="form-control" id="email" name="email" type="email" autocomplete="username" required value="{email}"></div>
 <div class="mb-3"><label class="form-label" for="password">Password</label>
@@ -53,7 +54,8 @@ def account_page(kind: str, *, message: str = "", email: str = "", next_path: st
     return _PAGE.format(
         title="Log in" if login else "Sign up", message=alert, action="/login" if login else "/signup",
         next=escape(safe_next(next_path)), email=escape(email), button="Log in" if login else "Create account",
-        autocomplete="current-password" if login else "new-password", minlength=MIN_PASSWORD_CHARS, footer=footer)
+        autocomplete="current-password" if login else "new-password", minlength=MIN_PASSWORD_CHARS, footer=footer,
+        csrf=escape(csrf_token()))
 
 
 def _html(body: str, status: int = 200) -> Response:
@@ -99,8 +101,20 @@ def register_account_views(app: dash.Dash, settings: Settings) -> Limiter:
         return "account:" + str(email).strip().lower()[:254]
 
     failed = {"deduct_when": lambda response: response.status_code == 401}
-    per_address = limiter.limit(settings.login_limit_per_address, methods=["POST"], **failed)
-    per_account = limiter.limit(settings.login_limit_per_account, key_func=account_key, methods=["POST"], **failed)
+    # Shared: the form and the JSON login count against the same budget (else each would get the full limit).
+    per_address = limiter.shared_limit(settings.login_limit_per_address, scope="login-address", methods=["POST"],
+                                       **failed)
+    per_account = limiter.shared_limit(settings.login_limit_per_account, scope="login-account",
+                                       key_func=account_key, methods=["POST"], **failed)
+    # Every sign-up attempt counts (it never answers 401): it makes accounts and tells which emails have one.
+    signup_limit = limiter.limit(settings.login_limit_per_address, methods=["POST"])
+
+    def _end_sessions() -> None:
+        # Session cookies are signed, not stored: a copy taken before logout would live on. Logging out moves the
+        # user's session epoch on, which ends every session of theirs, on every device.
+        user = g.get("user")
+        if user is not None and user != LOCAL_USER:
+            accounts.end_sessions(user.id)
 
     @views.route("/login", methods=["GET", "POST"])
     @per_address
@@ -121,7 +135,7 @@ def register_account_views(app: dash.Dash, settings: Settings) -> Limiter:
         return redirect(next_path)
 
     @views.route("/signup", methods=["GET", "POST"])
-    @per_address
+    @signup_limit
     def signup():
         if not settings.auth_required:
             return redirect("/")
@@ -141,6 +155,7 @@ def register_account_views(app: dash.Dash, settings: Settings) -> Limiter:
 
     @views.post("/logout")
     def logout():
+        _end_sessions()
         logout_user()
         session.clear()
         return redirect("/login" if settings.auth_required else "/")
@@ -158,6 +173,7 @@ def register_account_views(app: dash.Dash, settings: Settings) -> Limiter:
 
     @views.delete("/api/session")
     def end_session():
+        _end_sessions()
         logout_user()
         session.clear()
         return Response(status=204)

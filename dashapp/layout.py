@@ -33,7 +33,10 @@ def nav_class(active: bool) -> str:
 
 def account_menu(email: str) -> html.Form:
     """Who is logged in, and the logout button (a POST: a link or an image elsewhere cannot log anyone out)."""
+    from dashapp.security import csrf_token
+
     return html.Form([
+        dcc.Input(type="hidden", name="csrf_token", value=csrf_token()),
         html.Span(email, className="navbar-text small account-email text-truncate", title=email),
         html.Button("Log out", type="submit", id=ids.LOGOUT, className="btn btn-sm btn-outline-light"),
     ], action="/logout", method="post", className="account-menu d-flex align-items-center gap-2 ms-3 mb-0")

@@ -42,7 +42,7 @@ _TOKEN_TOUCH_EVERY = dt.timedelta(minutes=10)  # last_used_at is a hint; writing
 class User:
     id: int
     email: str
-    # Changes with the password, so a session that carries it ends when the password changes.
+    # Changes with the password and at logout, so a session that carries it ends then.
     session_key: str
 
     @property
@@ -74,7 +74,8 @@ class ApiToken:
 
 
 def _user(row: UserRow) -> User:
-    return User(row.id, row.email, hashlib.sha256(row.password_hash.encode()).hexdigest()[:16])
+    key = hashlib.sha256(f"{row.password_hash}:{row.session_epoch or 0}".encode()).hexdigest()[:16]
+    return User(row.id, row.email, key)
 
 
 def _token(row: TokenRow) -> ApiToken:
@@ -170,6 +171,12 @@ class Accounts:
                 raise NotFoundError(f"user {user_id} not found")
             row.password_hash = new_hash
             return _user(row)
+
+    def end_sessions(self, user_id: int) -> None:
+        """End every session of the user (logout): their `session_key` changes."""
+        with self._sessions() as session, session.begin():
+            session.execute(update(UserRow).where(UserRow.id == user_id)
+                            .values(session_epoch=func.coalesce(UserRow.session_epoch, 0) + 1))
 
     def adopt_local(self, user: User) -> int:
         """Give the local user's portfolios (those made before accounts, or by single-user runs) to `user`."""

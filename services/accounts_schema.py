@@ -25,6 +25,8 @@ class UserRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(MAX_EMAIL_CHARS), unique=True)  # stored lower-cased
     password_hash: Mapped[str] = mapped_column(String(255))
+    # Moved on by logout: part of every session's key, so it ends them all (cookies are signed, not stored).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

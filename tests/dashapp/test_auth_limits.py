@@ -3,8 +3,6 @@ client. Each test builds its own app with small limits; only failed attempts cou
 
 from __future__ import annotations
 
-import pytest
-
 from tests.dashapp.test_auth import (
     ORIGIN,
     PASSWORD,
@@ -92,7 +90,6 @@ SHARED_BUG = ("Flask-Limiter scopes a limit to its endpoint unless it is a share
               "each count on their own, so an account (or an address) gets twice the attempts its limit says")
 
 
-@pytest.mark.xfail(strict=True, reason=SHARED_BUG)
 def test_the_form_and_the_api_count_against_the_same_account(make_app):
     server = make_app(**SMALL)
     add_user(server)
@@ -103,7 +100,6 @@ def test_the_form_and_the_api_count_against_the_same_account(make_app):
     assert answers == [401, 401, 401, 429, 429]
 
 
-@pytest.mark.xfail(strict=True, reason=SHARED_BUG)
 def test_the_form_and_the_api_count_against_the_same_address(make_app):
     server = make_app(**SMALL)
     client = server.test_client()
@@ -124,9 +120,6 @@ def test_the_counters_belong_to_one_app(make_app):
     assert api_login(second.test_client()).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="/signup's per-address limit deducts only 401s, which sign-up never "
-                   "answers (422, 403, 302): unlimited sign-ups, and 'An account with this email exists' tells "
-                   "which emails have accounts with no limit at all")
 def test_signup_attempts_are_limited_per_address(make_app):
     server = make_app(signup="open", **SMALL)
     client = server.test_client()
