@@ -19,16 +19,52 @@ from dashapp.openapi import openapi_spec
 from dashapp.services_access import services as _services
 from services import metrics
 from services.container import Services, scheduler_status
-from services.models import FieldError, NotFoundError, ValidationError
+from services.models import MAX_REPORTED_ERRORS, FieldError, NotFoundError, ValidationError
 from services.payloads import Error, FieldProblem, Rejected
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__)
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+CALLBACK_PATH = "/_dash-update-component"
+# What a Dash callback body carries besides the uploaded file: the callback's ids, the file name, the stores.
+CALLBACK_OVERHEAD_BYTES = 64 * 1024
+# The deepest JSON body any route takes; ours are two or three levels deep, Dash's callbacks a few more.
+MAX_JSON_DEPTH = 64
+
+
+def callback_body_limit(max_upload_bytes: int) -> int:
+    """The largest Dash callback body: a file of `max_upload_bytes` as dcc.Upload sends it (a base64 data URL, 4
+    bytes for every 3) inside the callback's JSON, and the rest of the callback."""
+    return 4 * -(-max_upload_bytes // 3) + CALLBACK_OVERHEAD_BYTES
+
+
+def _nested_deeper_than(value: object, limit: int) -> bool:
+    """Whether a parsed JSON value has lists or objects more than `limit` levels deep (without recursing)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _parsed_json() -> object:
+    """The request's JSON body, or BadRequest when it is malformed or nested past MAX_JSON_DEPTH (100,000 levels
+    raised RecursionError in the parser: a 500)."""
+    too_deep = f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep"
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # the parser's own limit (about 1,000 levels)
+        raise BadRequest(too_deep) from None
+    if _nested_deeper_than(body, MAX_JSON_DEPTH):
+        raise BadRequest(too_deep)
+    return body
 
 
 def _json_body() -> dict:
-    body = request.get_json(silent=True)
+    body = _parsed_json()
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body
@@ -249,18 +285,47 @@ def register_api(server: Flask, services: Services) -> None:
     def wants_json() -> bool:
         return request.path.startswith(("/api/", "/healthz", "/metrics"))
 
-    @server.before_request
-    def _start_callback_timer() -> None:
-        if request.path.endswith("/_dash-update-component"):
-            g.callback_started = time.perf_counter()
+    file_limit = services.settings.max_upload_bytes
+    callback_limit = callback_body_limit(file_limit)
+
+    def limit_body() -> None:
+        """Hold every request body to its limit, whether or not it declared its length, before anything reads it.
+
+        Werkzeug enforces `max_content_length` on a declared Content-Length, but a chunked body (no length) is
+        read through a LimitedStream whose read() stops at the limit and returns what it has, silently: the import
+        took the first 5 MB of a 50 MB file, its last row cut short. So such a body is read here with one byte to
+        spare, and one that fills it is over the limit. Dash's callback route takes an upload inflated by base64.
+        """
+        limit = callback_limit if request.path.endswith(CALLBACK_PATH) else file_limit
+        request.max_content_length = limit
+        if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+            request.max_content_length = limit + 1
+            if len(request.get_data(cache=True)) > limit:
+                raise RequestEntityTooLarge()
+
+    def check_callback() -> None:
+        """Dash's callback route parses its body with no guard (deep nesting was an HTML 500): it is read here
+        first, and one that is not JSON, too deep, or not shaped like a callback is a 400."""
+        if request.method != "POST" or not request.path.endswith(CALLBACK_PATH):
+            return
+        body = _parsed_json()
+        if not (isinstance(body, dict) and isinstance(body.get("output"), str)
+                and isinstance(body.get("inputs"), list)):
+            raise BadRequest("not a Dash callback request: expected a JSON object with output and inputs")
+        # Every Dash callback is one POST to the same URL: its latency is labelled by the output it fills.
+        g.callback_output = body["output"][:120]
+        g.callback_started = time.perf_counter()
+
+    # The first of all request hooks: none may read a body before its limit is set. The callback's check runs after
+    # the hooks registered before this (trusted hosts, CSRF, the login gate), which refuse without reading it.
+    server.before_request_funcs.setdefault(None, []).insert(0, limit_body)
+    server.before_request(check_callback)
 
     @server.after_request
     def _time_dash_callback(response: Response) -> Response:
-        # Every Dash callback is one POST to the same URL: label its latency by the output it fills.
         started = g.pop("callback_started", None)
         if started is not None:
-            body = request.get_json(silent=True) or {}
-            output = str(body.get("output", "unknown"))[:120] if isinstance(body, dict) else "unknown"
+            output = g.pop("callback_output", "unknown")
             metrics.REQUEST_SECONDS.labels(endpoint=f"callback:{output}").observe(time.perf_counter() - started)
         return response
 
@@ -270,8 +335,8 @@ def register_api(server: Flask, services: Services) -> None:
 
     @server.errorhandler(ValidationError)
     def invalid(error: ValidationError):
-        problems = tuple(FieldProblem(e.field, e.message, e.line) for e in error.errors)
-        return jsonify(Rejected(error.message, problems).to_json()), 422
+        problems = tuple(FieldProblem(e.field, e.message, e.line) for e in error.errors[:MAX_REPORTED_ERRORS])
+        return jsonify(Rejected(error.message, problems, error.total).to_json()), 422
 
     @server.errorhandler(BadRequest)
     def bad_request(error: BadRequest):
@@ -279,7 +344,7 @@ def register_api(server: Flask, services: Services) -> None:
 
     @server.errorhandler(RequestEntityTooLarge)
     def too_large(_error_: RequestEntityTooLarge):
-        limit = services.settings.max_upload_bytes
+        limit = callback_limit if request.path.endswith(CALLBACK_PATH) else file_limit
         return _error(f"the request body is larger than the {limit} byte limit", 413)
 
     @server.errorhandler(HTTPException)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from services.models import TRANSACTION_TYPES
+from services.models import MAX_REPORTED_ERRORS, TRANSACTION_TYPES
 from services.payloads import json_schemas
 from services.value_series import RANGES
 
@@ -108,8 +108,10 @@ _TRANSACTION_ID = {"name": "transaction_id", "in": "path", "required": True,
                    "schema": {"type": "integer", "minimum": 0}}
 _ERROR = _ref("Error")
 _NOT_FOUND = _json(_ERROR, "no such portfolio (or transaction)")
-_BAD_BODY = _json(_ERROR, "the body is not a JSON object")
+_BAD_BODY = _json(_ERROR, "the body is not a JSON object: malformed, or lists and objects nested too deep")
 _INVALID = _json(_ref("ValidationError"), "rejected: every bad field is named")
+_TOO_LARGE = _json(_ERROR, "the body is larger than MAX_UPLOAD_BYTES, whether or not it declared its length "
+                           "(Transfer-Encoding: chunked); nothing was read into the ledger")
 _NO_CONTENT = {"description": "done"}
 
 
@@ -133,13 +135,14 @@ _PATHS: dict[str, dict] = {
             "200": _json(_obj({"portfolios": {"type": "array", "items": _ref("Portfolio")}}), "the portfolios")}),
         "post": _op("createPortfolio", "Create an empty portfolio", {
             "201": _json(_obj({"portfolio": _ref("Portfolio")}), "created"),
-            "400": _BAD_BODY, "422": _INVALID}, body=_json_body("PortfolioInput")),
+            "400": _BAD_BODY, "413": _TOO_LARGE, "422": _INVALID}, body=_json_body("PortfolioInput")),
     },
     "/api/portfolios/{portfolio_id}": {
         "parameters": [_PORTFOLIO_ID],
         "patch": _op("renamePortfolio", "Rename a portfolio", {
             "200": _json(_obj({"portfolio": _ref("Portfolio")}), "renamed"),
-            "400": _BAD_BODY, "404": _NOT_FOUND, "422": _INVALID}, body=_json_body("PortfolioRename")),
+            "400": _BAD_BODY, "404": _NOT_FOUND, "413": _TOO_LARGE, "422": _INVALID},
+            body=_json_body("PortfolioRename")),
         "delete": _op("deletePortfolio", "Delete a portfolio and its transactions",
                       {"204": _NO_CONTENT, "404": _NOT_FOUND}),
     },
@@ -150,14 +153,15 @@ _PATHS: dict[str, dict] = {
             "404": _NOT_FOUND}),
         "post": _op("addTransaction", "Add one transaction (refused if it would sell more than is held)", {
             "201": _json(_obj({"transaction": _ref("Transaction")}), "added"),
-            "400": _BAD_BODY, "404": _NOT_FOUND, "422": _INVALID}, body=_json_body("TransactionInput")),
+            "400": _BAD_BODY, "404": _NOT_FOUND, "413": _TOO_LARGE, "422": _INVALID},
+            body=_json_body("TransactionInput")),
     },
     "/api/portfolios/{portfolio_id}/transactions/{transaction_id}": {
         "parameters": [_PORTFOLIO_ID, _TRANSACTION_ID],
         "patch": _op("updateTransaction", "Change one transaction, validated as when adding it (refused if it "
                      "would sell more than is held or leave another SELL short); absent keys keep their values", {
                          "200": _json(_obj({"transaction": _ref("Transaction")}), "changed"),
-                         "400": _BAD_BODY, "404": _NOT_FOUND, "422": _INVALID},
+                         "400": _BAD_BODY, "404": _NOT_FOUND, "413": _TOO_LARGE, "422": _INVALID},
                      body=_json_body("TransactionPatch")),
         "delete": _op("deleteTransaction", "Delete one transaction (refused if a later SELL would be short)", {
             "204": _NO_CONTENT, "404": _NOT_FOUND, "422": _INVALID}),
@@ -167,8 +171,9 @@ _PATHS: dict[str, dict] = {
         "post": _op("importCsv", "Import a CSV ledger: every row, or none", {
             "200": _json(_ref("Imported"), "every row imported"),
             "404": _NOT_FOUND,
-            "413": _json(_ERROR, "the body is larger than MAX_UPLOAD_BYTES"),
-            "422": _json(_ref("ValidationError"), "nothing imported: every bad line and field is named"),
+            "413": _TOO_LARGE,
+            "422": _json(_ref("ValidationError"), "nothing imported: the bad lines and fields are named, the first "
+                         f"{MAX_REPORTED_ERRORS} of them, and `error_count` counts them all"),
         }, body={"required": True, "content": {
             "text/csv": {"schema": {"type": "string",
                                     "description": "UTF-8 (a BOM is allowed); header date,ticker,type,quantity,"

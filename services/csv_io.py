@@ -16,12 +16,13 @@ import io
 import re
 from collections.abc import Iterable
 
-from services.models import FieldError, Transaction, ValidationError, plain_decimal
+from services.models import MAX_REPORTED_ERRORS, FieldError, Transaction, ValidationError, plain_decimal
 from services.transaction_input import validate_transaction
 
 # Kept importable from here for callers written before the split (dashapp/pages/transactions.py, tests/faults).
-__all__ = ["COLUMNS", "DEFAULT_MAX_ROWS", "REQUIRED_COLUMNS", "escape_cell", "parse_transactions_csv_lines",
-           "plain_decimal", "rows_rejected", "unescape_cell", "validate_transaction", "write_transactions_csv"]
+__all__ = ["COLUMNS", "DEFAULT_MAX_ROWS", "REQUIRED_COLUMNS", "ErrorTally", "escape_cell",
+           "parse_transactions_csv_lines", "plain_decimal", "rows_rejected", "unescape_cell", "validate_transaction",
+           "write_transactions_csv"]
 
 COLUMNS: tuple[str, ...] = ("date", "ticker", "type", "quantity", "price", "fees", "note")
 REQUIRED_COLUMNS: frozenset[str] = frozenset({"date", "ticker", "type", "quantity", "price"})
@@ -43,10 +44,38 @@ def unescape_cell(text: str) -> str:
     return text
 
 
-def rows_rejected(errors: list[FieldError]) -> ValidationError:
-    """The refusal of a ledger file: "N rows rejected", N counting the distinct lines `errors` name."""
-    rows = len({e.line for e in errors})
-    return ValidationError(f"{rows} row{'s' if rows != 1 else ''} rejected", errors)
+def rows_rejected(errors: list[FieldError], rows: int | None = None, total: int | None = None) -> ValidationError:
+    """The refusal of a ledger file: "N rows rejected", N counting the distinct lines `errors` name (or `rows`, when
+    only the first of `total` errors are handed in)."""
+    if rows is None:
+        rows = len({e.line for e in errors})
+    return ValidationError(f"{rows} row{'s' if rows != 1 else ''} rejected", errors, total)
+
+
+class ErrorTally:
+    """A file's errors as they are found: the first MAX_REPORTED_ERRORS kept, the rest only counted, so a file of
+    bad rows costs the same memory whatever its size. Rows are counted as the lines change (a file's errors come
+    in line order)."""
+
+    def __init__(self) -> None:
+        self.kept: list[FieldError] = []
+        self.total = 0
+        self.rows = 0
+        self._line: int | None = 0  # no line has number 0
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def add(self, error: FieldError) -> None:
+        self.total += 1
+        if error.line != self._line:
+            self.rows += 1
+            self._line = error.line
+        if len(self.kept) < MAX_REPORTED_ERRORS:
+            self.kept.append(error)
+
+    def rejection(self) -> ValidationError:
+        return rows_rejected(self.kept, self.rows, self.total)
 
 
 def _read_header(cells: list[str], line: int) -> tuple[list[str], list[FieldError]]:
@@ -71,13 +100,14 @@ def parse_transactions_csv_lines(
     text: str, max_rows: int = DEFAULT_MAX_ROWS
 ) -> list[tuple[int, Transaction]]:
     """Every transaction of a CSV ledger with the line it starts on (the header is line 1), or ValidationError
-    naming every bad row by line and field (nothing is half-read)."""
+    naming the first MAX_REPORTED_ERRORS bad fields by line and field and counting all of them (nothing is
+    half-read)."""
     if text.startswith("\ufeff"):  # Excel writes a UTF-8 BOM
         text = text[1:]
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     parsed: list[tuple[int, Transaction]] = []
-    errors: list[FieldError] = []
+    errors = ErrorTally()
     rows = 0
     line = 1
     try:
@@ -97,19 +127,22 @@ def parse_transactions_csv_lines(
                     "file rejected", [FieldError("file", f"has more than {max_rows} rows", start)]
                 )
             if len(cells) != len(header):
-                errors.append(FieldError("file", f"expected {len(header)} cells, found {len(cells)}", start))
+                errors.add(FieldError("file", f"expected {len(header)} cells, found {len(cells)}", start))
                 continue
             row = {name: unescape_cell(cell) for name, cell in zip(header, cells, strict=True)}
             transaction, row_errors = validate_transaction(row, start)
-            if transaction is not None:
+            for error in row_errors:
+                errors.add(error)
+            if transaction is not None and not errors:
                 parsed.append((start, transaction))
-            errors.extend(row_errors)
+            elif errors and parsed:
+                parsed.clear()  # the file is refused: its good rows need not be held
     except csv.Error as exc:
-        errors.append(FieldError("file", f"is not valid CSV: {exc}", line))
+        errors.add(FieldError("file", f"is not valid CSV: {exc}", line))
     if header is None and not errors:
         raise ValidationError("empty file", [FieldError("file", "is empty: expected a header row", 1)])
     if errors:
-        raise rows_rejected(errors)
+        raise errors.rejection()
     return parsed
 
 

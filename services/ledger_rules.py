@@ -12,7 +12,14 @@ from decimal import Decimal
 
 from services.csv_io import rows_rejected
 from services.ledger_schema import MAX_NAME_CHARS
-from services.models import FieldError, NotFoundError, Transaction, ValidationError, plain_decimal
+from services.models import (
+    MAX_REPORTED_ERRORS,
+    FieldError,
+    NotFoundError,
+    Transaction,
+    ValidationError,
+    plain_decimal,
+)
 from services.replay import Oversell, oversells
 from services.transaction_input import text_problem
 
@@ -126,11 +133,15 @@ def refuse_imported_oversells(existing: Sequence[Transaction], parsed: Sequence[
     found = new_oversells(existing, [*existing, *(transaction for _, transaction in parsed)])
     if not found:
         return
+
+    def line(index: int) -> int | None:
+        return None if index < len(existing) else parsed[index - len(existing)][0]
+
     errors = []
-    for index, o in found:
+    for index, o in found[:MAX_REPORTED_ERRORS]:  # messages for those named; the rest are counted
         if index < len(existing):  # an earlier new row took shares an existing SELL needs
             errors.append(FieldError("quantity", f"the existing SELL (id {existing[index].id}) "
                                      f"would be short: {_message(o)}"))
         else:
-            errors.append(FieldError("quantity", _message(o), parsed[index - len(existing)][0]))
-    raise rows_rejected(errors)
+            errors.append(FieldError("quantity", _message(o), line(index)))
+    raise rows_rejected(errors, rows=len({line(index) for index, _ in found}), total=len(found))

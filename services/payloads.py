@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from services.models import PageStatus, Portfolio, PriceStatus
+from services.models import MAX_REPORTED_ERRORS, PageStatus, Portfolio, PriceStatus
 from services.value_series import RangeName
 
 PRICE_STATUSES: tuple[str, ...] = get_args(PriceStatus)
@@ -226,11 +226,13 @@ class FieldProblem(Payload):
 
 @dataclass(frozen=True)
 class Rejected(Payload):
-    """A 422: every bad field is named."""
+    """A 422: the bad fields are named, at most MAX_REPORTED_ERRORS of them; `error_count` counts them all."""
 
     SCHEMA_NAME = "ValidationError"
     error: str
-    errors: Annotated[tuple[FieldProblem, ...], {"minItems": 1}]
+    errors: Annotated[tuple[FieldProblem, ...], {"minItems": 1, "maxItems": MAX_REPORTED_ERRORS}]
+    error_count: Annotated[int, {"minimum": 1, "description": "every error found; `errors` names the first "
+                                 f"{MAX_REPORTED_ERRORS}"}]
 
 
 PAYLOADS: tuple[type[Payload], ...] = (

@@ -102,6 +102,16 @@ def _parse_amount(value: object, places: int) -> tuple[Decimal | None, str | Non
     return Decimal(plain_decimal(number)), None
 
 
+def _shown(value: object) -> str:
+    """A refused value as a message quotes it: text cut to 40 characters, a number or null as it is, a JSON list or
+    object only by kind (it may be megabytes long, or nested too deep to print)."""
+    if isinstance(value, str):
+        return repr(value.strip()[:40])
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    return {list: "a list", dict: "an object"}.get(type(value), f"a {type(value).__name__}")
+
+
 def _parse_date(value: object) -> tuple[dt.date | None, str | None]:
     if isinstance(value, dt.datetime):
         return None, "must be a date YYYY-MM-DD, not a date and time"
@@ -113,8 +123,7 @@ def _parse_date(value: object) -> tuple[dt.date | None, str | None]:
         except ValueError:
             return None, f"is not a real date: {value.strip()!r}"
     else:
-        shown = value.strip() if isinstance(value, str) else value
-        return None, f"must be a date YYYY-MM-DD, got {shown!r}"
+        return None, f"must be a date YYYY-MM-DD, got {_shown(value)}"
     if day < MIN_DATE:
         return None, f"must be on or after {MIN_DATE.isoformat()}"
     if day > today():
@@ -172,15 +181,14 @@ def validate_transaction(
         else:
             ticker = raw_ticker.strip().upper()
             if not is_valid_ticker(ticker):
-                refuse("ticker", f"is not a valid ticker symbol: {raw_ticker.strip()[:40]!r}")
+                refuse("ticker", f"is not a valid ticker symbol: {_shown(raw_ticker)}")
 
     kind = ""
     raw_type = required("type")
     if raw_type is not None:
         kind = raw_type.strip().upper() if isinstance(raw_type, str) else ""
         if kind not in TRANSACTION_TYPES:
-            shown = raw_type.strip()[:40] if isinstance(raw_type, str) else raw_type
-            refuse("type", f"must be one of {', '.join(TRANSACTION_TYPES)}, got {shown!r}")
+            refuse("type", f"must be one of {', '.join(TRANSACTION_TYPES)}, got {_shown(raw_type)}")
             kind = ""
 
     quantity: Decimal | None = None

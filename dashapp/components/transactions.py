@@ -168,17 +168,50 @@ def download_name(portfolio_name: str) -> str:
     return f"{slug or 'portfolio'}-transactions.csv"
 
 
-def csv_errors_view(message: str, errors: list[dict]) -> html.Div:
-    """A rejected import: the summary and a table of every error by CSV line."""
+# The most errors the page lists; a rejection names at most MAX_REPORTED_ERRORS and counts the rest.
+SHOWN_ERRORS = 100
+
+
+def csv_errors_view(message: str, errors: list[dict], total: int | None = None) -> html.Div:
+    """A rejected import: the summary and a table of the first errors by CSV line, then "and N more" when `total`
+    (every error found) is more than are listed."""
+    shown = errors[:SHOWN_ERRORS]
     rows = [html.Tr([html.Td(str(e["line"]) if e.get("line") is not None else "—"), html.Td(e.get("field", "")),
-                     html.Td(e.get("message", ""))]) for e in errors]
+                     html.Td(e.get("message", ""))]) for e in shown]
+    more = max(total or 0, len(errors)) - len(shown)
     return html.Div([
         html.Div([html.Strong("Nothing was imported: "), message], className="mb-2"),
         html.Div(html.Table([
             html.Thead(html.Tr([html.Th("Line"), html.Th("Field"), html.Th("Problem")])),
             html.Tbody(rows),
         ], className="table table-sm table-borderless mb-0 csv-errors"), className="csv-errors-scroll"),
+        *([html.Div(f"and {more} more error{'s' if more != 1 else ''} not listed (the first {len(shown)} are).",
+                    className="mt-2 csv-errors-more")] if more > 0 else []),
     ], className="alert alert-danger mb-0", role="alert")
+
+
+def megabytes(size: int) -> str:
+    """A file size for people: 5242880 is "5 MB", 4718592 is "4.5 MB" (MB of 2**20 bytes, as file managers say)."""
+    text = f"{size / 2**20:.1f}"
+    return (text[:-2] if text.endswith(".0") else text) + " MB"
+
+
+def too_large_text(filename: str, size: int, limit: int) -> str:
+    """Why a file was not imported: its size and the limit (the upload's clientside check says the same)."""
+    return (f"\u201c{filename}\u201d is {megabytes(size)}; the largest file that can be imported is "
+            f"{megabytes(limit)}. Split it into smaller files.")
+
+
+def too_large_view(filename: str, size: int, limit: int) -> html.Div:
+    """An upload over the limit, refused before it is read."""
+    return html.Div([html.Strong("Nothing was imported: "), too_large_text(filename, size, limit)],
+                    className="alert alert-danger mb-0", role="alert")
+
+
+def upload_size(contents: str) -> int:
+    """The size in bytes of the file in a dcc.Upload `contents` (a base64 data URL), without decoding it."""
+    data = (contents or "").partition(",")[2].rstrip()
+    return len(data) * 3 // 4 - (len(data) - len(data.rstrip("=")))
 
 
 def _field(field: str, control, col: str = "col-6") -> html.Div:
@@ -235,7 +268,8 @@ def _upload(static: bool, max_bytes: int) -> html.Div:
         html.Div(prompt, className="upload-area"))
     return html.Div([
         html.P(["Columns: ", html.Code("date,ticker,type,quantity,price,fees,note"),
-                " (fees and note optional). A file with any bad row imports nothing."], className="small text-muted"),
+                f" (fees and note optional), at most {megabytes(max_bytes)}. A file with any bad row imports nothing."],
+               className="small text-muted"),
         area,
         html.Div(id=ids.CSV_UPLOAD_RESULT, className="mt-2"),
     ])

@@ -9,6 +9,7 @@ Cancel take it out). Every message is text in an alert (or Bootstrap's field fee
 from __future__ import annotations
 
 import contextlib
+import json
 
 import dash
 from dash import Input, Output, State, callback, clientside_callback, ctx, html, no_update
@@ -26,8 +27,10 @@ from dashapp.components.transactions import (
     form_errors,
     form_mode,
     name_problem,
+    too_large_view,
     transactions_page,
     txn_rows,
+    upload_size,
 )
 from dashapp.pages._services import currency_of, resolve_portfolio
 from dashapp.services_access import services
@@ -243,19 +246,58 @@ def delete_transactions(confirmed: int | None, selected: list[dict] | None, port
     prevent_initial_call=True,
 )
 def import_csv(contents: str | None, filename: str | None, portfolio: dict | None, version: int):
-    """Import an uploaded CSV in full, or show every rejected line (and import nothing)."""
+    """Import an uploaded CSV in full, or show the rejected lines (the first ones, and how many more) and import
+    nothing. A file over the limit is stopped in the browser (the clientside check below); here too, in case."""
     if not contents:
         raise PreventUpdate
+    limit = services().settings.max_upload_bytes
+    size = upload_size(contents)
+    if size > limit:
+        return no_update, too_large_view(filename or "the file", size, limit), None
     text, problem = decode_upload(contents)
     if problem is not None:
         return no_update, csv_errors_view("the file is not UTF-8 text", [problem]), None
     try:
         count = services().ledger.import_csv(_id(portfolio), text or "")
     except ValidationError as error:
-        return no_update, csv_errors_view(error.message, [e.to_json() for e in error.errors]), None
+        return no_update, csv_errors_view(error.message, [e.to_json() for e in error.errors], error.total), None
     name = filename or "the file"
     return (version or 0) + 1, _alert(f"Imported {count} transaction{'s' if count != 1 else ''} from {name}.",
                                       "success"), None
+
+
+# dcc.Upload's max_size (the server's MAX_UPLOAD_BYTES) makes its drop zone drop a larger file without a word: it
+# is never read, so no callback sees it. This listener sees the file first (the capture phase of the file input's
+# change and of the drop) and says why nothing happens, with the limit the upload holds. Registered once per page.
+clientside_callback(
+    r"""function (uploadId, limit) {
+        window.stUploadLimits = Object.assign(window.stUploadLimits || {}, {[uploadId]: limit});
+        if (window.stUploadLimitsWatched) { return; }
+        window.stUploadLimitsWatched = true;
+        const megabytes = (n) => (n / 1048576).toFixed(1).replace(/\.0$/, '') + ' MB';
+        const html = (type, props) => ({namespace: 'dash_html_components', type: type, props: props});
+        const check = (event) => {
+            for (const [id, max] of Object.entries(window.stUploadLimits)) {
+                const zone = document.getElementById(id);
+                if (!zone || !(event.target instanceof Node) || !zone.contains(event.target) || !(max > 0)) {
+                    continue;
+                }
+                const files = (event.dataTransfer && event.dataTransfer.files) || event.target.files || [];
+                const big = Array.from(files).find((file) => file.size > max);
+                if (big) {
+                    const text = '\u201c' + big.name + '\u201d is ' + megabytes(big.size) + '; the largest ' +
+                        'file that can be imported is ' + megabytes(max) + '. Split it into smaller files.';
+                    dash_clientside.set_props(RESULT_ID, {children: html('Div', {
+                        className: 'alert alert-danger mb-0', role: 'alert',
+                        children: [html('Strong', {children: 'Nothing was imported: '}), text]})});
+                }
+            }
+        };
+        document.addEventListener('change', check, true);
+        document.addEventListener('drop', check, true);
+    }""".replace("RESULT_ID", json.dumps(ids.CSV_UPLOAD_RESULT)),
+    Input(ids.CSV_UPLOAD, "id"), State(ids.CSV_UPLOAD, "max_size"),
+)
 
 
 @callback(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 
 import pytest
@@ -174,7 +175,7 @@ def test_duplicate_portfolio_names_are_422(env):
                      client.patch(f"/api/portfolios/{_portfolio(client, 'Play')}", json={"name": "RETIREMENT"})):
         assert response.status_code == 422
         assert response.get_json() == {"error": "invalid portfolio", "errors": [
-            {"field": "name", "message": "a portfolio named \u201cRetirement\u201d exists already"}]}
+            {"field": "name", "message": "a portfolio named \u201cRetirement\u201d exists already"}], "error_count": 1}
     assert client.patch(f"/api/portfolios/{pid}", json={"name": "retirement"}).status_code == 200
     names = [p["name"] for p in client.get("/api/portfolios").get_json()["portfolios"]]
     assert names == ["retirement", "Play"]
@@ -353,3 +354,87 @@ def test_dash_callbacks_are_timed_per_output(env):
     client.post("/_dash-update-component", json=body)  # whatever Dash answers, the latency is recorded
     text = client.get("/metrics").get_data(as_text=True)
     assert 'stocktracker_request_seconds_count{endpoint="callback:summary-market-value.children"}' in text
+
+
+# -- input limits (issue 13, item 6) ------------------------------------------------------------------------------
+LIMIT = 64 * 1024  # the env fixture's max_upload_bytes
+
+
+def test_an_import_of_many_bad_rows_names_a_hundred_errors_and_counts_them_all(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    bad = "date,ticker,type,quantity,price,fees,note\n" + "1-1,a b,NOPE,q,p,f,n\n" * 3000  # 6 errors a row
+    response = client.post(f"/api/portfolios/{pid}/import", data=bad, content_type="text/csv")
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["error"] == "3000 rows rejected"
+    assert body["error_count"] == 18_000
+    assert len(body["errors"]) == 100
+    assert body["errors"][0] == {"line": 2, "field": "date", "message": "must be a date YYYY-MM-DD, got '1-1'"}
+    assert len(response.data) < 12_000  # once every one of 18,000 errors: about 1.3 MB
+    assert client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"] == []
+
+
+def test_a_refused_value_is_quoted_short_whatever_was_sent(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    response = client.post(f"/api/portfolios/{pid}/transactions", json={
+        "date": [0] * 5000, "ticker": "x " * 5000, "type": {"a": [1, 2]}, "quantity": 1, "price": 1})
+    assert response.status_code == 422
+    messages = {e["field"]: e["message"] for e in response.get_json()["errors"]}
+    assert messages["date"] == "must be a date YYYY-MM-DD, got a list"
+    assert messages["type"] == "must be one of BUY, SELL, DIVIDEND, SPLIT, got an object"
+    assert len(messages["ticker"]) < 100
+    assert response.get_json()["error_count"] == 3
+
+
+@pytest.mark.parametrize("body", [b"[" * 30_000 + b"]" * 30_000, b'{"name": ' + b"[" * 80 + b"]" * 80 + b"}",
+                                  b"{not json"], ids=["30k-levels", "80-levels", "malformed"])
+def test_deep_or_malformed_json_is_400_on_the_api_and_dash_callbacks(env, body):
+    client, _, _ = env
+    pid = _portfolio(client)
+    for path in ("/api/portfolios", f"/api/portfolios/{pid}/transactions", "/_dash-update-component"):
+        response = client.post(path, data=body, content_type="application/json")
+        assert response.status_code == 400, (path, response.status_code, response.data[:200])
+        assert response.get_json()["error"], path
+
+
+def _upload_callback(client, pid: int, csv_text: str) -> dict:
+    """The body dcc.Upload's callback sends for `csv_text` (found in /_dash-dependencies, as the renderer does)."""
+    import base64
+
+    [spec] = [c for c in client.get("/_dash-dependencies").get_json()
+              if {"id": "csv-upload", "property": "contents"} in c["inputs"]]
+    outputs = [dict(zip(("id", "property"), part.split("@")[0].rsplit(".", 1), strict=True))
+               for part in spec["output"].strip(".").split("...")]
+    values = {"csv-upload.filename": "upload.csv", "current-portfolio.data": {"id": pid, "name": "Test"},
+              "transactions-version.data": 0}
+    contents = "data:text/csv;base64," + base64.b64encode(csv_text.encode()).decode()
+    return {"output": spec["output"], "outputs": outputs, "changedPropIds": ["csv-upload.contents"],
+            "inputs": [{"id": "csv-upload", "property": "contents", "value": contents}],
+            "state": [{**s, "value": values[f"{s['id']}.{s['property']}"]} for s in spec["state"]]}
+
+
+def test_a_file_at_the_limit_imports_through_the_upload_callback_but_not_a_byte_more(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    row = "2025-01-06,AAPL,BUY,1,10,,\n"
+    head = "date,ticker,type,quantity,price,fees,note\n"
+    rows = (LIMIT - len(head)) // len(row)
+    csv_text = head + row * rows
+    csv_text += "\n" * (LIMIT - len(csv_text))  # exactly the limit
+    body = _upload_callback(client, pid, csv_text)
+    sent = json.dumps(body).encode()
+    assert len(sent) > LIMIT * 4 // 3  # the base64 inside: once a 413 (the callback route had the file limit)
+    response = client.post("/_dash-update-component", data=sent, content_type="application/json")
+    assert response.status_code == 200, response.data[:300]
+    assert f"Imported {rows} transactions" in response.get_data(as_text=True)
+    assert len(client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"]) == rows
+    # The same file to the API is at its limit: accepted; one byte more is a 413, for the API and the page alike.
+    other = _portfolio(client, "Other")
+    assert client.post(f"/api/portfolios/{other}/import", data=csv_text).get_json() == {"imported": rows}
+    assert client.post(f"/api/portfolios/{other}/import", data=csv_text + "\n").status_code == 413
+    response = client.post("/_dash-update-component", json=_upload_callback(client, other, csv_text + "\n"))
+    assert response.status_code == 200
+    assert "the largest file that can be imported is 0.1 MB" in response.get_data(as_text=True)
+    assert len(client.get(f"/api/portfolios/{other}/transactions").get_json()["transactions"]) == rows

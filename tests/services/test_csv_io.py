@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 
 from services import transaction_input
 from services.csv_io import (
+    ErrorTally,
     escape_cell,
     parse_transactions_csv_lines,
     unescape_cell,
     write_transactions_csv,
 )
-from services.models import Transaction, ValidationError
+from services.models import MAX_REPORTED_ERRORS, FieldError, Transaction, ValidationError
 
 HEADER = "date,ticker,type,quantity,price,fees,note"
 TOMORROW = (transaction_input.today() + dt.timedelta(days=1)).isoformat()
@@ -193,6 +194,29 @@ def test_every_bad_row_is_reported_with_every_bad_field() -> None:
     assert error.message == "3 rows rejected"
     assert where(error) == [(3, "date"), (3, "quantity"), (5, "file"), (6, "price")]
     assert error.to_json()["errors"][0] == {"line": 3, "field": "date", "message": error.errors[0].message}
+
+
+def test_a_file_of_bad_rows_names_the_first_hundred_errors_and_counts_them_all() -> None:
+    # Three errors on each of 20,000 rows: once 60,000 FieldErrors, and a 422 of megabytes.
+    text = HEADER + "\n" + "1-1,a b,NOPE,1,10,,\n" * 20_000 + "2024-01-02,AAPL,BUY,1,10,,\n"
+    error = rejected(text)
+    assert error.message == "20000 rows rejected"
+    assert error.total == 60_000
+    assert len(error.errors) == MAX_REPORTED_ERRORS == 100
+    assert where(error)[:4] == [(2, "date"), (2, "ticker"), (2, "type"), (3, "date")]
+    assert where(error)[-1] == (35, "date")  # the first 100 in file order: 33 rows of 3, and one more
+
+
+def test_the_error_tally_keeps_the_first_and_counts_rows_as_lines_change() -> None:
+    tally = ErrorTally()
+    assert not tally
+    for line in range(2, 502):
+        tally.add(FieldError("date", "is required", line))
+        tally.add(FieldError("price", "is required", line))
+    tally.add(FieldError("file", "is not valid CSV", 501))  # the last line again: not one more row
+    error = tally.rejection()
+    assert (error.total, len(error.errors), error.message) == (1001, 100, "500 rows rejected")
+    assert error.errors[0] == FieldError("date", "is required", 2)
 
 
 def test_lines_are_physical_lines_across_blank_lines_and_multi_line_notes() -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from services import ledger_rules as rules
-from services.models import FieldError, NotFoundError, Transaction, ValidationError
+from services.models import MAX_REPORTED_ERRORS, FieldError, NotFoundError, Transaction, ValidationError
 
 
 def txn(day: str, kind: str, quantity: str, tid: int | None = None) -> Transaction:
@@ -107,3 +107,12 @@ def test_an_import_names_its_own_rows_by_line_and_existing_sells_by_id() -> None
                                "but only 6 are held then"),
     ]
     rules.refuse_imported_oversells(existing[:1], parsed[:1])  # 4 of 10: nothing to refuse
+
+
+def test_an_import_of_many_oversells_names_the_first_hundred_and_counts_them_all() -> None:
+    existing = [txn("2024-01-02", "BUY", "1", 1)]
+    parsed = [(line, txn("2024-02-01", "SELL", "5")) for line in range(2, 2002)]  # 2,000 rows, each short
+    error = refusal(rules.refuse_imported_oversells, existing, parsed)
+    assert (error.message, error.total, len(error.errors)) == ("2000 rows rejected", 2000, MAX_REPORTED_ERRORS)
+    assert [e.line for e in error.errors] == list(range(2, 2 + MAX_REPORTED_ERRORS))
+    assert error.errors[0].message == "sells 5 KO on 2024-02-01 but only 1 are held then"
