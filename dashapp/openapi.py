@@ -102,6 +102,15 @@ _SCHEMAS: dict[str, dict] = {
 
 _SCHEMAS["TransactionPatch"]["properties"] = copy.deepcopy(_SCHEMAS["TransactionInput"]["properties"])
 
+# Accounts (README, "Accounts").
+_SCHEMAS["User"] = _obj({"id": {"type": "integer"}, "email": {"type": "string"}}, required=["id", "email"])
+_SCHEMAS["Login"] = _obj({"email": {"type": "string"}, "password": {"type": "string"}},
+                         required=["email", "password"])
+_SCHEMAS["ApiToken"] = _obj({
+    "id": {"type": "integer"}, "name": {"type": "string"}, "created_at": {"type": "string"},
+    "last_used_at": {"type": ["string", "null"]}}, required=["id", "name", "created_at", "last_used_at"])
+_SCHEMAS["TokenInput"] = _obj({"name": {"type": "string", "minLength": 1, "maxLength": 100}}, required=["name"])
+
 _PORTFOLIO_ID = {"name": "portfolio_id", "in": "path", "required": True,
                  "schema": {"type": "integer", "minimum": 0}}
 _TRANSACTION_ID = {"name": "transaction_id", "in": "path", "required": True,
@@ -113,6 +122,8 @@ _INVALID = _json(_ref("ValidationError"), "rejected: every bad field is named")
 _TOO_LARGE = _json(_ERROR, "the body is larger than MAX_UPLOAD_BYTES, whether or not it declared its length "
                            "(Transfer-Encoding: chunked); nothing was read into the ledger")
 _NO_CONTENT = {"description": "done"}
+_TOKEN_ID = {"name": "token_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+_TOO_MANY = _json(_ERROR, "too many failed logins from this address or for this account: wait")
 
 
 def _op(op_id: str, summary: str, responses: dict[str, dict], *, parameters: list | None = None,
@@ -212,6 +223,31 @@ _PATHS: dict[str, dict] = {
         "get": _op("chartGeneratorProgress", "The chart generator's state for a portfolio", {
             "200": _json(_ref("Progress"), "the state"), "404": _NOT_FOUND}, tag="dashboard"),
     },
+    "/api/session": {
+        "post": _op("logIn", "Log in: answers a session cookie (HttpOnly, SameSite=Lax; Secure in production)", {
+            "200": _json(_obj({"user": _ref("User")}), "logged in"),
+            "400": _BAD_BODY, "401": _json(_ERROR, "wrong email or password"), "413": _TOO_LARGE,
+            "429": _TOO_MANY}, body=_json_body("Login"), tag="accounts"),
+        "get": _op("whoAmI", "The logged-in user (null on a single-user run, where no login is required)", {
+            "200": _json(_obj({"user": {"anyOf": [_ref("User"), {"type": "null"}]},
+                               "auth_required": {"type": "boolean"}}), "who is asking")}, tag="accounts"),
+        "delete": _op("logOut", "Log out: ends every session of the user", {"204": _NO_CONTENT}, tag="accounts"),
+    },
+    "/api/tokens": {
+        "get": _op("listTokens", "The user's API tokens (never their secrets)", {
+            "200": _json(_obj({"tokens": {"type": "array", "items": _ref("ApiToken")}}), "the tokens")},
+            tag="accounts"),
+        "post": _op("createToken", "A new API token; its secret is in this answer only (send it as "
+                    "Authorization: Bearer)", {
+                        "201": _json(_obj({"token": _ref("ApiToken"), "secret": {"type": "string"}}), "created"),
+                        "400": _BAD_BODY, "413": _TOO_LARGE, "422": _INVALID},
+                    body=_json_body("TokenInput"), tag="accounts"),
+    },
+    "/api/tokens/{token_id}": {
+        "parameters": [_TOKEN_ID],
+        "delete": _op("deleteToken", "Revoke an API token", {"204": _NO_CONTENT, "404": _NOT_FOUND},
+                      tag="accounts"),
+    },
     "/api/openapi.json": {
         "get": _op("openapi", "This description", {"200": _json({"type": "object"}, "OpenAPI 3.1")}, tag="ops"),
     },
@@ -237,7 +273,13 @@ _SPEC: dict[str, Any] = {
                        "unknown values null.",
     },
     "paths": _PATHS,
-    "components": {"schemas": _SCHEMAS},
+    # Where logins are required every path but POST /api/session, /healthz and /metrics needs one of these, and
+    # answers 401 without; a cookie-authenticated write must also come from the app's origin (else 403).
+    "security": [{"session": []}, {"token": []}],
+    "components": {"schemas": _SCHEMAS, "securitySchemes": {
+        "session": {"type": "apiKey", "in": "cookie", "name": "mst_session"},
+        "token": {"type": "http", "scheme": "bearer"},
+    }},
 }
 
 
