@@ -55,6 +55,8 @@ JSON_BODIES: dict[str, dict] = {
     "PortfolioRename": {"name": "Renamed by bob"},
     "TransactionInput": BOB_TRANSACTION,
     "TransactionPatch": {"ticker": "BOBT", "quantity": 1},
+    "TokenInput": {"name": "bob's token"},
+    "Login": {"email": ALICE, "password": PASSWORDS[ALICE]},
 }
 ID_PARAMETERS = ("{portfolio_id}", "{transaction_id}", "{token_id}")
 
