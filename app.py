@@ -27,6 +27,10 @@ def _app():
 
     settings = Settings.from_env()
     app = create_app(settings)
+    # Dash sets itself up at its first request and marks that done before doing it: concurrent first requests
+    # raced it (a 500 "dictionary changed size during iteration", or a callback list missing the pages'). One
+    # request here, before any client's, runs it in this thread alone (gunicorn.conf.py warms more paths).
+    app.server.test_client().get("/healthz", headers={"Host": "localhost"})
     if settings.warmup_enabled:
         from dashapp.services_access import services_of
         from services.background_tasks import start_warmup
