@@ -43,6 +43,14 @@ def background_callback_manager(settings: Settings) -> DiskcacheManager:
     return DiskcacheManager(SelfHealingCache(str(settings.cache_dir / "callbacks")))
 
 
+def callback_error(error: Exception) -> None:
+    """Dash's `on_error`: a portfolio or transaction that is gone (or another user's, which looks the same) leaves
+    the page as it is (no update) instead of answering an HTML 500; any other error is raised as before."""
+    if isinstance(error, NotFoundError):
+        return None
+    raise error
+
+
 def create_app(settings: Settings, services: Services | None = None) -> dash.Dash:
     """Build the Dash app on `settings` (tests hand in their own `services`)."""
     services = services or build_services(settings)
@@ -57,6 +65,7 @@ def create_app(settings: Settings, services: Services | None = None) -> dash.Das
         compress=True,
         suppress_callback_exceptions=True,
         background_callback_manager=background_callback_manager(settings),
+        on_error=callback_error,
         title="MyStockTracker",
         update_title=None,
     )

@@ -157,7 +157,7 @@ def wait_for_prices(set_progress, pending: dict | None) -> str:
         # A ticker still being fetched is progress too: only a wait with nothing in flight goes quiet.
         return progress.unsettled, bool(prices.fetching), not progress.unsettled
 
-    _poll(look)
+    _poll_unless_gone(look)
     return pending["nonce"]
 
 
@@ -268,8 +268,16 @@ def wait_for_chart(set_progress, pending: dict | None) -> str:
         set_progress(round(100 * progress.progress))
         return progress.progress, progress.state == "running", progress.state in ("done", "error")
 
-    _poll(look)
+    _poll_unless_gone(look)
     return pending["nonce"]
+
+
+def _poll_unless_gone(look) -> None:
+    """`_poll`, ending without an update when the portfolio is gone (deleted meanwhile, or another user's)."""
+    try:
+        _poll(look)
+    except NotFoundError:
+        raise PreventUpdate from None
 
 
 def _poll(look) -> None:
