@@ -25,6 +25,7 @@ from sqlalchemy.orm import sessionmaker
 
 from services.accounts_schema import MAX_EMAIL_CHARS, MAX_TOKEN_NAME_CHARS, TokenRow, UserRow
 from services.ledger import Ledger
+from services.ledger_rules import check_id
 from services.ledger_schema import LOCAL_OWNER, PortfolioRow, utcnow
 from services.models import FieldError, NotFoundError, ValidationError
 
@@ -136,6 +137,10 @@ class Accounts:
             return session.scalar(select(func.count()).select_from(UserRow)) or 0
 
     def get_user(self, user_id: int) -> User | None:
+        try:
+            check_id("user", user_id)
+        except NotFoundError:
+            return None
         with self._sessions() as session:
             row = session.get(UserRow, user_id)
             return _user(row) if row else None
@@ -208,6 +213,7 @@ class Accounts:
 
     def delete_token(self, user: User, token_id: int) -> None:
         """Revoke one of `user`'s tokens; another user's is a NotFoundError, as one that never was."""
+        check_id("token", token_id)  # out of 64-bit range: no row has it (and SQLite would overflow)
         with self._sessions() as session, session.begin():
             result = session.execute(delete(TokenRow).where(TokenRow.id == token_id, TokenRow.user_id == user.id))
             if not result.rowcount:

@@ -425,3 +425,15 @@ def test_the_local_user_is_not_a_stored_user(accounts: Accounts) -> None:
     assert isinstance(LOCAL_USER, User) and alice != LOCAL_USER
     assert accounts.authenticate("local", "local") is None
     assert alice.id != LOCAL_USER.id
+
+
+def test_ids_no_row_can_have_are_not_found_not_an_overflow(tmp_path: Path) -> None:
+    # Found by the API fuzzer: DELETE /api/tokens/9223372036854775808 overflowed SQLite's integer (a 500).
+    ledger = Ledger(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    ledger.create_all()
+    accounts = Accounts(ledger)
+    user = accounts.create_user("big@example.com", "a long enough passphrase")
+    with pytest.raises(NotFoundError):
+        accounts.delete_token(user, 2**63)
+    assert accounts.get_user(2**63) is None
+    ledger.dispose()
