@@ -4,6 +4,10 @@ Bars fall on the exchange's real trading days (exchange_calendars) from 2000 to 
 by its name, so every run, process and machine sees the same history. While the market is open the current price
 moves minute by minute towards the day's close. Every price it gives is simulated and labelled so in the UI.
 
+Each symbol is quoted in its exchange's currency as Yahoo reports it (services/providers/currency.py: `.L` in GBp
+pence, `.DE` in EUR, ...), simulated at that unit's price level, and leaves the provider in the major unit (GBP)
+through the same rule as Yahoo's answers. Exchange-rate pairs (`EURUSD=X`) are demo_fx.py's, every weekday.
+
 Faults can be injected (DEMO_* settings), deterministically, so tests and demos can show the app under stress:
 - `latency_ms`: every request waits this long first (60000 simulates a hang far beyond PRICE_WAIT_S);
 - `fail_symbols`: always "not found" (delisted);
@@ -38,6 +42,8 @@ from services.providers.base import (
     TickerHistory,
     TransientError,
 )
+from services.providers.currency import fx_pair, listed_currency, major_currency
+from services.providers.demo_fx import FX_EXCHANGE, intraday_rate, is_known, simulated_rates
 
 # Real splits of well-known tickers, so a sample ledger's SPLIT rows meet a matching drop in the simulated price.
 KNOWN_SPLITS: dict[str, tuple[tuple[str, float], ...]] = {
@@ -49,6 +55,16 @@ KNOWN_SPLITS: dict[str, tuple[tuple[str, float], ...]] = {
     "WMT": (("2024-02-26", 3.0),),
     "AVGO": (("2024-07-15", 10.0),),
 }
+# The price on REFERENCE_DAY of a few well-known symbols, in the unit their exchange quotes (VOD.L: 68 pence),
+# near the real one. Never a USD symbol: their simulated levels are what the sample ledger was priced from.
+REFERENCE_PRICES: dict[str, float] = {
+    "VOD.L": 68.0, "HSBA.L": 780.0, "BP.L": 395.0, "SHEL.L": 2500.0, "AZN.L": 10500.0, "LLOY.L": 55.0,
+    "SAP.DE": 240.0, "SIE.DE": 190.0, "ASML.AS": 690.0, "MC.PA": 640.0, "NESN.SW": 75.0, "7203.T": 2800.0,
+    "RY.TO": 175.0, "SHOP.TO": 155.0, "BHP.AX": 40.0, "0700.HK": 415.0,
+}
+# Any other symbol's level is drawn from 25-350 times this, by the unit it is quoted in: typical share prices on
+# those exchanges (London's in pence: 250-3,500p, i.e. 2.50-35 GBP; Tokyo's 500-7,000 JPY).
+PRICE_SCALE: dict[str, float] = {"GBp": 10.0, "JPY": 20.0, "AUD": 0.2, "HKD": 0.5, "ZAc": 100.0, "ILA": 20.0}
 # Quarterly payers get a dividend in the first session of Feb, May, Aug and Nov.
 DIVIDEND_MONTHS = (2, 5, 8, 11)
 REFERENCE_DAY = pd.Timestamp("2025-01-02")  # after every known split
@@ -144,54 +160,84 @@ class DemoProvider:
                 raise SymbolNotFoundError(f"{ticker}: no data found, symbol may be delisted (demo, simulated)")
             raise TransientError(f"{ticker}: simulated upstream failure (demo)")
 
-        exchange = exchange_for(ticker)
+        pair = fx_pair(ticker)
+        if pair is not None and not is_known(pair):
+            raise SymbolNotFoundError(f"{ticker}: no such currency pair (demo)")
+        exchange = FX_EXCHANGE if pair else exchange_for(ticker)
         calendar_today = self._clock.latest_session(exchange, now)
-        bars = simulated_bars(ticker, exchange, self._history_start, calendar_today, self._clock)
+        if pair:
+            currency, divisor = pair[1], 1.0
+            bars = simulated_rates(pair, self._history_start, calendar_today, self._clock)
+        else:
+            currency, divisor = major_currency(listed_currency(ticker))
+            bars = _listed_bars(ticker, exchange, self._history_start, calendar_today, self._clock)
         session = self._clock.current_session(exchange, now)
         if session is not None and len(bars) and bars.index[-1].date() == session:
             # During the session the last bar is today's, and it moves towards the day's close.
             bars = bars.copy()
-            bars.iloc[-1, 0] = self._intraday_price(ticker, bars, exchange, session, now)
-        window = bars.loc[bars.index >= pd.Timestamp(request.start)]
+            bars.iloc[-1, 0] = self._intraday_price(ticker, pair, bars, exchange, session, now)
+        window = _in_major_unit(bars.loc[bars.index >= pd.Timestamp(request.start)], divisor)
         if window.empty:
             raise SymbolNotFoundError(f"{ticker}: no data in the requested range (demo)")
         last_close = float(window["close"].iloc[-1])
-        previous_close = float(bars["close"].iloc[-2]) if len(bars) >= 2 else None
+        previous_close = float(bars["close"].iloc[-2]) / divisor if len(bars) >= 2 else None
         last_date = window.index[-1].date()
         market_time = (
             now if session is not None and last_date == session
             else self._clock.calendar(exchange).session_close(pd.Timestamp(last_date)).to_pydatetime()
         )
         quote = Quote(
-            ticker=ticker, price=last_close, previous_close=previous_close,
-            currency="GBP" if ticker.endswith(".L") else "CAD" if ticker.endswith(".TO") else "USD",
+            ticker=ticker, price=last_close, previous_close=previous_close, currency=currency,
             market_time=market_time, fetched_at=now,
         )
         return TickerHistory(ticker=ticker, bars=window, quote=quote)
 
-    def _intraday_price(self, ticker: str, bars: pd.DataFrame, exchange: str, session: dt.date,
-                        now: dt.datetime) -> float:
+    def _intraday_price(self, ticker: str, pair: tuple[str, str] | None, bars: pd.DataFrame, exchange: str,
+                        session: dt.date, now: dt.datetime) -> float:
         calendar = self._clock.calendar(exchange)
         opened = calendar.session_open(pd.Timestamp(session))
         closes = calendar.session_close(pd.Timestamp(session))
         elapsed = min(1.0, max(0.0, (pd.Timestamp(now) - opened) / (closes - opened)))
-        previous, target = float(bars["close"].iloc[-2]), float(bars["close"].iloc[-1])
         minute = int(pd.Timestamp(now).timestamp() // 60)
+        if pair:
+            return intraday_rate(pair, self._history_start, session, self._clock, elapsed, minute)
+        previous, target = float(bars["close"].iloc[-2]), float(bars["close"].iloc[-1])
         wiggle = (_unit(f"{ticker}:{minute}") - 0.5) * 0.004 * (1.0 - elapsed)
         return round((previous + (target - previous) * elapsed) * (1.0 + wiggle), 4)
 
 
 def simulated_bars(ticker: str, exchange: str, start: dt.date, end: dt.date, clock: MarketClock) -> pd.DataFrame:
-    """The full simulated history of one symbol up to `end`.
+    """The full simulated history of one stock (not a pair: see `simulated_series`) up to `end`, in the major unit
+    of its currency (VOD.L in GBP), as the provider serves it.
 
-    Cached: the same inputs give the same frame, which callers must not modify.
+    Cached for a symbol quoted in a major unit: the same inputs give the same frame, which callers must not modify.
     """
-    return _simulated_bars(ticker, exchange, start, end, clock)
+    _, divisor = major_currency(listed_currency(ticker))
+    return _in_major_unit(_listed_bars(ticker, exchange, start, end, clock), divisor)
+
+
+def simulated_series(ticker: str, start: dt.date, end: dt.date, clock: MarketClock) -> tuple[pd.DataFrame, str]:
+    """(the daily bars the provider serves for any symbol, exchange-rate pairs too, up to `end`; their currency),
+    on the symbol's own calendar, without today's intraday move. SymbolNotFoundError for an unknown pair."""
+    pair = fx_pair(ticker)
+    if pair is None:
+        exchange = exchange_for(ticker)
+        return simulated_bars(ticker, exchange, start, end, clock), str(major_currency(listed_currency(ticker))[0])
+    if not is_known(pair):
+        raise SymbolNotFoundError(f"{ticker}: no such currency pair (demo)")
+    return simulated_rates(pair, start, end, clock), pair[1]
+
+
+def _in_major_unit(bars: pd.DataFrame, divisor: float) -> pd.DataFrame:
+    if divisor == 1.0:
+        return bars
+    return bars.assign(close=bars["close"] / divisor, dividend=bars["dividend"] / divisor)
 
 
 # Small: each entry is a whole history (~200 KB); regenerating one costs a few ms, holding 500 costs 100 MB.
 @lru_cache(maxsize=64)
-def _simulated_bars(ticker: str, exchange: str, start: dt.date, end: dt.date, clock: MarketClock) -> pd.DataFrame:
+def _listed_bars(ticker: str, exchange: str, start: dt.date, end: dt.date, clock: MarketClock) -> pd.DataFrame:
+    """The history in the unit the exchange quotes (VOD.L in pence), rounded there as the exchange would."""
     # The path is always generated through REFERENCE_DAY and then cut at `end`: the scaling below anchors on
     # that day, so a history that ends earlier is still a prefix of the one that ends later (cached bars and
     # a later tail fetch must agree).
@@ -199,7 +245,8 @@ def _simulated_bars(ticker: str, exchange: str, start: dt.date, end: dt.date, cl
     rng = np.random.default_rng(_seed(ticker))
     annual_return = rng.uniform(0.02, 0.14)
     volatility = rng.uniform(0.010, 0.024)
-    reference_price = rng.uniform(25.0, 350.0)
+    drawn = rng.uniform(25.0, 350.0)  # drawn for every symbol, so the returns below are the same whatever the level
+    reference_price = REFERENCE_PRICES.get(ticker, drawn * PRICE_SCALE.get(listed_currency(ticker), 1.0))
     # Log-returns with the Ito correction, so the expected yearly growth is `annual_return`.
     drift = np.log1p(annual_return) / 252 - volatility**2 / 2
     returns = rng.normal(drift, volatility, size=len(sessions))

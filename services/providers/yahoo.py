@@ -15,8 +15,8 @@ How we keep it to one HTTP request per symbol (after the one-time cookie and cru
 Yahoo's answers are not what the contract wants as is, so we convert:
 - "Close" and "Dividends" are adjusted for every split up to now; we multiply back by the splits after each
   day, so `close` is the price as traded and a cached bar never changes.
-- Prices in minor units (GBp pence on most .L tickers, ZAc, ILA) are divided by 100 and reported in the major
-  currency, as the ledger records them.
+- Prices in minor units (GBp/GBX pence on most .L tickers, ZAc, ILA) are divided by 100 and reported in the major
+  currency, as the ledger records them (services/providers/currency.py, shared with the demo provider).
 
 When Yahoo cannot be reached at all (no DNS, connection refused, a timeout while connecting), every fetch fails
 with `UnreachableError`, and the price service's circuit breaker stops asking. yfinance itself logs a warning
@@ -49,11 +49,11 @@ from services.providers.base import (
     TickerHistory,
     empty_bars,
 )
+from services.providers.currency import major_currency
 from services.providers.yahoo_errors import classify_error
 from services.providers.yahoo_parsing import (
     as_traded_bars,
     finite_number,
-    major_currency,
     previous_close,
     scaled,
     utc_time,
@@ -63,11 +63,18 @@ log = logging.getLogger(__name__)
 
 CHART_PATH = "/v8/finance/chart/"
 
-_SUFFIX_TIMEZONES = {".L": "Europe/London", ".TO": "America/Toronto"}
+_SUFFIX_TIMEZONES = {
+    ".L": "Europe/London", ".TO": "America/Toronto", ".DE": "Europe/Berlin", ".PA": "Europe/Paris",
+    ".AS": "Europe/Amsterdam", ".MI": "Europe/Rome", ".MC": "Europe/Madrid", ".SW": "Europe/Zurich",
+    ".T": "Asia/Tokyo", ".AX": "Australia/Sydney", ".HK": "Asia/Hong_Kong", ".JO": "Africa/Johannesburg",
+    ".TA": "Asia/Jerusalem",
+    "=X": "Europe/London",  # exchange-rate pairs: Yahoo's CCY exchange
+}
 
 
 def default_exchange_tz(ticker: str) -> str:
-    """The IANA timezone of the exchange a Yahoo symbol trades on, from its suffix (New York if none)."""
+    """The IANA timezone of the exchange a Yahoo symbol trades on, from its suffix (New York if none); Yahoo's
+    answer corrects a wrong guess for the next request."""
     for suffix, tz in _SUFFIX_TIMEZONES.items():
         if ticker.endswith(suffix):
             return tz

@@ -1,5 +1,6 @@
 """Yahoo's chart answers in the contract's terms (yahoo.py's parsing half): bars as traded, the previous close
-on today's share basis, prices in the major currency unit, and finite numbers or None.
+on today's share basis, prices in the major currency unit (the divisor comes from services/providers/currency.py's
+`major_currency`, the rule the demo provider follows too), and finite numbers or None.
 """
 
 from __future__ import annotations
@@ -10,11 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
-
-# Yahoo quotes these in the minor unit; the ledger and the dashboard use the major one.
-MINOR_CURRENCIES: dict[str, tuple[str, float]] = {
-    "GBp": ("GBP", 100.0), "ZAc": ("ZAR", 100.0), "ILA": ("ILS", 100.0),
-}
 
 
 def as_traded_bars(frame: pd.DataFrame, divisor: float = 1.0) -> pd.DataFrame:
@@ -47,12 +43,6 @@ def previous_close(frame: pd.DataFrame | None, meta: Mapping[str, Any], divisor:
     if frame is not None and len(frame) == 1:
         return scaled(meta.get("chartPreviousClose"), divisor)
     return scaled(meta.get("previousClose"), divisor)  # only in range=1d answers; else unknown
-
-
-def major_currency(currency: str | None) -> tuple[str | None, float]:
-    if currency in MINOR_CURRENCIES:
-        return MINOR_CURRENCIES[currency]
-    return currency, 1.0
 
 
 def finite_number(value: Any) -> float | None:

@@ -9,7 +9,9 @@ import pytest
 
 from services.models import Quote
 from services.price_cache import FailureRecord, PriceCache
+from services.price_planning import Need
 from services.providers.base import empty_bars
+from services.providers.demo import DemoProvider
 
 UTC = dt.UTC
 
@@ -116,3 +118,22 @@ def test_has_bars_and_tickers_with_quotes(price_cache):
     assert price_cache.has_bars("AAA")  # even none: a fetch that found no session
     price_cache.put_quote(QUOTE)
     assert price_cache.tickers_with_quotes() == ["AAA"]
+
+
+def test_quote_currencies_survive_a_cold_fetch_and_a_warm_read(price_cache, settings, clock, make_service):
+    # Cold: the price service fetches from the demo provider and stores what it answers. Warm: another process
+    # reads the store. Each quote keeps the currency it was served in (VOD.L's pence as pounds), and the bars the
+    # same unit, so the two agree.
+    start = clock.now().date() - dt.timedelta(days=10)
+    tickers = {"VOD.L": "GBP", "SAP.DE": "EUR", "EURUSD=X": "USD", "USDJPY=X": "JPY", "AAPL": "USD"}
+    make_service(DemoProvider(clock), price_cache).fetch_prices_parallel({t: Need(start) for t in tickers})
+
+    other = PriceCache(settings.cache_dir)
+    try:
+        for ticker, currency in tickers.items():
+            quote = other.get_quote(ticker)
+            assert quote is not None and quote.currency == currency, (ticker, quote)
+            assert quote.price == other.get_bars(ticker)["close"].iloc[-1]
+        assert 0.3 < other.get_quote("VOD.L").price < 1.5  # pounds, not pence
+    finally:
+        other.close()

@@ -67,6 +67,21 @@ def table() -> dict[str, FakeSymbol]:
             [Bar(D(2024, 6, 3), 80.0), Bar(D(2024, 6, 4), 81.0)],
             regular_market_price=81.0, regular_market_time=dt.datetime(2024, 6, 4, 20, 0, tzinfo=UTC),
             close_before_table=79.0, currency="CAD", timezone="America/Toronto"),
+        # Xetra, in euros.
+        "SAP.DE": FakeSymbol(
+            [Bar(D(2024, 6, 3), 170.5), Bar(D(2024, 6, 4), 171.25, dividend=2.2)],
+            regular_market_price=171.25, regular_market_time=dt.datetime(2024, 6, 4, 15, 35, tzinfo=UTC),
+            close_before_table=169.0, currency="EUR", timezone="Europe/Berlin"),
+        # London in pence under the name some feeds use for it (GBX, not Yahoo's usual GBp).
+        "BARC.L": FakeSymbol(
+            [Bar(D(2024, 6, 3), 212.4), Bar(D(2024, 6, 4), 215.0)],
+            regular_market_price=215.0, regular_market_time=dt.datetime(2024, 6, 4, 15, 30, tzinfo=UTC),
+            close_before_table=210.0, currency="GBX", timezone="Europe/London"),
+        # A pair: Yahoo reports the currency it is quoted in (USD per euro), on its CCY exchange in London time.
+        "EURUSD=X": FakeSymbol(
+            [Bar(D(2024, 6, 3), 1.0850, volume=0), Bar(D(2024, 6, 4), 1.0872, volume=0)],
+            regular_market_price=1.0872, regular_market_time=dt.datetime(2024, 6, 4, 22, 59, tzinfo=UTC),
+            close_before_table=1.0841, currency="USD", timezone="Europe/London", instrument_type="CURRENCY"),
         "FAIL": FakeSymbol(
             [Bar(D(2024, 6, 3), 10.0)],
             regular_market_price=10.0, regular_market_time=dt.datetime(2024, 6, 3, 20, 0, tzinfo=UTC),
@@ -137,6 +152,13 @@ def dates(*days: str) -> pd.DatetimeIndex:
                  [0.705, 0.712], [0.0, 0.025], [1.0, 1.0], id="pence-to-pounds"),
     pytest.param("SHOP.TO", JUNE_1, ["2024-06-03", "2024-06-04"],
                  [80.0, 81.0], [0.0, 0.0], [1.0, 1.0], id="toronto"),
+    # Euros as sent; GBX pence / 100 (212.4p = 2.124 GBP); a pair's rate as sent.
+    pytest.param("SAP.DE", JUNE_1, ["2024-06-03", "2024-06-04"],
+                 [170.5, 171.25], [0.0, 2.2], [1.0, 1.0], id="euro"),
+    pytest.param("BARC.L", JUNE_1, ["2024-06-03", "2024-06-04"],
+                 [2.124, 2.15], [0.0, 0.0], [1.0, 1.0], id="gbx-to-pounds"),
+    pytest.param("EURUSD=X", JUNE_1, ["2024-06-03", "2024-06-04"],
+                 [1.0850, 1.0872], [0.0, 0.0], [1.0, 1.0], id="fx-pair"),
 ])
 def test_bars_are_as_traded(provider, ticker, start, days, close, dividend, split):
     bars = history(provider, ticker, start).bars
@@ -159,6 +181,10 @@ def test_bars_are_as_traded(provider, ticker, start, days, close, dividend, spli
                  id="split-today-compares-like-with-like"),
     pytest.param("VOD.L", JUNE_1, 0.712, 0.705, "GBP", dt.datetime(2024, 6, 4, 15, 30, tzinfo=UTC), id="gbp"),
     pytest.param("SHOP.TO", JUNE_1, 81.0, 80.0, "CAD", dt.datetime(2024, 6, 4, 20, 0, tzinfo=UTC), id="cad"),
+    pytest.param("SAP.DE", JUNE_1, 171.25, 170.5, "EUR", dt.datetime(2024, 6, 4, 15, 35, tzinfo=UTC), id="eur"),
+    pytest.param("BARC.L", JUNE_1, 2.15, 2.124, "GBP", dt.datetime(2024, 6, 4, 15, 30, tzinfo=UTC), id="gbx"),
+    pytest.param("EURUSD=X", JUNE_1, 1.0872, 1.0850, "USD", dt.datetime(2024, 6, 4, 22, 59, tzinfo=UTC),
+                 id="fx-pair-in-its-quote-currency"),
     # One bar: chartPreviousClose, the close before the range (5 June's 52.0), is the session before it.
     pytest.param("AAPL", D(2024, 6, 6), 53.5, 52.0, "USD", dt.datetime(2024, 6, 6, 20, 0, tzinfo=UTC),
                  id="one-bar-uses-chart-previous-close"),
@@ -381,6 +407,9 @@ def test_default_exchange_timezones():
     assert default_exchange_tz("VOD.L") == "Europe/London"
     assert default_exchange_tz("SHOP.TO") == "America/Toronto"
     assert default_exchange_tz("^GSPC") == "America/New_York"
+    assert default_exchange_tz("SAP.DE") == "Europe/Berlin"
+    assert default_exchange_tz("7203.T") == "Asia/Tokyo"
+    assert default_exchange_tz("EURUSD=X") == "Europe/London"
 
 
 # -- logging while Yahoo is unreachable (issue 11) -----------------------------------------------------------------

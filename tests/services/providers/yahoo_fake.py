@@ -31,8 +31,10 @@ CRUMB = "fake-crumb-Xy1"
 VALID_RANGES = ["1d", "5d", "1mo", "3mo", "6mo", "1y", "2y", "5y", "10y", "ytd", "max"]
 # Regular session hours (local) per exchange timezone; daily bars are stamped with the session's open.
 SESSIONS = {"America/New_York": ((9, 30), (16, 0)), "Europe/London": ((8, 0), (16, 30)),
-            "America/Toronto": ((9, 30), (16, 0))}
-EXCHANGES = {"America/New_York": "NMS", "Europe/London": "LSE", "America/Toronto": "TOR"}
+            "America/Toronto": ((9, 30), (16, 0)), "Europe/Berlin": ((9, 0), (17, 30))}
+EXCHANGES = {"America/New_York": "NMS", "Europe/London": "LSE", "America/Toronto": "TOR", "Europe/Berlin": "GER"}
+# Exchange-rate pairs (EURUSD=X): Yahoo's "CCY" exchange in London time, daily bars stamped at midnight.
+CURRENCY_SESSION = ((0, 0), (23, 59))
 
 # Yahoo's answers, byte for byte where it matters to yfinance.
 DELISTED_BODY = {"chart": {"result": None, "error": {
@@ -66,7 +68,7 @@ class FakeSymbol:
     close_before_table: float  # Yahoo's close of the session before the first bar of `bars`
     currency: str = "USD"
     timezone: str = "America/New_York"
-    instrument_type: str = "EQUITY"
+    instrument_type: str = "EQUITY"  # "CURRENCY" for a pair: the CCY exchange and its all-day session
     failure: str | None = None  # None, "429", "404", "500", "500json", "timeout"
 
 
@@ -78,7 +80,9 @@ def _timestamp(day: dt.date, hour_minute: tuple[int, int], tz: str) -> int:
 def chart_json(symbol: str, fake: FakeSymbol, period1: int, period2: int) -> dict:
     """Yahoo's v8 chart answer: the daily bars stamped in [period1, period2) (epoch seconds)."""
     tz = ZoneInfo(fake.timezone)
-    opens_at, closes_at = SESSIONS[fake.timezone]
+    pair = fake.instrument_type == "CURRENCY"
+    opens_at, closes_at = CURRENCY_SESSION if pair else SESSIONS[fake.timezone]
+    exchange = "CCY" if pair else EXCHANGES[fake.timezone]
     bars = [b for b in fake.bars if period1 <= _timestamp(b.day, opens_at, fake.timezone) < period2]
     # chartPreviousClose is the close of the last session BEFORE the range (Yahoo: before period1).
     earlier = [b for b in fake.bars if _timestamp(b.day, opens_at, fake.timezone) < period1]
@@ -94,8 +98,8 @@ def chart_json(symbol: str, fake: FakeSymbol, period1: int, period2: int) -> dic
                 "end": _timestamp(day, hour_minute_end, fake.timezone)}
 
     meta = {
-        "currency": fake.currency, "symbol": symbol, "exchangeName": EXCHANGES[fake.timezone],
-        "fullExchangeName": EXCHANGES[fake.timezone], "instrumentType": fake.instrument_type,
+        "currency": fake.currency, "symbol": symbol, "exchangeName": exchange,
+        "fullExchangeName": exchange, "instrumentType": fake.instrument_type,
         "firstTradeDate": 345479400, "regularMarketTime": int(fake.regular_market_time.timestamp()),
         "hasPrePostMarketData": True, "gmtoffset": gmtoffset, "timezone": market_local.tzname(),
         "exchangeTimezoneName": fake.timezone, "regularMarketPrice": fake.regular_market_price,
@@ -104,7 +108,7 @@ def chart_json(symbol: str, fake: FakeSymbol, period1: int, period2: int) -> dic
         "shortName": symbol, "chartPreviousClose": chart_previous_close, "priceHint": 2,
         # Daily answers carry currentTradingPeriod; the tradingPeriods list only comes with intraday ones.
         "currentTradingPeriod": {"pre": period((4, 0), opens_at), "regular": period(opens_at, closes_at),
-                                 "post": period(closes_at, (20, 0))},
+                                 "post": period(closes_at, CURRENCY_SESSION[1] if pair else (20, 0))},
         "dataGranularity": "1d", "range": "", "validRanges": VALID_RANGES,
     }
     result: dict = {"meta": meta}
