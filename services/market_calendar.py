@@ -89,11 +89,18 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NEVER = datetime.max.replace(tzinfo=UTC)
 
 
+FX_EXCHANGE = "24/5"  # exchange-rate pairs
+
+
 def exchange_for(ticker: str) -> str:
     """The calendar code of a Yahoo ticker: its suffix after the last '.' decides, else DEFAULT_EXCHANGE.
 
-    Tickers without a known suffix (`BRK-B`, indices like `^GSPC`, currencies like `EURUSD=X`) use XNYS.
+    Exchange-rate pairs (`EURUSD=X`, `JPY=X`) trade around the clock on weekdays: exchange_calendars' `24/5`
+    (their quotes keep moving after New York's close, and they have bars on US holidays). Other tickers without a
+    known suffix (`BRK-B`, indices like `^GSPC`) use XNYS.
     """
+    if ticker.strip().upper().endswith("=X"):
+        return FX_EXCHANGE
     base, dot, suffix = ticker.strip().upper().rpartition(".")
     if not dot or not base:
         return DEFAULT_EXCHANGE

@@ -41,7 +41,8 @@ def utc(text: str) -> datetime:
         ("BRK-B", "XNYS"),
         ("BRK.B", "XNYS"),  # a class-share dot, not an exchange suffix
         ("^GSPC", "XNYS"),
-        ("EURUSD=X", "XNYS"),
+        ("EURUSD=X", "24/5"),  # exchange rates trade around the clock on weekdays
+        ("jpy=x", "24/5"),
         ("GC=F", "XNYS"),
         ("BTC-USD", "XNYS"),
         ("", "XNYS"),

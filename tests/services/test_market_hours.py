@@ -431,3 +431,13 @@ def test_calendar_with_a_recorded_end_degrades_to_the_ttl():
         clock.state("XSES")
     # Within its recorded years it still follows the calendar (Singapore: 01:00-09:00 UTC).
     assert clock.fresh_until("D05.SI", utc("2026-12-30 12:00")) == utc("2026-12-31 01:00")
+
+
+def test_exchange_rate_pairs_trade_through_new_yorks_evening_and_us_holidays_but_not_weekends():
+    clock = MarketClock()
+    # Tuesday 8 July 2025, 23:00 UTC: New York closed at 20:00 UTC, EURUSD=X still trades.
+    assert clock.state("XNYS", datetime(2025, 7, 8, 23, 0, tzinfo=UTC)).is_open is False
+    assert clock.state("24/5", datetime(2025, 7, 8, 23, 0, tzinfo=UTC)).is_open is True
+    # Friday 4 July 2025 (US Independence Day): pairs trade; Saturday 5 July: they do not.
+    assert clock.state("24/5", datetime(2025, 7, 4, 15, 0, tzinfo=UTC)).is_open is True
+    assert clock.state("24/5", datetime(2025, 7, 5, 15, 0, tzinfo=UTC)).is_open is False
