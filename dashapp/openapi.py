@@ -52,6 +52,12 @@ _SCHEMAS: dict[str, dict] = {
         "price": {"type": "number", "minimum": 0},
         "fees": {"type": "number", "minimum": 0},
         "note": {"type": "string", "maxLength": 500},
+        "currency": {"type": ["string", "null"], "pattern": "^[A-Z]{3}$",
+                     "description": "the currency of price and fees, always a major unit (pence given as GBp are "
+                                    "stored as GBP / 100); null: the instrument's quote currency"},
+        "fx_rate": {"type": ["number", "null"], "exclusiveMinimum": 0,
+                    "description": "transaction currency -> the portfolio's base currency on that day; null: the "
+                                   "day's rate of the pair"},
     }),
     "TransactionInput": {
         "type": "object",
@@ -70,6 +76,16 @@ _SCHEMAS: dict[str, dict] = {
                      "examples": [0, 4.95, "0.0001", None]},
             "note": {"type": "string", "maxLength": 500, "description": "shown as text (never as HTML)",
                      "examples": ["=cmd()", "<script>x()</script>", "dividend reinvested"]},
+            "currency": {"type": ["string", "null"],
+                         "description": "of price and fees: a 3-letter code (any case; stored upper case), or a "
+                                        "minor unit: GBp or GBX (pence; GBP is pounds), ZAc (cents), ILA (agorot), "
+                                        "whose price and fees are divided by 100 exactly and stored as GBP, ZAR, "
+                                        "ILS. Null or empty: the instrument's quote currency",
+                         "examples": ["EUR", "usd", "GBp", "GBX", "ZAc", "ILA", None]},
+            "fx_rate": {"type": ["number", "string", "null"],
+                        "description": "> 0, at most 10 decimal places: one unit of the transaction's currency in "
+                                       "the portfolio's base currency on that day. Null or empty: the day's rate",
+                        "examples": [1.0825, "0.0067567568", None]},
         },
         "required": ["date", "ticker", "type", "quantity"],
     },
@@ -188,14 +204,16 @@ _PATHS: dict[str, dict] = {
         }, body={"required": True, "content": {
             "text/csv": {"schema": {"type": "string",
                                     "description": "UTF-8 (a BOM is allowed); header date,ticker,type,quantity,"
-                                                   "price[,fees][,note] in any order and case"}},
+                                                   "price[,fees][,note][,currency][,fx_rate] in any order and "
+                                                   "case"}},
             "multipart/form-data": {"schema": _obj({"file": {"type": "string", "contentMediaType": "text/csv"}})},
         }}),
     },
     "/api/portfolios/{portfolio_id}/export": {
         "parameters": [_PORTFOLIO_ID],
         "get": _op("exportCsv", "The ledger as CSV; text cells starting with = + - @ are prefixed with '", {
-            "200": {"description": "a CSV that imports back to the same ledger",
+            "200": {"description": "a CSV that imports back to the same ledger; header date,ticker,type,"
+                                   "quantity,price,fees,note,currency,fx_rate (empty cells: not given)",
                     "content": {"text/csv": {"schema": {"type": "string"}}}},
             "404": _NOT_FOUND}),
     },

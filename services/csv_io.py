@@ -1,8 +1,11 @@
 """Reading and writing a ledger as CSV (docs/ARCHITECTURE.md, "Ledger semantics"); each row is checked by
 `transaction_input`.
 
-Pure: no database, no I/O beyond the strings handed in. Header `date,ticker,type,quantity,price,fees,note`
-(case-insensitive, any order, `fees` and `note` optional); a file at most `max_rows` rows.
+Pure: no database, no I/O beyond the strings handed in. Header `date,ticker,type,quantity,price,fees,note,
+currency,fx_rate` (case-insensitive, any order; `fees`, `note`, `currency` and `fx_rate` optional, so a file
+written before the last two existed imports as it always did; a column of any other name is refused, as it
+always was: a misspelt `fx rate` must not be dropped in silence); a file at most `max_rows` rows. An empty cell
+is a value not given. The export always writes all nine columns, the two new ones last.
 
 Spreadsheet formula injection (https://owasp.org/www-community/attacks/CSV_Injection): a text cell that
 starts with = + - @ is exported with a leading `'`, and one such `'` is stripped on import. The rule also
@@ -24,7 +27,7 @@ __all__ = ["COLUMNS", "DEFAULT_MAX_ROWS", "REQUIRED_COLUMNS", "ErrorTally", "esc
            "parse_transactions_csv_lines", "plain_decimal", "rows_rejected", "unescape_cell", "validate_transaction",
            "write_transactions_csv"]
 
-COLUMNS: tuple[str, ...] = ("date", "ticker", "type", "quantity", "price", "fees", "note")
+COLUMNS: tuple[str, ...] = ("date", "ticker", "type", "quantity", "price", "fees", "note", "currency", "fx_rate")
 REQUIRED_COLUMNS: frozenset[str] = frozenset({"date", "ticker", "type", "quantity", "price"})
 DEFAULT_MAX_ROWS = 100_000
 
@@ -162,5 +165,7 @@ def write_transactions_csv(transactions: Iterable[Transaction]) -> str:
             plain_decimal(t.price),
             plain_decimal(t.fees),
             escape_cell(t.note),
+            t.currency or "",
+            "" if t.fx_rate is None else plain_decimal(t.fx_rate),
         ])
     return out.getvalue()

@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -229,7 +230,9 @@ class Ledger:
     def update_transaction(self, portfolio_id: int, transaction_id: int, data: Mapping[str, object]) -> Transaction:
         """Change one transaction, validated exactly as `add_transaction` validates a new one.
 
-        Keys of `data` that are absent keep their stored values (so a full object and a partial one both work).
+        Keys of `data` that are absent keep their stored values (so a full object and a partial one both work);
+        `currency` and `fx_rate` are editable like the rest (null or "" unsets one; see `rules.editable_values`
+        for a minor unit such as GBp).
         Refused with a ValidationError, changing nothing, when a value is invalid, when the changed transaction
         would sell more than is held, or when it would leave another SELL (named by id) short.
         """
@@ -244,9 +247,7 @@ class Ledger:
             changed, errors = validate_transaction(merged)
             if changed is None:
                 raise ValidationError("transaction rejected", errors)
-            changed = Transaction(date=changed.date, ticker=changed.ticker, type=changed.type,
-                                  quantity=changed.quantity, price=changed.price, fees=changed.fees,
-                                  note=changed.note, id=transaction_id, portfolio_id=portfolio_id)
+            changed = replace(changed, id=transaction_id, portfolio_id=portfolio_id)
             # Replayed in the order the ledger will list it: by (date, id), and the id does not change.
             after = sorted([*existing[:position], changed, *existing[position + 1:]], key=lambda t: (t.date, t.id))
             rules.refuse_edited_oversells(existing, after, changed)

@@ -6,7 +6,12 @@ Each step looks at the database as it is (no version table to drift from it), so
   --adopt-local` hands them to an account);
 - SQLite tables made before AUTOINCREMENT are rebuilt with it: SQLite otherwise gives the next row the largest
   id plus one, so deleting the newest portfolio and creating another reused its id, and anything cached under
-  that id (a worker's memo, a chart, an open page) showed the deleted portfolio's holdings.
+  that id (a worker's memo, a chart, an open page) showed the deleted portfolio's holdings;
+- columns added to a table after it was first made (the transactions' `currency` and `fx_rate`, issue 14) are
+  added with `ALTER TABLE ... ADD COLUMN` (SQLite and Postgres), each only when the table lacks it, as NULL for
+  the rows already there (NULL: not given). This step runs after the rebuild, which makes its tables from the
+  models with every column and copies the old columns by name: a table rebuilt has them all already, one that
+  needed no rebuild gets them here.
 Callers hold the init lock (gunicorn's workers boot together).
 """
 
@@ -21,13 +26,36 @@ from services.ledger_schema import Base
 log = logging.getLogger(__name__)
 # Parents before children: a child's copy must find its parent rows.
 _AUTOINCREMENT_TABLES = ("portfolios", "transactions")
+# Nullable columns added to a table after its first release, by table (they must be nullable: old rows get NULL).
+_ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"transactions": ("currency", "fx_rate")}
 
 
 def upgrade(engine: Engine) -> None:
     """Create what is missing and rebuild what is outdated, in place."""
     if engine.dialect.name == "sqlite":
         _add_sqlite_autoincrement(engine)
+    _add_missing_columns(engine)
     Base.metadata.create_all(engine)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add the columns of `_ADDED_COLUMNS` that an existing table lacks (a missing table is create_all's)."""
+    inspector = inspect(engine)
+    missing = []
+    for table, names in _ADDED_COLUMNS.items():
+        if not inspector.has_table(table):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table)}
+        missing += [Base.metadata.tables[table].columns[name] for name in names if name not in present]
+    if not missing:
+        return
+    log.info("adding column(s) %s", ", ".join(f"{c.table.name}.{c.name}" for c in missing))
+    # Postgres also says IF NOT EXISTS: a second machine starting at the same moment does not hold our file lock.
+    guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
+    with engine.begin() as connection:
+        for column in missing:
+            kind = column.type.compile(dialect=engine.dialect)
+            connection.exec_driver_sql(f'ALTER TABLE "{column.table.name}" ADD COLUMN {guard}"{column.name}" {kind}')
 
 
 def _needs_autoincrement(engine: Engine) -> list[str]:

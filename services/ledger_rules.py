@@ -23,7 +23,8 @@ from services.models import (
 from services.replay import Oversell, oversells
 from services.transaction_input import text_problem
 
-EDITABLE_FIELDS = ("date", "ticker", "type", "quantity", "price", "fees", "note")  # a transaction's values
+# A transaction's values (what PATCH may change; `currency` or `fx_rate` given as null or "" unsets it).
+EDITABLE_FIELDS = ("date", "ticker", "type", "quantity", "price", "fees", "note", "currency", "fx_rate")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 # Ids are 64-bit integers in every database we run on. A larger one (any number fits in a URL) is no id at all:
 # sqlite3 raises OverflowError binding it ("Python int too large to convert to SQLite INTEGER"), a 500.
@@ -80,10 +81,21 @@ def _message(o: Oversell) -> str:
 
 
 def editable_values(transaction: Transaction) -> dict[str, object]:
-    """A stored transaction as the input `validate_transaction` takes (exact decimal text, not floats)."""
-    return {"date": transaction.date.isoformat(), "ticker": transaction.ticker, "type": transaction.type,
-            "quantity": plain_decimal(transaction.quantity), "price": plain_decimal(transaction.price),
-            "fees": plain_decimal(transaction.fees), "note": transaction.note}
+    """A stored transaction as the input `validate_transaction` takes (exact decimal text, not floats).
+
+    `currency` and `fx_rate` only when set (absent is "not given", as a NULL is). The stored currency is a major
+    unit, so the stored amounts are read back as they are; an edit that gives a minor unit (GBp) says that the
+    amounts, stored or given with it, are in that unit: they are divided by 100.
+    """
+    values: dict[str, object] = {
+        "date": transaction.date.isoformat(), "ticker": transaction.ticker, "type": transaction.type,
+        "quantity": plain_decimal(transaction.quantity), "price": plain_decimal(transaction.price),
+        "fees": plain_decimal(transaction.fees), "note": transaction.note}
+    if transaction.currency is not None:
+        values["currency"] = transaction.currency
+    if transaction.fx_rate is not None:
+        values["fx_rate"] = plain_decimal(transaction.fx_rate)
+    return values
 
 
 def new_oversells(before: Sequence[Transaction], after: Sequence[Transaction]) -> list[tuple[int, Oversell]]:

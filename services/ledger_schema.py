@@ -90,18 +90,22 @@ class TransactionRow(Base):
     fees: Mapped[Decimal] = mapped_column(ExactDecimal())
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Added after the first release (ledger_migrations adds them to an older table): NULL = not given.
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    fx_rate: Mapped[Decimal | None] = mapped_column(ExactDecimal(), nullable=True)
 
     def to_domain(self) -> Transaction:
         return Transaction(date=self.date, ticker=self.ticker, type=self.type, quantity=self.quantity,
                            price=self.price, fees=self.fees, note=self.note, id=self.id,
-                           portfolio_id=self.portfolio_id)
+                           portfolio_id=self.portfolio_id, currency=self.currency, fx_rate=self.fx_rate)
 
 
 def row_values(portfolio_id: int, transaction: Transaction) -> dict[str, Any]:
     """The column values of a new `TransactionRow` holding `transaction`."""
     return {"portfolio_id": portfolio_id, "date": transaction.date, "ticker": transaction.ticker,
             "type": transaction.type, "quantity": transaction.quantity, "price": transaction.price,
-            "fees": transaction.fees, "note": transaction.note, "created_at": utcnow()}
+            "fees": transaction.fees, "note": transaction.note, "currency": transaction.currency,
+            "fx_rate": transaction.fx_rate, "created_at": utcnow()}
 
 
 def load_transactions(session: Session, portfolio_id: int) -> list[Transaction]:
@@ -110,9 +114,9 @@ def load_transactions(session: Session, portfolio_id: int) -> list[Transaction]:
     table = TransactionRow.__table__
     rows = session.execute(
         select(table.c.id, table.c.date, table.c.ticker, table.c.type, table.c.quantity, table.c.price,
-               table.c.fees, table.c.note)
+               table.c.fees, table.c.note, table.c.currency, table.c.fx_rate)
         .where(table.c.portfolio_id == portfolio_id).order_by(table.c.date, table.c.id)
     )
     return [Transaction(date=day, ticker=ticker, type=kind, quantity=quantity, price=price, fees=fees,
-                        note=note, id=row_id, portfolio_id=portfolio_id)
-            for row_id, day, ticker, kind, quantity, price, fees, note in rows]
+                        note=note, id=row_id, portfolio_id=portfolio_id, currency=currency, fx_rate=fx_rate)
+            for row_id, day, ticker, kind, quantity, price, fees, note, currency, fx_rate in rows]

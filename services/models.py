@@ -22,6 +22,35 @@ def is_valid_ticker(symbol: str) -> bool:
     return bool(TICKER_PATTERN.match(symbol)) and ".." not in symbol and not symbol.endswith((".", "-"))
 
 
+# Currencies of a transaction's price and fees. An ISO 4217 code is three letters (stored upper case; "eur" is
+# EUR). Some exchanges quote in a minor unit, and brokers print prices the same way: those are read here and
+# stored as the major currency, the amounts divided by 100 (exactly: Decimal, no rounding). Case matters for
+# pence: `GBp` (lower-case p) is pence and `GBP` (or `gbp`) pounds, as Yahoo writes them; `GBX` in any case is
+# pence too. `ZAc` (South African cents) and `ILA` (Israeli agorot) are no ISO codes, so any case of them is the
+# minor unit.
+MINOR_UNITS: dict[str, str] = {"GBX": "GBP", "ZAC": "ZAR", "ILA": "ILS"}  # keyed upper case; plus `GBp`
+MINOR_UNITS_PER_MAJOR = 100
+_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+
+
+def read_currency(text: str) -> tuple[str | None, bool]:
+    """(the major currency code, whether `text` named its minor unit) of a currency as a user wrote it, or
+    (None, False) when it is no three-letter code: "GBp" -> ("GBP", True), "gbx" -> ("GBP", True),
+    "GBP" -> ("GBP", False), "usd" -> ("USD", False)."""
+    code = text.strip()
+    if code == "GBp":
+        return "GBP", True
+    upper = code.upper()
+    if upper in MINOR_UNITS:
+        return MINOR_UNITS[upper], True
+    return (upper, False) if _CURRENCY_CODE.match(upper) else (None, False)
+
+
+def in_major_unit(amount: Decimal) -> Decimal:
+    """An amount in a minor unit (pence, cents, agorot) in the major one, exactly: 1234.5 -> 12.345."""
+    return Decimal(plain_decimal(amount.scaleb(-2)))
+
+
 def plain_decimal(value: Decimal) -> str:
     """`value` without exponent or trailing zeros: 10, 0.5, 123.45 (never 1E+1 or 0.50)."""
     text = format(value, "f")
@@ -46,7 +75,11 @@ class Portfolio:
 
 @dataclass(frozen=True)
 class Transaction:
-    """One ledger row. Amounts are exact Decimals; `price` is 0 for a SPLIT."""
+    """One ledger row. Amounts are exact Decimals; `price` is 0 for a SPLIT.
+
+    `currency` is the currency of `price` and `fees` (always a major unit; None: the instrument's quote currency)
+    and `fx_rate` the rate from it to the portfolio's base currency on `date` (None: the day's rate of the pair).
+    """
 
     date: dt.date
     ticker: str
@@ -57,6 +90,8 @@ class Transaction:
     note: str = ""
     id: int | None = None
     portfolio_id: int | None = None
+    currency: str | None = None
+    fx_rate: Decimal | None = None
 
     def to_json(self) -> dict:
         return {
@@ -68,6 +103,8 @@ class Transaction:
             "price": float(self.price),
             "fees": float(self.fees),
             "note": self.note,
+            "currency": self.currency,
+            "fx_rate": None if self.fx_rate is None else float(self.fx_rate),
         }
 
 

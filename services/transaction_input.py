@@ -9,7 +9,13 @@ and to refuse typos rather than guess:
   each at most 1e12 and written as a plain number (no NaN, inf, thousands separators or underscores);
 - at most 8 decimal places for quantity (fractional shares, split ratios like 0.33333333) and price
   (sub-penny quotes), 4 for fees (fractions of a cent);
-- a number cell at most 40 characters, a note at most 500 characters; tickers follow `models.is_valid_ticker`.
+- a number cell at most 40 characters, a note at most 500 characters; tickers follow `models.is_valid_ticker`;
+- `currency` (optional; of price and fees) a three-letter code, or a minor unit (`GBp`/`GBX` pence, `ZAc`
+  cents, `ILA` agorot: see `models.read_currency`) whose price and fees are divided by 100 exactly and stored in
+  GBP, ZAR, ILS. The place limits apply to the amounts as written, so a GBP, ZAR or ILS amount may have two
+  places more (what pence give: 0.01 GBp is 0.0001 GBP), and an exported pence trade imports back unchanged;
+- `fx_rate` (optional; transaction currency -> base currency on that day) > 0, at most 10 decimal places (what
+  the ledger stores) and 1e12; given without a currency it converts from the instrument's quote currency.
 Amounts are parsed with `Decimal` from their text, never through float. A JSON float is read from its
 shortest repr (`repr(0.1) == '0.1'`), which is the number the sender wrote.
 """
@@ -22,13 +28,25 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
-from services.models import TRANSACTION_TYPES, FieldError, Transaction, is_valid_ticker, plain_decimal
+from services.models import (
+    MINOR_UNITS,
+    TRANSACTION_TYPES,
+    FieldError,
+    Transaction,
+    in_major_unit,
+    is_valid_ticker,
+    plain_decimal,
+    read_currency,
+)
 
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_AMOUNT = Decimal("1e12")
 QUANTITY_PLACES = 8
 PRICE_PLACES = 8
 FEES_PLACES = 4
+FX_RATE_PLACES = 10
+# Currencies whose prices are often written in their minor unit: two decimal places more in the major one.
+_MINOR_UNIT_MAJORS = frozenset(MINOR_UNITS.values())
 MAX_NUMBER_CHARS = 40
 MAX_NOTE_CHARS = 500
 
@@ -152,7 +170,7 @@ def validate_transaction(
     """Check one transaction (a CSV row by column name, or a JSON object) against the ledger rules.
 
     Returns the normalized `Transaction` and no errors, or None and every field error found.
-    Keys other than the seven columns (an "id" from the API, say) are ignored.
+    Keys other than the nine columns (an "id" from the API, say) are ignored.
     """
     errors: list[FieldError] = []
 
@@ -200,13 +218,26 @@ def validate_transaction(
         if problem:
             refuse("quantity", problem)
 
+    currency: str | None = None
+    minor = False
+    raw_currency = data.get("currency")
+    if not _is_blank(raw_currency):
+        if not isinstance(raw_currency, str):
+            refuse("currency", "must be text")
+        else:
+            currency, minor = read_currency(raw_currency)
+            if currency is None:
+                refuse("currency", "must be a 3-letter currency code like USD, or GBp, GBX, ZAc or ILA (minor units),"
+                                   f" got {_shown(raw_currency)}")
+    extra_places = 2 if currency in _MINOR_UNIT_MAJORS and not minor else 0
+
     price: Decimal | None = Decimal(0)
     raw_price = data.get("price")
     if _is_blank(raw_price):
         if kind in ("BUY", "SELL", "DIVIDEND"):
             refuse("price", f"is required for a {kind}")
     else:
-        price, problem = _parse_amount(raw_price, PRICE_PLACES)
+        price, problem = _parse_amount(raw_price, PRICE_PLACES + extra_places)
         if problem is None and price == 0 and kind in ("BUY", "SELL", "DIVIDEND"):
             problem = f"must be greater than 0 for a {kind}"
         if problem is None and kind == "SPLIT" and price != 0:
@@ -217,9 +248,18 @@ def validate_transaction(
     fees: Decimal | None = Decimal(0)
     raw_fees = data.get("fees")
     if not _is_blank(raw_fees):
-        fees, problem = _parse_amount(raw_fees, FEES_PLACES)
+        fees, problem = _parse_amount(raw_fees, FEES_PLACES + extra_places)
         if problem:
             refuse("fees", problem)
+
+    fx_rate: Decimal | None = None
+    raw_rate = data.get("fx_rate")
+    if not _is_blank(raw_rate):
+        fx_rate, problem = _parse_amount(raw_rate, FX_RATE_PLACES)
+        if problem is None and fx_rate == 0:
+            problem = "must be greater than 0"
+        if problem:
+            refuse("fx_rate", problem)
 
     note = ""
     raw_note = data.get("note")
@@ -238,6 +278,8 @@ def validate_transaction(
     if errors:
         return None, errors
     assert day is not None and quantity is not None and price is not None and fees is not None
+    if minor:  # pence, cents, agorot: stored in pounds, rand, shekels
+        price, fees = in_major_unit(price), in_major_unit(fees)
     transaction = Transaction(date=day, ticker=ticker, type=kind, quantity=quantity, price=price,
-                              fees=fees, note=note)
+                              fees=fees, note=note, currency=currency, fx_rate=fx_rate)
     return transaction, []

@@ -39,6 +39,15 @@ TXN_COLUMN_DEFS: list[dict] = [
      "valueFormatter": {"function": "stMoney(params.value, params.data.currency, false)"}},
     {"field": "fees", "headerName": "Fees", **_NUMBER,
      "valueFormatter": {"function": "stMoney(params.value, params.data.currency, false)"}},
+    # The transaction's own currency and rate (issue 14): empty when not given (the instrument's quote currency,
+    # the day's rate), every digit of a rate when given.
+    {"field": "currency_given", "headerName": "Currency", "width": 110, "filter": "agTextColumnFilter",
+     "cellDataType": "text", "valueFormatter": {"function": "params.value ? params.value : ''"},
+     "headerTooltip": "The currency of price and fees; empty: the instrument's quote currency"},
+    {"field": "fx_rate", "headerName": "FX rate", **_NUMBER,
+     "valueFormatter": {"function": "params.value == null ? '' : String(params.value)"},
+     "headerTooltip": "One unit of the transaction's currency in the portfolio's currency that day; empty: the "
+                      "day's rate"},
     {"field": "note", "headerName": "Note", "flex": 2, "minWidth": 140, "filter": "agTextColumnFilter",
      "cellDataType": "text"},
 ]
@@ -142,9 +151,13 @@ _CANCEL_CLASS = "btn btn-outline-secondary btn-sm ms-2"
 
 
 def txn_rows(transactions: list[dict], currency: str) -> list[dict]:
-    """The ledger's transactions (as `Transaction.to_json()`) with the currency the grid formats them in and
-    a string row id (AG Grid wants getRowId to return a string)."""
-    return [{**transaction, "currency": currency, "row_id": str(transaction["id"])} for transaction in transactions]
+    """The ledger's transactions (as `Transaction.to_json()`) with the currency the grid formats their price and
+    fees in (`currency`: the transaction's own, else the portfolio's `currency`), the currency the transaction
+    gives (`currency_given`, None when it gives none: the Currency column) and a string row id (AG Grid wants
+    getRowId to return a string)."""
+    return [{**transaction, "currency": transaction.get("currency") or currency,
+             "currency_given": transaction.get("currency"), "row_id": str(transaction["id"])}
+            for transaction in transactions]
 
 
 def decode_upload(contents: str) -> tuple[str | None, dict | None]:
@@ -267,8 +280,9 @@ def _upload(static: bool, max_bytes: int) -> html.Div:
                                    className="d-block mb-0"),
         html.Div(prompt, className="upload-area"))
     return html.Div([
-        html.P(["Columns: ", html.Code("date,ticker,type,quantity,price,fees,note"),
-                f" (fees and note optional), at most {megabytes(max_bytes)}. A file with any bad row imports nothing."],
+        html.P(["Columns: ", html.Code("date,ticker,type,quantity,price,fees,note,currency,fx_rate"),
+                " (fees, note, currency and fx_rate optional; currency GBp or GBX for prices in pence), at most "
+                f"{megabytes(max_bytes)}. A file with any bad row imports nothing."],
                className="small text-muted"),
         area,
         html.Div(id=ids.CSV_UPLOAD_RESULT, className="mt-2"),

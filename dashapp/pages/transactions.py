@@ -180,7 +180,9 @@ def edit_or_cancel(edit_clicks: int, cancel_clicks: int, selected: list[dict] | 
     shown = edit_values({"date": stored.date.isoformat(), "ticker": stored.ticker, "type": stored.type,
                          "quantity": plain_decimal(stored.quantity), "price": plain_decimal(stored.price),
                          "fees": plain_decimal(stored.fees), "note": stored.note})
-    message = _alert(f"Editing {_describe(stored)}: change the fields, then Save changes.", "info")
+    # The form has no currency or rate fields yet: an edit keeps them, and says in which currency the amounts are.
+    kept = f" Price and fees are in {stored.currency}." if stored.currency else ""
+    message = _alert(f"Editing {_describe(stored)}: change the fields, then Save changes.{kept}", "info")
     return stored.id, *[shown[f] for f in _FORM_VALUES], *_NO_ERRORS, message, None
 
 

@@ -125,12 +125,82 @@ def test_patch_changes_a_transaction(env):
     assert response.status_code == 200
     assert response.get_json() == {"transaction": {
         "id": bought["id"], "date": "2025-01-07", "ticker": "MSFT", "type": "BUY", "quantity": 12, "price": 101.5,
-        "fees": 1, "note": "fixed"}}
+        "fees": 1, "note": "fixed", "currency": None, "fx_rate": None}}
     partial = client.patch(f"/api/portfolios/{pid}/transactions/{bought['id']}", json={"note": ""})
     assert partial.status_code == 200 and partial.get_json()["transaction"]["note"] == ""
     assert partial.get_json()["transaction"]["quantity"] == 12  # what was not sent stays
     listed = client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"]
     assert listed == [partial.get_json()["transaction"]]
+
+
+def test_post_in_pence_stores_pounds_and_patch_sets_the_rate(env):
+    client, services, _ = env
+    pid = _portfolio(client)
+    created = client.post(f"/api/portfolios/{pid}/transactions", json={
+        "date": "2025-01-06", "ticker": "VOD.L", "type": "BUY", "quantity": 100, "price": 1234.5, "fees": "250",
+        "currency": "GBp"})
+    assert created.status_code == 201, created.get_json()
+    txn = created.get_json()["transaction"]
+    # 1234.5 pence = 12.345 pounds, 250 pence = 2.5 pounds; no rate given: null.
+    assert {k: txn[k] for k in ("price", "fees", "currency", "fx_rate")} == {
+        "price": 12.345, "fees": 2.5, "currency": "GBP", "fx_rate": None}
+    [stored] = services.ledger.list_transactions(pid)
+    assert (str(stored.price), str(stored.fees), stored.currency) == ("12.345", "2.5", "GBP")  # exact decimals
+
+    url = f"/api/portfolios/{pid}/transactions/{txn['id']}"
+    patched = client.patch(url, json={"fx_rate": "1.2687"})
+    assert patched.status_code == 200, patched.get_json()
+    assert patched.get_json()["transaction"] == {**txn, "fx_rate": 1.2687}
+    assert client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"] == [
+        patched.get_json()["transaction"]]
+    assert str(services.ledger.list_transactions(pid)[0].fx_rate) == "1.2687"
+
+    exported = client.get(f"/api/portfolios/{pid}/export").get_data(as_text=True)
+    assert exported.splitlines() == ["date,ticker,type,quantity,price,fees,note,currency,fx_rate",
+                                     "2025-01-06,VOD.L,BUY,100,12.345,2.5,,GBP,1.2687"]
+
+    unset = client.patch(url, json={"currency": None, "fx_rate": None})
+    assert unset.status_code == 200
+    assert unset.get_json()["transaction"] == {**txn, "currency": None, "fx_rate": None}
+
+
+@pytest.mark.parametrize(("body", "fragment"), [
+    ({"fx_rate": 0}, "greater than 0"),
+    ({"fx_rate": -1.2}, "negative"),
+    ({"fx_rate": "about 1.1"}, "not a number"),
+    ({"fx_rate": [1.1]}, "must be a number"),
+])
+def test_a_bad_fx_rate_is_422_naming_it_on_post_and_patch(env, body, fragment):
+    client, _, _ = env
+    pid = _portfolio(client)
+    base = {"date": "2025-01-06", "ticker": "SAP.DE", "type": "BUY", "quantity": 1, "price": 180, "currency": "EUR"}
+    response = client.post(f"/api/portfolios/{pid}/transactions", json={**base, **body})
+    assert response.status_code == 422
+    [error] = response.get_json()["errors"]
+    assert error["field"] == "fx_rate" and fragment in error["message"]
+    added = client.post(f"/api/portfolios/{pid}/transactions", json=base).get_json()["transaction"]
+    response = client.patch(f"/api/portfolios/{pid}/transactions/{added['id']}", json=body)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.get_json()["errors"]] == ["fx_rate"]
+    assert client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"] == [added]
+
+
+def test_a_bad_currency_is_422_naming_it(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    response = client.post(f"/api/portfolios/{pid}/transactions", json={
+        "date": "2025-01-06", "ticker": "SAP.DE", "type": "BUY", "quantity": 1, "price": 180, "currency": "euro"})
+    assert response.status_code == 422
+    assert [e["field"] for e in response.get_json()["errors"]] == ["currency"]
+
+
+def test_the_description_documents_currency_and_rate(env):
+    client, _, _ = env
+    schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    for name in ("Transaction", "TransactionInput", "TransactionPatch"):
+        assert {"currency", "fx_rate"} <= set(schemas[name]["properties"]), name
+    assert {"currency", "fx_rate"} <= set(schemas["Transaction"]["required"])  # always there, null when unset
+    assert "currency" not in schemas["TransactionInput"]["required"]
 
 
 def test_patch_refuses_bad_fields_and_short_sells_with_422_changing_nothing(env):

@@ -252,9 +252,9 @@ def test_export_writes_the_canonical_header_and_plain_numbers() -> None:
         Transaction(dt.date(2024, 2, 3), "AAPL", "SPLIT", Decimal("0.5"), Decimal("0E-10")),
     ]
     assert write_transactions_csv(transactions) == (
-        "date,ticker,type,quantity,price,fees,note\r\n"
-        "2024-01-02,AAPL,BUY,10,123.45,0.5,plain\r\n"
-        "2024-02-03,AAPL,SPLIT,0.5,0,0,\r\n"
+        "date,ticker,type,quantity,price,fees,note,currency,fx_rate\r\n"
+        "2024-01-02,AAPL,BUY,10,123.45,0.5,plain,,\r\n"
+        "2024-02-03,AAPL,SPLIT,0.5,0,0,,,\r\n"
     )
 
 
@@ -273,7 +273,7 @@ def test_formula_cells_are_escaped_and_come_back_unchanged(note: str, written: s
     assert unescape_cell(written) == note
     transaction = Transaction(dt.date(2024, 1, 2), "AAPL", "BUY", Decimal(1), Decimal(10), note=note)
     exported = write_transactions_csv([transaction])
-    assert exported.splitlines()[1].endswith("," + written)
+    assert exported.splitlines()[1].endswith("," + written + ",,")  # then the empty currency and fx_rate
     assert parse(exported) == [transaction]
 
 
@@ -287,6 +287,20 @@ transactions = st.builds(
     price=amounts,
     fees=st.decimals(min_value=0, max_value=Decimal("1e12"), places=4),
     note=st.text(max_size=500).map(str.strip).filter(lambda s: "\x00" not in s),
+    currency=st.sampled_from([None, "USD", "EUR", "JPY"]),
+    fx_rate=st.none() | st.decimals(min_value=Decimal("1e-10"), max_value=Decimal("1e12"), places=10),
+)
+# Pound, rand and shekel amounts may have two places more (what their minor units give once divided by 100).
+minor_unit_trades = st.builds(
+    Transaction,
+    date=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date.today()),
+    ticker=st.sampled_from(["VOD.L", "NPN.JO", "TEVA.TA"]),
+    type=st.sampled_from(["BUY", "SELL", "DIVIDEND"]),
+    quantity=amounts,
+    price=st.decimals(min_value=Decimal("1e-10"), max_value=Decimal("1e10"), places=10),
+    fees=st.decimals(min_value=0, max_value=Decimal("1e10"), places=6),
+    currency=st.sampled_from(["GBP", "ZAR", "ILS"]),
+    fx_rate=st.none() | st.decimals(min_value=Decimal("0.0000000001"), max_value=Decimal("100"), places=10),
 )
 
 
@@ -295,3 +309,103 @@ transactions = st.builds(
 @example([Transaction(dt.date(2000, 1, 1), "AAPL", "BUY", Decimal(1), Decimal(1), note='a,"b"\r\n\n=c')])
 def test_any_exported_ledger_imports_back_identical(ledger: list[Transaction]) -> None:
     assert parse(write_transactions_csv(ledger)) == ledger
+
+
+@given(st.lists(minor_unit_trades, max_size=5))
+@example([Transaction(dt.date(2024, 1, 2), "VOD.L", "BUY", Decimal(1), Decimal("0.0000000001"),
+                      Decimal("0.000001"), currency="GBP", fx_rate=Decimal("1.2345678901"))])
+def test_any_exported_pound_rand_or_shekel_ledger_imports_back_identical(ledger: list[Transaction]) -> None:
+    assert parse(write_transactions_csv(ledger)) == ledger
+
+
+# --- currency and fx_rate (issue 14) -------------------------------------------------------------------------
+
+def test_currency_and_rate_columns_are_optional_in_any_position_and_case() -> None:
+    text = ("FX_RATE,date,ticker,Currency,type,quantity,price\n"
+            "1.0825,2024-03-04,SAP.DE,eur,BUY,2,180.5\n"
+            ",2024-03-05,AAPL,,BUY,1,170\n"  # empty cells: not given
+            "0.79,2024-03-06,AAPL,,BUY,1,171\n")  # a rate without a currency: from the quote currency
+    assert parse(text) == [
+        Transaction(dt.date(2024, 3, 4), "SAP.DE", "BUY", Decimal(2), Decimal("180.5"), currency="EUR",
+                    fx_rate=Decimal("1.0825")),
+        Transaction(dt.date(2024, 3, 5), "AAPL", "BUY", Decimal(1), Decimal(170)),
+        Transaction(dt.date(2024, 3, 6), "AAPL", "BUY", Decimal(1), Decimal(171), fx_rate=Decimal("0.79")),
+    ]
+
+
+@pytest.mark.parametrize(("currency", "stored"), [
+    ("GBp", "GBP"), ("GBX", "GBP"), ("gbx", "GBP"), ("Gbx", "GBP"), ("ZAc", "ZAR"), ("ZAC", "ZAR"), ("ILA", "ILS"),
+    ("ila", "ILS"),
+])
+def test_a_minor_unit_divides_price_and_fees_by_100_exactly(currency: str, stored: str) -> None:
+    # 1234.5 pence = 12.345 pounds; fees 99.99 pence = 0.9999 pounds; no rounding to cents.
+    [trade] = parse(f"{HEADER},currency\n2024-03-04,VOD.L,BUY,100,1234.5,99.99,,{currency}\n")
+    assert (trade.price, trade.fees, trade.currency) == (Decimal("12.345"), Decimal("0.9999"), stored)
+    assert str(trade.price) == "12.345" and str(trade.fees) == "0.9999"
+
+
+def test_gbp_in_capitals_is_pounds_and_gbp_with_a_small_p_is_pence() -> None:
+    text = (f"{HEADER},currency\n2024-03-04,VOD.L,BUY,1,72.5,,,GBP\n2024-03-04,VOD.L,BUY,1,72.5,,,gbp\n"
+            "2024-03-04,VOD.L,BUY,1,72.5,,,GBp\n")
+    assert [(t.price, t.currency) for t in parse(text)] == [
+        (Decimal("72.5"), "GBP"), (Decimal("72.5"), "GBP"), (Decimal("0.725"), "GBP")]
+
+
+def test_pence_exported_as_pounds_import_back_exactly() -> None:
+    # Eight places in pence are ten in pounds: 0.00000001 GBp = 0.0000000001 GBP, the ledger's finest step.
+    text = (f"{HEADER},currency,fx_rate\n2024-03-04,VOD.L,BUY,3,0.00000001,0.0001,,GBp,1.2687\n"
+            "2024-03-05,VOD.L,SELL,1,7250.12345678,1.2345,,GBX,\n")
+    ledger = parse(text)
+    assert [(t.price, t.fees, t.currency, t.fx_rate) for t in ledger] == [
+        (Decimal("0.0000000001"), Decimal("0.000001"), "GBP", Decimal("1.2687")),
+        (Decimal("72.5012345678"), Decimal("0.012345"), "GBP", None)]
+    exported = write_transactions_csv(ledger)
+    assert exported.splitlines() == [
+        "date,ticker,type,quantity,price,fees,note,currency,fx_rate",
+        "2024-03-04,VOD.L,BUY,3,0.0000000001,0.000001,,GBP,1.2687",
+        "2024-03-05,VOD.L,SELL,1,72.5012345678,0.012345,,GBP,",
+    ]
+    assert parse(exported) == ledger
+
+
+# (data row under HEADER + ",currency,fx_rate", the field named, a piece of the message)
+BAD_MONEY_ROWS = [
+    ("2024-01-02,SAP.DE,BUY,1,10,,,EURO,", "currency", "3-letter currency code"),
+    ("2024-01-02,SAP.DE,BUY,1,10,,,E1R,", "currency", "3-letter currency code"),
+    ("2024-01-02,SAP.DE,BUY,1,10,,,pence,", "currency", "'pence'"),
+    ("2024-01-02,SAP.DE,BUY,1,10,,,EUR,0", "fx_rate", "greater than 0"),
+    ("2024-01-02,SAP.DE,BUY,1,10,,,EUR,0.000", "fx_rate", "greater than 0"),
+    ("2024-01-02,SAP.DE,BUY,1,10,,,EUR,-1.08", "fx_rate", "negative"),
+    ("2024-01-02,SAP.DE,BUY,1,10,,,EUR,abc", "fx_rate", "not a number"),
+    ("2024-01-02,SAP.DE,BUY,1,10,,,EUR,NaN", "fx_rate", "finite"),
+    ("2024-01-02,SAP.DE,BUY,1,10,,,EUR,1.08.1", "fx_rate", "not a number"),
+    ("2024-01-02,SAP.DE,BUY,1,10,,,EUR,1.00000000001", "fx_rate", "more than 10 decimal places"),
+    ("2024-01-02,SAP.DE,BUY,1,10,,,EUR,1e13", "fx_rate", "at most"),
+    # Eight places in any unit as written: 9 in pence, 9 in euros and 11 in pounds are too many.
+    ("2024-01-02,VOD.L,BUY,1,0.123456789,,,GBp,", "price", "more than 8 decimal places"),
+    ("2024-01-02,SAP.DE,BUY,1,0.123456789,,,EUR,", "price", "more than 8 decimal places"),
+    ("2024-01-02,VOD.L,BUY,1,0.12345678901,,,GBP,", "price", "more than 10 decimal places"),
+    ("2024-01-02,VOD.L,BUY,1,1,0.12345,,GBX,", "fees", "more than 4 decimal places"),
+    ("2024-01-02,VOD.L,BUY,1,1,0.1234567,,GBP,", "fees", "more than 6 decimal places"),
+]
+
+
+@pytest.mark.parametrize(("row", "field", "fragment"), BAD_MONEY_ROWS)
+def test_a_bad_currency_or_rate_is_named_by_line_and_field(row: str, field: str, fragment: str) -> None:
+    error = rejected(f"{HEADER},currency,fx_rate\n2024-01-02,AAPL,BUY,1,10,,,,\n{row}\n")
+    assert where(error) == [(3, field)]
+    assert fragment in error.errors[0].message
+
+
+def test_a_file_of_bad_rates_names_the_first_hundred_and_counts_them_all() -> None:
+    text = f"{HEADER},currency,fx_rate\n" + "2024-01-02,SAP.DE,BUY,1,10,,,EURO,0\n" * 300
+    error = rejected(text)
+    assert (error.message, error.total, len(error.errors)) == ("300 rows rejected", 600, MAX_REPORTED_ERRORS)
+    assert where(error)[:3] == [(2, "currency"), (2, "fx_rate"), (3, "currency")]
+    assert where(error)[-1] == (51, "fx_rate")  # 50 rows of two errors
+
+
+def test_an_unknown_column_is_still_refused_and_names_the_nine() -> None:
+    [message] = [e.message for e in rejected(f"{HEADER},fx rate\n").errors]
+    assert message == ("unknown column(s): fx rate "
+                       "(expected date,ticker,type,quantity,price,fees,note,currency,fx_rate)")

@@ -576,3 +576,89 @@ def test_checked_writes_take_the_write_lock_first(ledger: Ledger, portfolio: Por
     statements.clear()
     ledger.list_transactions(portfolio.id)
     assert "BEGIN IMMEDIATE" not in statements and "BEGIN" in statements  # readers never queue behind writers
+
+
+# --- currency and fx_rate (issue 14) -----------------------------------------------------------------------------
+
+MONEY_HEADER = HEADER + ",currency,fx_rate"
+
+
+def money(transactions: list[Transaction]) -> list[tuple]:
+    return [(t.ticker, t.price, t.fees, t.currency, t.fx_rate) for t in transactions]
+
+
+def test_currency_and_rate_are_stored_exactly_and_round_trip(ledger: Ledger, portfolio: Portfolio,
+                                                            db_path: Path) -> None:
+    ledger.import_csv(portfolio.id, "\n".join([
+        MONEY_HEADER,
+        "2024-01-02,VOD.L,BUY,1000,72.345,595,,GBp,1.2687",  # pence: 0.72345 and 5.95 pounds
+        "2024-01-03,SAP.DE,BUY,3,180.12345678,1.2345,,eur,1.0912345678",
+        "2024-01-04,AAPL,BUY,1,185.5,,,,",  # neither: null, null
+        "2024-01-05,7203.T,BUY,100,2650,,,,0.0067567568",  # a rate without a currency
+        "2024-01-06,NPN.JO,BUY,2,345678.12345678,0.0001,,ZAc,",
+    ]) + "\n")
+    stored = ledger.list_transactions(portfolio.id)
+    expected = [
+        ("VOD.L", Decimal("0.72345"), Decimal("5.95"), "GBP", Decimal("1.2687")),
+        ("SAP.DE", Decimal("180.12345678"), Decimal("1.2345"), "EUR", Decimal("1.0912345678")),
+        ("AAPL", Decimal("185.5"), Decimal(0), None, None),
+        ("7203.T", Decimal(2650), Decimal(0), None, Decimal("0.0067567568")),
+        ("NPN.JO", Decimal("3456.7812345678"), Decimal("0.000001"), "ZAR", None),
+    ]
+    assert money(stored) == expected
+    # In the file: decimal text and NULLs, never floats.
+    assert raw(db_path, "SELECT currency, fx_rate, price FROM transactions ORDER BY id") == [
+        ("GBP", "1.2687", "0.72345"), ("EUR", "1.0912345678", "180.12345678"), (None, None, "185.5"),
+        (None, "0.0067567568", "2650"), ("ZAR", None, "3456.7812345678")]
+    exported = ledger.export_csv(portfolio.id)
+    assert exported.splitlines()[0] == "date,ticker,type,quantity,price,fees,note,currency,fx_rate"
+    assert exported.splitlines()[1] == "2024-01-02,VOD.L,BUY,1000,0.72345,5.95,,GBP,1.2687"
+    assert exported.splitlines()[3] == "2024-01-04,AAPL,BUY,1,185.5,0,,,"
+    copy = ledger.create_portfolio("Copy")
+    assert ledger.import_csv(copy.id, exported) == 5
+    assert money(ledger.list_transactions(copy.id)) == expected
+    assert ledger.export_csv(copy.id) == exported
+    # A reopened ledger (a new engine on the same file) reads the same.
+    again = Ledger(f"sqlite:///{db_path}")
+    try:
+        assert money(again.list_transactions(portfolio.id)) == expected
+        assert again.get_transaction(portfolio.id, stored[0].id) == stored[0]
+    finally:
+        again.dispose()
+
+
+def test_add_and_update_carry_currency_and_rate(ledger: Ledger, portfolio: Portfolio) -> None:
+    added = ledger.add_transaction(portfolio.id, {**buy("2024-01-02", "VOD.L", "10", "1234.5", "100"),
+                                                  "currency": "GBp"})
+    assert (added.price, added.fees, added.currency, added.fx_rate) == (
+        Decimal("12.345"), Decimal(1), "GBP", None)
+    # A rate alone: the stored currency and amounts stay as they are (not divided again).
+    rated = ledger.update_transaction(portfolio.id, added.id, {"fx_rate": "1.2687"})
+    assert money([rated]) == [("VOD.L", Decimal("12.345"), Decimal(1), "GBP", Decimal("1.2687"))]
+    assert ledger.list_transactions(portfolio.id) == [rated]
+    # Another field edited: currency and rate are kept.
+    noted = ledger.update_transaction(portfolio.id, added.id, {"note": "ISA"})
+    assert (noted.note, noted.currency, noted.fx_rate) == ("ISA", "GBP", Decimal("1.2687"))
+    # Null or "" unsets them.
+    cleared = ledger.update_transaction(portfolio.id, added.id, {"currency": None, "fx_rate": ""})
+    assert money([cleared]) == [("VOD.L", Decimal("12.345"), Decimal(1), None, None)]
+    # A price typed in pence by mistake, corrected by saying so: 7250 GBp = 72.5 GBP (fees 1 GBp = 0.01 GBP).
+    typo = ledger.add_transaction(portfolio.id, buy("2024-01-03", "VOD.L", "5", "7250", "1"))
+    fixed = ledger.update_transaction(portfolio.id, typo.id, {"currency": "GBp"})
+    assert money([fixed]) == [("VOD.L", Decimal("72.5"), Decimal("0.01"), "GBP", None)]
+    assert ledger.get_transaction(portfolio.id, typo.id) == fixed
+
+
+def test_a_bad_rate_in_an_update_changes_nothing(ledger: Ledger, portfolio: Portfolio) -> None:
+    added = ledger.add_transaction(portfolio.id, {**buy("2024-01-02", "SAP.DE", "1", "180"),
+                                                  "currency": "EUR", "fx_rate": "1.09"})
+    version = ledger.version(portfolio.id)
+    for bad, fragment in ((0, "greater than 0"), ("-1", "negative"), ("x", "not a number")):
+        with pytest.raises(ValidationError) as refused:
+            ledger.update_transaction(portfolio.id, added.id, {"fx_rate": bad})
+        assert [e.field for e in refused.value.errors] == ["fx_rate"]
+        assert fragment in refused.value.errors[0].message
+    with pytest.raises(ValidationError) as refused:
+        ledger.update_transaction(portfolio.id, added.id, {"currency": "EURO"})
+    assert [e.field for e in refused.value.errors] == ["currency"]
+    assert ledger.list_transactions(portfolio.id) == [added] and ledger.version(portfolio.id) == version

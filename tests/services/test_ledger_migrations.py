@@ -190,7 +190,7 @@ def test_foreign_keys_still_point_at_portfolios_and_cascade(upgraded: Ledger, ol
         connection.execute("PRAGMA foreign_keys = ON")
         with pytest.raises(sqlite3.IntegrityError):
             connection.execute("INSERT INTO transactions VALUES (100, 999, '2024-01-01', 'X', 'BUY', '1', '1', "
-                               "'0', '', '2024-01-01 00:00:00')")
+                               "'0', '', '2024-01-01 00:00:00', NULL, NULL)")
     finally:
         connection.close()
 
@@ -248,6 +248,132 @@ def test_an_old_database_without_transactions_table_is_upgraded_too(tmp_path: Pa
         assert ledger.add_transaction(2, {"date": "2024-05-01", "ticker": "MSFT", "type": "BUY", "quantity": "1",
                                           "price": "400"}).id == 1
         assert ledger.create_portfolio("Third").id == 3
+    finally:
+        ledger.dispose()
+
+
+# --- currency and fx_rate (issue 14): columns added to an existing table -----------------------------------------
+
+def columns(path: Path, table: str) -> list[tuple[str, str, int]]:
+    """(name, declared type, not null) of each column, in order."""
+    return [(name, kind, notnull) for _, name, kind, notnull, _, _ in raw(path, f'PRAGMA table_info("{table}")')]
+
+
+OLD_TRANSACTION_COLUMNS = [
+    ("id", "INTEGER", 1), ("portfolio_id", "INTEGER", 1), ("date", "DATE", 1), ("ticker", "VARCHAR(20)", 1),
+    ("type", "VARCHAR(10)", 1), ("quantity", "VARCHAR(40)", 1), ("price", "VARCHAR(40)", 1),
+    ("fees", "VARCHAR(40)", 1), ("note", "TEXT", 1), ("created_at", "DATETIME", 1)]
+NEW_COLUMNS = [("currency", "VARCHAR(3)", 0), ("fx_rate", "VARCHAR(40)", 0)]
+
+# The tables as the release before issue 14 made them: AUTOINCREMENT already, no currency or fx_rate (the SQL of
+# OLD_SCHEMA with SQLAlchemy's "PRIMARY KEY AUTOINCREMENT", as `sqlite_master` held it).
+PREVIOUS_SCHEMA = [
+    statement.replace("\tid INTEGER NOT NULL, ", "\tid INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, ")
+    .replace(", \n\tPRIMARY KEY (id)", "")
+    for statement in OLD_SCHEMA
+]
+
+
+@pytest.fixture
+def previous_db(tmp_path: Path) -> Path:
+    path = tmp_path / "previous.db"
+    connection = sqlite3.connect(path)
+    try:
+        for statement in PREVIOUS_SCHEMA:
+            connection.execute(statement)
+        connection.executemany("INSERT INTO portfolios VALUES (?, ?, ?, ?, ?, ?)", OLD_PORTFOLIOS)
+        connection.executemany("INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", OLD_TRANSACTIONS)
+        connection.execute("UPDATE sqlite_sequence SET seq = 7 WHERE name = 'transactions'")  # 7 was deleted
+        connection.commit()
+    finally:
+        connection.close()
+    return path
+
+
+def test_the_previous_database_has_autoincrement_and_no_currency_to_begin_with(previous_db: Path) -> None:
+    assert all("AUTOINCREMENT" in table_sql(previous_db)[t] for t in ("portfolios", "transactions"))
+    assert columns(previous_db, "transactions") == OLD_TRANSACTION_COLUMNS
+
+
+def test_the_previous_database_gets_the_two_columns_and_keeps_every_row(previous_db: Path) -> None:
+    ledger = Ledger(f"sqlite:///{previous_db}")
+    try:
+        ledger.create_all()
+        assert columns(previous_db, "transactions") == OLD_TRANSACTION_COLUMNS + NEW_COLUMNS
+        assert raw(previous_db, "SELECT * FROM transactions ORDER BY id") == [
+            (*row, None, None) for row in OLD_TRANSACTIONS]
+        assert [(t.id, t.price, t.currency, t.fx_rate) for t in ledger.list_transactions(1)] == [
+            (1, Decimal("185.64"), None, None), (2, Decimal("98765432.87654321"), None, None),
+            (6, Decimal("190"), None, None)]
+        # Not rebuilt (it had AUTOINCREMENT): the sequence goes on after 7, the deleted newest.
+        added = ledger.add_transaction(4, {"date": "2024-05-01", "ticker": "VOD.L", "type": "BUY", "quantity": "10",
+                                           "price": "7250.5", "currency": "GBp", "fx_rate": "1.2687"})
+        assert (added.id, added.price, added.currency, added.fx_rate) == (
+            8, Decimal("72.505"), "GBP", Decimal("1.2687"))
+        assert raw(previous_db, "SELECT currency, fx_rate, price FROM transactions WHERE id = 8") == [
+            ("GBP", "1.2687", "72.505")]
+    finally:
+        ledger.dispose()
+
+
+def test_adding_the_columns_a_second_time_changes_nothing(previous_db: Path) -> None:
+    def everything() -> tuple:
+        schema = raw(previous_db, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+        return schema, raw(previous_db, "SELECT * FROM transactions ORDER BY id")
+
+    ledger = Ledger(f"sqlite:///{previous_db}")
+    try:
+        ledger.create_all()
+        after_first = everything()
+        ledger.create_all()  # the same engine again
+        assert everything() == after_first
+    finally:
+        ledger.dispose()
+    again = Ledger(f"sqlite:///{previous_db}")  # as the next start of the app would
+    try:
+        again.create_all()
+    finally:
+        again.dispose()
+    assert everything() == after_first
+    assert columns(previous_db, "transactions") == OLD_TRANSACTION_COLUMNS + NEW_COLUMNS
+    assert "\"currency\" VARCHAR(3)" in table_sql(previous_db)["transactions"]  # added by ALTER TABLE, once
+    assert table_sql(previous_db)["transactions"].count("currency") == 1
+
+
+def test_the_oldest_database_is_rebuilt_with_the_two_columns(upgraded: Ledger, old_db: Path) -> None:
+    # Rebuilt from the models (AUTOINCREMENT), which have the columns: the copy by name leaves them NULL.
+    assert columns(old_db, "transactions") == OLD_TRANSACTION_COLUMNS + NEW_COLUMNS
+    assert "AUTOINCREMENT" in table_sql(old_db)["transactions"].upper()
+    assert raw(old_db, "SELECT currency, fx_rate FROM transactions") == [(None, None)] * len(OLD_TRANSACTIONS)
+    edited = upgraded.update_transaction(4, 4, {"currency": "eur", "fx_rate": 1.0875})
+    assert (edited.quantity, edited.price, edited.note, edited.currency, edited.fx_rate) == (
+        Decimal(3), Decimal("60.5"), "dividends \u2764", "EUR", Decimal("1.0875"))
+    assert upgraded.list_transactions(4) == [edited]
+
+
+def test_postgres_gets_the_two_columns_keeping_its_rows(postgres_url: str) -> None:
+    ledger = Ledger(postgres_url)
+    try:
+        ledger.create_all()
+        portfolio = ledger.create_portfolio("Before issue 14")
+        kept = ledger.add_transaction(portfolio.id, {"date": "2024-01-02", "ticker": "AAPL", "type": "BUY",
+                                                     "quantity": "0.12345678", "price": "185.64", "fees": "1.5"})
+        with ledger.engine.begin() as connection:  # the table as the previous release made it
+            connection.execute(text("ALTER TABLE transactions DROP COLUMN currency, DROP COLUMN fx_rate"))
+        ledger.create_all()
+        ledger.create_all()  # the second start: nothing to add
+        with ledger.engine.connect() as connection:
+            types = dict(connection.execute(text(
+                "SELECT column_name, data_type || coalesce('(' || character_maximum_length || ')', '') "
+                "|| coalesce('(' || numeric_precision || ',' || numeric_scale || ')', '') "
+                "FROM information_schema.columns WHERE table_name = 'transactions' "
+                "AND column_name IN ('currency', 'fx_rate')")).all())
+        assert types == {"currency": "character varying(3)", "fx_rate": "numeric(28,10)"}
+        assert ledger.list_transactions(portfolio.id) == [kept]
+        edited = ledger.update_transaction(portfolio.id, kept.id, {"currency": "ILA", "fx_rate": "0.2712345678"})
+        assert (edited.price, edited.fees, edited.currency, edited.fx_rate) == (
+            Decimal("1.8564"), Decimal("0.015"), "ILS", Decimal("0.2712345678"))
+        assert ledger.list_transactions(portfolio.id) == [edited]
     finally:
         ledger.dispose()
 

@@ -93,3 +93,78 @@ def test_a_date_object_is_accepted() -> None:
     transaction, _ = validate_transaction(
         {"date": dt.date(2020, 5, 1), "ticker": "AAPL", "type": "SPLIT", "quantity": 4, "price": None})
     assert transaction is not None and (transaction.date, transaction.price) == (dt.date(2020, 5, 1), 0)
+
+
+# --- currency and fx_rate (issue 14) -------------------------------------------------------------------------
+
+BUY = {"date": "2024-01-02", "ticker": "VOD.L", "type": "BUY", "quantity": "100"}
+
+
+def test_a_transaction_without_currency_or_rate_has_neither() -> None:
+    transaction, errors = validate_transaction({**BUY, "price": "72.5", "currency": None, "fx_rate": ""})
+    assert errors == [] and transaction is not None
+    assert (transaction.currency, transaction.fx_rate) == (None, None)
+    assert transaction.to_json()["currency"] is None and transaction.to_json()["fx_rate"] is None
+
+
+@pytest.mark.parametrize(("price", "fees", "currency", "expected"), [
+    # 1234.5 pence = 12.345 pounds; 5 pence of fees = 0.05 pounds.
+    (1234.5, 5, "GBp", ("12.345", "0.05", "GBP")),
+    ("1234.5", "5", "gbx", ("12.345", "0.05", "GBP")),
+    # As pounds they stay pounds, whatever the case of the code.
+    (1234.5, 5, "gbp", ("1234.5", "5", "GBP")),
+    # 25099 South African cents = 250.99 rand; 1 agora = 0.01 shekel.
+    (25099, 0, "ZAc", ("250.99", "0", "ZAR")),
+    ("1", "0.0001", "ILA", ("0.01", "0.000001", "ILS")),
+    (" 99.5", None, " eur ", ("99.5", "0", "EUR")),
+])
+def test_json_currency_is_stored_as_its_major_unit(price: object, fees: object, currency: str,
+                                                  expected: tuple[str, str, str]) -> None:
+    transaction, errors = validate_transaction({**BUY, "price": price, "fees": fees, "currency": currency})
+    assert errors == [] and transaction is not None
+    assert (transaction.price, transaction.fees, transaction.currency) == (
+        Decimal(expected[0]), Decimal(expected[1]), expected[2])
+
+
+def test_a_json_rate_is_exact_and_goes_out_as_a_number() -> None:
+    transaction, errors = validate_transaction({**BUY, "price": 72.5, "currency": "GBP", "fx_rate": 1.2687})
+    assert errors == [] and transaction is not None
+    assert transaction.fx_rate == Decimal("1.2687")
+    assert transaction.to_json()["currency"] == "GBP" and transaction.to_json()["fx_rate"] == 1.2687
+    # The finest rate the ledger stores: ten places.
+    finest, _ = validate_transaction({**BUY, "price": 1, "fx_rate": "0.0000000001"})
+    assert finest is not None and finest.fx_rate == Decimal("1E-10")
+
+
+@pytest.mark.parametrize(("field", "value", "fragment"), [
+    ("currency", 978, "must be text"),
+    ("currency", "EURO", "3-letter currency code"),
+    ("currency", "€", "3-letter currency code"),
+    ("currency", "GB", "3-letter currency code"),
+    ("fx_rate", 0, "greater than 0"),
+    ("fx_rate", "0.0", "greater than 0"),
+    ("fx_rate", -1.1, "must not be negative"),
+    ("fx_rate", "one", "not a number"),
+    ("fx_rate", True, "must be a number"),
+    ("fx_rate", float("inf"), "finite"),
+    ("fx_rate", {"rate": 1}, "must be a number"),
+    ("fx_rate", "1.12345678901", "more than 10 decimal places"),
+])
+def test_a_bad_currency_or_rate_is_named(field: str, value: object, fragment: str) -> None:
+    transaction, errors = validate_transaction({**BUY, "price": "10", field: value})
+    assert transaction is None
+    assert [(e.line, e.field) for e in errors] == [(None, field)]
+    assert fragment in errors[0].message
+
+
+def test_places_are_counted_in_the_unit_written() -> None:
+    # 8 places in pence are 10 in pounds (accepted); 9 in pence are refused as 9, not as 11.
+    ok, _ = validate_transaction({**BUY, "price": "0.12345678", "currency": "GBp"})
+    assert ok is not None and ok.price == Decimal("0.0012345678")
+    _, errors = validate_transaction({**BUY, "price": "0.123456789", "currency": "GBp"})
+    assert [(e.field, e.message) for e in errors] == [("price", "has more than 8 decimal places")]
+    # Pounds may have 10 (an exported pence trade), euros 8, as before.
+    pounds, _ = validate_transaction({**BUY, "price": "0.0012345678", "currency": "GBP"})
+    assert pounds == ok
+    _, errors = validate_transaction({**BUY, "price": "0.0012345678", "currency": "EUR"})
+    assert [(e.field, e.message) for e in errors] == [("price", "has more than 8 decimal places")]
