@@ -80,7 +80,7 @@ def test_download_name_is_safe():
 
 def test_rows_carry_a_string_id_and_the_currency():
     rows = txn_rows([{"id": 7, "ticker": "A"}], "EUR")
-    assert rows == [{"id": 7, "ticker": "A", "currency": "EUR", "row_id": "7"}]
+    assert rows == [{"id": 7, "ticker": "A", "currency": "EUR", "currency_given": None, "row_id": "7"}]
 
 
 def test_page_without_a_portfolio_offers_only_creation():

@@ -58,6 +58,8 @@ class Row:
     price: str
     fees: str
     note: str
+    currency: str = ""
+    fx_rate: str = ""
 
     def cells(self, columns: tuple[str, ...]) -> list[str]:
         return [getattr(self, column) for column in columns]

@@ -72,7 +72,8 @@ def test_transaction_json_has_iso_dates_and_numbers() -> None:
     transaction = Transaction(dt.date(2024, 1, 2), "AAPL", "BUY", Decimal("1.5"), Decimal("100.25"),
                               Decimal("0.5"), "first", id=7, portfolio_id=3)
     assert transaction.to_json() == {"id": 7, "date": "2024-01-02", "ticker": "AAPL", "type": "BUY",
-                                     "quantity": 1.5, "price": 100.25, "fees": 0.5, "note": "first"}
+                                     "quantity": 1.5, "price": 100.25, "fees": 0.5, "note": "first",
+                                     "currency": None, "fx_rate": None}
 
 
 def test_a_field_error_names_its_line_only_when_it_has_one() -> None:
