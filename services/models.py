@@ -169,3 +169,4 @@ class PriceInfo:
     fetched_at: dt.datetime | None
     status: PriceStatus
     error: str | None = None
+    currency: str | None = None  # the quote currency, in its major unit (GBP, not GBp); None when not known

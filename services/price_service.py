@@ -118,7 +118,8 @@ class PriceService:
             CACHE_LOOKUPS.labels(result="hit").inc()
             status = self.clock.status(ticker, quote.fetched_at, now)
             infos[ticker] = PriceInfo(ticker, quote.price, quote.previous_close,
-                                      quote.market_time or quote.fetched_at, quote.fetched_at, status)
+                                      quote.market_time or quote.fetched_at, quote.fetched_at, status,
+                                      currency=quote.currency)
         return infos
 
     def closes(self, tickers: Iterable[str]) -> pd.DataFrame:

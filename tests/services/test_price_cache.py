@@ -137,3 +137,6 @@ def test_quote_currencies_survive_a_cold_fetch_and_a_warm_read(price_cache, sett
         assert 0.3 < other.get_quote("VOD.L").price < 1.5  # pounds, not pence
     finally:
         other.close()
+    # ... and the price service hands it on with each price, for the conversion into a base currency.
+    infos = make_service(DemoProvider(clock), price_cache).prices(tickers)
+    assert {t: info.currency for t, info in infos.items()} == tickers
