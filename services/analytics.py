@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from services.models import PriceInfo
+from services.base_currency import FxView, HoldingRate, rate_digits, worse_status
+from services.models import PriceInfo, PriceStatus
 from services.payloads import AllocationSlice, Holding, Summary
 from services.replay import Oversell, OversellError, Position, oversells, replay
 from services.value_series import RANGES, range_start, value_series
@@ -24,6 +25,7 @@ __all__ = ["RANGES", "Oversell", "OversellError", "Position", "allocation", "all
            "oversells", "range_start", "replay", "summary", "value_series"]
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
 CENT = Decimal("0.01")
 MICRO = Decimal("0.000001")
 # Weights are shown as percentages with 2 decimals (0.01 % = 0.0001 of the whole): they are allocated in these
@@ -96,7 +98,13 @@ def _weights(values: Mapping[str, Decimal], step: Decimal = WEIGHT_STEP) -> dict
 
 @dataclass(frozen=True)
 class _Valued:
-    """One open position against its quote, in exact Decimals (None = cannot be known)."""
+    """One open position against its quote (and its rate), in exact Decimals (None = cannot be known).
+
+    Without an FxView everything is in the price's currency, as it always was. With one, `price` stays in the
+    quote currency and the money is in the base currency: market_value = qty x price x rate now, cost_basis from
+    the base replay, fx_gain = local cost x rate now - base cost, day_change = qty x (price x rate now - previous
+    close x rate then).
+    """
 
     position: Position
     info: PriceInfo | None
@@ -104,43 +112,66 @@ class _Valued:
     market_value: Decimal | None
     day_change: Decimal | None
     day_base: Decimal | None  # quantity * previous close: what day_change is a fraction of
+    cost_basis: Decimal | None
+    status: PriceStatus
+    rate: HoldingRate | None = None  # None: no conversion (the legacy single-currency call)
+    fx_gain: Decimal | None = None
 
 
-def _value(position: Position, info: PriceInfo | None) -> _Valued:
+def _value(position: Position, info: PriceInfo | None, fx: FxView | None = None) -> _Valued:
     price = _decimal(info.price) if info else None
     previous = _decimal(info.previous_close) if info else None
-    qty = position.quantity
-    market_value = qty * price if price is not None else None
-    day_change = qty * (price - previous) if price is not None and previous is not None else None
-    day_base = qty * previous if previous is not None else None
-    return _Valued(position, info, price, market_value, day_change, day_base)
+    status = info.status if info and price is not None else "missing"
+    qty, cost, now, then, rate, fx_gain = position.quantity, position.cost_basis, ONE, ONE, None, None
+    if fx is not None:
+        rate = fx.rate_of(position.ticker)
+        now, then = rate.rate, rate.previous
+        if position.ticker in fx.missing:  # its cost in the base currency is unknown: show none of its money
+            cost = now = then = None
+        status = "missing" if now is None else worse_status(status, rate.status)
+        local = fx.local.get(position.ticker)
+        if now is not None and local is not None and position.ticker not in fx.missing_local:
+            fx_gain = local.cost_basis * now - position.cost_basis
+    market_value = qty * price * now if price is not None and now is not None else None
+    moved = price is not None and previous is not None and now is not None and then is not None
+    day_change = qty * (price * now - previous * then) if moved else None
+    day_base = qty * previous * then if previous is not None and then is not None else None
+    return _Valued(position, info, price, market_value, day_change, day_base, cost, status, rate,
+                   fx_gain if market_value is not None else None)
 
 
-def _open_valued(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo]) -> list[_Valued]:
-    return [_value(p, prices.get(t)) for t, p in positions.items() if p.is_open]
+def _open_valued(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo],
+                 fx: FxView | None = None) -> list[_Valued]:
+    return [_value(p, prices.get(t), fx) for t, p in positions.items() if p.is_open]
 
 
 def _rounded(v: _Valued) -> dict[str, Decimal | None]:
     """One holding's money in cents, rounded once; every total and gain on screen is built from these."""
-    cost_basis = _cents(v.position.cost_basis)
+    cost_basis = _cents(v.cost_basis)
     market_value = _cents(v.market_value)
+    known = market_value is not None and cost_basis is not None
     return {
         "cost_basis": cost_basis,
         "market_value": market_value,
-        # value - cost of the shown cents, so the row adds up on screen (not the rounded exact gain).
-        "unrealized_gain": market_value - cost_basis if market_value is not None else None,
+        # value - cost of the shown cents, so the row adds up on screen (not the rounded exact gain); the price
+        # part of it is unrealized_gain - fx_gain, to the cent.
+        "unrealized_gain": market_value - cost_basis if known else None,
         "day_change": _cents(v.day_change),
+        "fx_gain": _cents(v.fx_gain),
     }
 
 
-def holdings_rows(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo]) -> list[Holding]:
+def holdings_rows(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], *,
+                  fx: FxView | None = None) -> list[Holding]:
     """The holdings table: open positions, largest market value first, unpriced ones last (by ticker).
 
     Money is in cents, rounded once per row; unrealized_gain is the row's market_value - cost_basis as shown.
     The weights are shares of the sum of the rows' market values, allocated in 0.0001 steps that add up to
-    exactly 1 (see `_weights`); an unpriced row has no weight.
+    exactly 1 (see `_weights`); an unpriced row has no weight. With `fx` (services/base_currency.py), the money is
+    in the base currency, `positions` being the base replay: each row adds its quote currency, the rate and
+    fx_gain; a row without a rate is `missing` (no market value, no weight).
     """
-    valued = _open_valued(positions, prices)
+    valued = _open_valued(positions, prices, fx)
     valued.sort(key=lambda v: (v.market_value is None, -(v.market_value or ZERO), v.position.ticker))
     money = [_rounded(v) for v in valued]
     weights = _weights({v.position.ticker: m["market_value"] for v, m in zip(valued, money, strict=True)
@@ -152,7 +183,8 @@ def holdings_rows(positions: Mapping[str, Position], prices: Mapping[str, PriceI
         rows.append(Holding(
             ticker=p.ticker,
             quantity=_fine(p.quantity),
-            avg_cost=_fine(p.avg_cost),  # a per-share amount: 6 dp so penny stocks keep their digits
+            # a per-share amount: 6 dp so penny stocks keep their digits
+            avg_cost=_fine(v.cost_basis / p.quantity if v.cost_basis is not None else None),
             cost_basis=_float(m["cost_basis"]),
             price=_fine(v.price),
             market_value=_float(m["market_value"]),
@@ -162,12 +194,16 @@ def holdings_rows(positions: Mapping[str, Position], prices: Mapping[str, PriceI
             day_change_pct=_fraction(_ratio(m["day_change"], v.day_base)),
             weight=_float(weights.get(p.ticker)),
             price_as_of=v.info.as_of if priced else None,
-            price_status=v.info.status if priced else "missing",
+            price_status=v.status,
+            currency=(v.rate.currency or getattr(v.info, "currency", None)) if v.rate else None,
+            fx_rate=rate_digits(v.rate.rate) if v.rate and v.rate.rate is not None else None,
+            fx_gain=_float(m["fx_gain"]),
         ))
     return rows
 
 
-def summary(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], currency: str = "USD") -> Summary:
+def summary(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], currency: str = "USD", *,
+            fx: FxView | None = None) -> Summary:
     """Portfolio totals for the summary cards, each the sum of the holdings rows' rounded cents.
 
     Missing prices never turn into made-up values: market_value is the sum over priced holdings only, and
@@ -178,8 +214,12 @@ def summary(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], 
     price and a previous close. With holdings but none of them priced, the price-dependent values are None; an
     empty portfolio is worth exactly 0. realized_gain and dividends include closed positions (each position
     rounded to cents, then summed, like everything else here).
+
+    With `fx` every figure is in `currency`, the base (see `holdings_rows`); a missing rate is a missing price,
+    and the money of a ticker whose cost has no rate (`fx.missing`) is left out of every total, cost basis,
+    realized gain and dividends included: its count is still in holdings_count, not in priced_count.
     """
-    valued = _open_valued(positions, prices)
+    valued = _open_valued(positions, prices, fx)
     money = [_rounded(v) for v in valued]
     priced = [m for m in money if m["market_value"] is not None]
     moved = [(v, m) for v, m in zip(valued, money, strict=True) if m["day_change"] is not None]
@@ -188,15 +228,16 @@ def summary(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], 
     gain = market_value - priced_cost if market_value is not None else None
     day_change = sum((m["day_change"] for _v, m in moved), ZERO) if moved or not valued else None
     day_base = sum((v.day_base for v, _m in moved), ZERO)
+    known = [p for t, p in positions.items() if fx is None or t not in fx.missing]
     return Summary(
         market_value=_float(market_value),
-        cost_basis=_float(sum((m["cost_basis"] for m in money), ZERO)),
+        cost_basis=_float(sum((m["cost_basis"] for m in money if m["cost_basis"] is not None), ZERO)),
         unrealized_gain=_float(gain),
         unrealized_gain_pct=_fraction(_ratio(gain, priced_cost)),
         day_change=_float(day_change),
         day_change_pct=_fraction(_ratio(day_change, day_base)),
-        realized_gain=_float(sum((_cents(p.realized_gain) for p in positions.values()), ZERO)),
-        dividends=_float(sum((_cents(p.dividends) for p in positions.values()), ZERO)),
+        realized_gain=_float(sum((_cents(p.realized_gain) for p in known), ZERO)),
+        dividends=_float(sum((_cents(p.dividends) for p in known), ZERO)),
         holdings_count=len(valued),
         priced_count=len(priced),
         priced_cost_basis=_float(priced_cost),

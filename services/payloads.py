@@ -147,6 +147,10 @@ class Holding(Payload):
     weight: Fraction
     price_as_of: dt.datetime | None
     price_status: PriceStatus
+    # `price`'s quote currency, the rate quote -> base (10 digits), the FX part of unrealized_gain; absent: unknown
+    currency: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    fx_rate: float | None = field(default=None, metadata=OMIT_IF_NONE)
+    fx_gain: Money = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True)
@@ -162,10 +166,12 @@ class Series(Payload):
     dates: tuple[IsoDate, ...]
     market_value: tuple[float | None, ...]
     cost_basis: tuple[float | None, ...]
+    currency: Annotated[str | None, {"pattern": "^[A-Z]{3}$"}] = field(default=None, metadata=OMIT_IF_NONE)
 
     @classmethod
     def from_json(cls, series: dict) -> Series:
-        return cls(tuple(series["dates"]), tuple(series["market_value"]), tuple(series["cost_basis"]))
+        return cls(tuple(series["dates"]), tuple(series["market_value"]), tuple(series["cost_basis"]),
+                   series.get("currency"))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Literal, get_args
 
 import numpy as np
@@ -23,13 +23,21 @@ _RANGE_MONTHS = {"1M": 1, "3M": 3, "6M": 6, "1Y": 12, "5Y": 60}
 
 
 def value_series(transactions: Sequence[Transaction], closes: pd.DataFrame, start: dt.date | None = None,
-                 end: dt.date | None = None, *, strict: bool = False) -> pd.DataFrame:
+                 end: dt.date | None = None, *, strict: bool = False, rates: pd.DataFrame | None = None,
+                 missing: Collection[str] = ()) -> pd.DataFrame:
     """Daily market value and cost basis of the ledger on the session dates of `closes`.
 
     `closes` holds raw (not split-adjusted) closes, dates x tickers. The holding on day d is the ledger after
     every transaction dated <= d, so a split and its halved raw close meet on the same row. Closes are
     forward-filled (exchanges keep different holidays); a holding with no close yet is worth 0 but its cost
     basis counts. Oversold SELLs are skipped, or raise OversellError with `strict=True` (as in `replay`).
+
+    In the base currency (services/base_currency.py): `transactions` is `ConvertedLedger.in_base` (its cost basis
+    is the base cost, fixed at each trade's rate), `rates` the rate quote -> base per day, dates x tickers (a
+    ticker quoted in the base currency: 1.0; `FxRates.series`), and `missing` the tickers whose base cost is
+    unknown (`ConvertedLedger.missing`). Each day's close is valued at that day's rate, or the last earlier one
+    (never a later one); a day on which a held ticker has no rate, or a missing ticker is held, is NaN (the chart
+    shows a gap), never valued at a rate of 1.
     """
     columns = ["market_value", "cost_basis"]
     found: list[Oversell] = []
@@ -60,11 +68,29 @@ def value_series(transactions: Sequence[Transaction], closes: pd.DataFrame, star
     cost = cost.reindex(union).ffill().fillna(0.0).reindex(days)
     # Fill closes over the whole grid first so the first day of a range still sees an earlier close.
     close = closes.reindex(columns=quantity.columns).ffill().reindex(days).fillna(0.0)
-    market_value = (quantity.to_numpy() * close.to_numpy()).sum(axis=1)
+    held = quantity.to_numpy() * close.to_numpy()
+    costs = cost.to_numpy()
+    if rates is not None:
+        held, costs = _in_base(held, costs, quantity, rates, missing)
     return pd.DataFrame(
-        {"market_value": np.round(market_value, 2), "cost_basis": np.round(cost.to_numpy().sum(axis=1), 2)},
+        {"market_value": np.round(held.sum(axis=1), 2), "cost_basis": np.round(costs.sum(axis=1), 2)},
         index=days,
     )
+
+
+def _in_base(held: np.ndarray, costs: np.ndarray, quantity: pd.DataFrame, rates: pd.DataFrame,
+             missing: Collection[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(value, cost) per day and ticker in the base currency: values x the day's rate (forward-filled from earlier
+    days only); NaN where something is held without a rate, and for a held ticker whose cost is unknown."""
+    days = quantity.index
+    rates = rates.set_axis(pd.DatetimeIndex(rates.index).normalize()).sort_index()
+    rates = rates[~rates.index.duplicated(keep="last")].reindex(columns=quantity.columns)
+    rate = rates.reindex(rates.index.union(days)).ffill().reindex(days).to_numpy(dtype="float64")
+    # Nothing held (or no close yet: worth 0) needs no rate; anything else without one is unknown.
+    value = np.where(held == 0, 0.0, held * rate)
+    unknown = quantity.columns.isin(list(missing))[np.newaxis, :] & (quantity.to_numpy() != 0)
+    value = np.where(unknown, np.nan, value)
+    return value, np.where(unknown, np.nan, costs)
 
 
 def range_start(range_name: str, today: dt.date, first_date: dt.date) -> dt.date:

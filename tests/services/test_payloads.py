@@ -14,6 +14,7 @@ from services.payloads import (
     FieldProblem,
     Market,
     PriceBlock,
+    Series,
     json_schema,
     json_schemas,
 )
@@ -110,3 +111,17 @@ def test_the_literal_and_the_constant_agree():
     from typing import get_args
 
     assert get_args(PriceStatus) == PRICE_STATUSES
+
+
+def test_base_currency_fields_are_nullable_and_left_out_when_unknown():
+    holding = SCHEMAS["Holding"]
+    assert holding["properties"]["currency"] == {"type": ["string", "null"]}
+    assert holding["properties"]["fx_rate"] == {"type": ["number", "null"]}
+    assert holding["properties"]["fx_gain"]["type"] == ["number", "null"]
+    assert not {"currency", "fx_rate", "fx_gain"} & set(holding["required"])  # absent: not known (or one currency)
+    series = SCHEMAS["Series"]
+    assert series["properties"]["currency"] == {"type": ["string", "null"], "pattern": "^[A-Z]{3}$"}
+    assert "currency" not in series["required"]
+    assert Series.from_json({"dates": [], "market_value": [], "cost_basis": []}).to_json() == {
+        "dates": [], "market_value": [], "cost_basis": []}
+    assert Series.from_json({"dates": [], "market_value": [], "cost_basis": [], "currency": "EUR"}).currency == "EUR"
