@@ -24,7 +24,7 @@ from services.models import PriceStatus, Transaction
 from services.replay import Position, replay
 
 __all__ = ["NO_RATE", "ConvertedLedger", "FxView", "HoldingRate", "RateLookup", "convert_ledger", "fx_view",
-           "rate_digits", "worse_status"]
+           "rate_digits", "rates_needed", "worse_status"]
 
 RateLookup = Callable[[str, str, dt.date], Decimal | None]  # (source, target, day) -> rate, None if unknown
 ONE = Decimal(1)
@@ -118,6 +118,24 @@ def convert_ledger(transactions: Sequence[Transaction], quote_currency: Callable
         in_quote.append(_scaled(txn, to_quote, quote))
     return ConvertedLedger(base, tuple(in_base), tuple(in_quote), quotes, frozenset(missing),
                            frozenset(missing_local))
+
+
+def rates_needed(transactions: Sequence[Transaction], quote_currency: Callable[[str], str | None],
+                 base: str) -> dict[tuple[str, str], list[dt.date]]:
+    """Every (source, target) pair `convert_ledger` will look up, with its sorted days: for a caller that reads
+    them in bulk (`FxRates.rates_on(source, target, days)`, one cache read per pair) and then hands
+    `convert_ledger` a dict lookup. No rate of a currency into itself, none for a SPLIT or a given fx_rate."""
+    wanted: dict[tuple[str, str], set[dt.date]] = {}
+    for txn in transactions:
+        quote = quote_currency(txn.ticker)
+        currency = txn.currency or quote
+        if txn.type == "SPLIT" or currency is None:
+            continue
+        if currency != base and txn.fx_rate is None:
+            wanted.setdefault((currency, base), set()).add(txn.date)
+        if quote is not None and currency != quote:
+            wanted.setdefault((currency, quote), set()).add(txn.date)
+    return {pair: sorted(days) for pair, days in sorted(wanted.items())}
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,15 @@ import pandas as pd
 import pytest
 
 from services import analytics
-from services.base_currency import NO_RATE, FxView, HoldingRate, convert_ledger, fx_view, worse_status
+from services.base_currency import (
+    NO_RATE,
+    FxView,
+    HoldingRate,
+    convert_ledger,
+    fx_view,
+    rates_needed,
+    worse_status,
+)
 from services.models import PriceInfo, Transaction, in_major_unit
 from services.replay import replay
 from services.value_series import value_series
@@ -133,6 +141,19 @@ def test_each_transaction_is_converted_at_its_own_dates_rate_and_fx_rate_wins():
     assert converted.in_quote == tuple(replace(t, currency=QUOTES[t.ticker], fx_rate=None) for t in LEDGER)
     assert converted.missing == converted.missing_local == frozenset()
     assert converted.currencies == QUOTES
+
+
+def test_rates_needed_names_every_lookup_so_it_can_be_read_in_bulk():
+    needed = rates_needed(LEDGER, QUOTES.get, "EUR")
+    # EUR portfolio: GBP on the VOD buy and dividend, USD on the AAPL buy and dividend; SAP is EUR: none.
+    assert needed == {("GBP", "EUR"): [dt.date(2024, 3, 1), dt.date(2024, 6, 3)],
+                      ("USD", "EUR"): [dt.date(2024, 3, 1), dt.date(2024, 8, 15)]}
+    lookup = Lookup()
+    table = {(s, t, d): lookup(s, t, d) for (s, t), days in needed.items() for d in days}
+    asked = Lookup()
+    assert convert_ledger(LEDGER, QUOTES.get, "EUR", lambda s, t, d: table[(s, t, d)]) == convert_ledger(
+        LEDGER, QUOTES.get, "EUR", asked)
+    assert sorted(asked.asked) == sorted(table)  # exactly the lookups named
 
 
 def test_a_transaction_in_another_currency_than_the_quote_is_converted_into_it_for_the_local_ledger():
