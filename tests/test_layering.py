@@ -24,7 +24,7 @@ IO = ("sqlalchemy", "diskcache", "requests", "urllib", "http", "socket", "subpro
 PRICES = ("services.price", "services.store", "services.providers", "services.market_hours", "services.chart",
           "services.dashboard_data", "services.background_tasks", "yfinance")
 # Modules (by the start of their name) that must stay pure.
-PURE = ("analytics", "market_hours", "market_calendar", "value_series", "payloads", "models", "replay",
+PURE = ("analytics", "base_currency", "market_hours", "market_calendar", "value_series", "payloads", "models", "replay",
         "transaction_input", "csv_io", "returns")
 LEDGER = ("ledger",)
 
