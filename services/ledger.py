@@ -6,7 +6,8 @@ imports cannot both pass the oversell check on the same snapshot) and `SELECT ..
 portfolio row elsewhere. Each such write bumps `PortfolioRow.version`, which caches use as their key.
 Creating or renaming a portfolio checks that its owner has no other of the same name under the same lock (on
 Postgres, a transaction-scoped advisory lock per owner, since there is no row to lock for a new name).
-The tables are in `ledger_schema`, the connections in `ledger_engine`, what is refused in `ledger_rules`.
+The tables are in `ledger_schema`, the connections in `ledger_engine`, what is refused in `ledger_rules`, the
+portfolio-level methods (list, create, rename, base currency, delete, version) in `ledger_portfolios`.
 
 Owner scoping happens here and nowhere else: `ledger.for_owner(owner_id)` is a view of the same database in which
 every lookup of a portfolio (and so of its transactions, version and tickers) also matches its owner, so another
@@ -33,14 +34,15 @@ from services.csv_io import DEFAULT_MAX_ROWS, parse_transactions_csv_lines, writ
 from services.forksafe import reset_in_child
 from services.ledger_engine import IMMEDIATE, make_engine
 from services.ledger_migrations import upgrade
+from services.ledger_portfolios import PortfolioMethods
 from services.ledger_schema import LOCAL_OWNER, PortfolioRow, TransactionRow, load_transactions, row_values
-from services.models import NotFoundError, Portfolio, Transaction, ValidationError
+from services.models import NotFoundError, Transaction, ValidationError
 from services.transaction_input import validate_transaction
 
 log = logging.getLogger(__name__)
 
 
-class Ledger:
+class Ledger(PortfolioMethods):
     """The portfolios and transactions of one database. One Engine per Ledger; sessions are short-lived.
 
     `max_portfolios` and `max_transactions` are the per-owner quotas (MAX_PORTFOLIOS_PER_OWNER,
@@ -141,56 +143,6 @@ class Ledger:
             return True
         except SQLAlchemyError:
             return False
-
-    # -- portfolios -------------------------------------------------------------------------------------
-
-    def list_portfolios(self) -> list[Portfolio]:
-        """The owner's portfolios (the local user's for the unscoped ledger), oldest first."""
-        with self._read() as session:
-            rows = session.scalars(select(PortfolioRow).where(PortfolioRow.owner_id == self._creator)
-                                   .order_by(PortfolioRow.id))
-            return [row.to_domain() for row in rows]
-
-    def get_portfolio(self, portfolio_id: int) -> Portfolio:
-        with self._read() as session:
-            return self._portfolio(session, portfolio_id).to_domain()
-
-    def create_portfolio(self, name: str, base_currency: str = "USD") -> Portfolio:
-        """A new empty portfolio of the ledger's owner; ValidationError for an empty or long name, a name the owner
-        already has (compared trimmed and case-insensitively), a non-ISO currency or one portfolio over the quota."""
-        cleaned = rules.check_name(name)
-        currency = rules.check_currency(base_currency)
-        owner_id = self._creator
-        with self._write() as (session, _):
-            guards.refuse_duplicate_name(session, owner_id, cleaned)  # takes the per-owner lock on Postgres
-            guards.refuse_portfolio_over_quota(session, owner_id, self.max_portfolios)
-            row = PortfolioRow(name=cleaned, base_currency=currency, owner_id=owner_id)
-            session.add(row)
-            session.flush()
-            return row.to_domain()
-
-    def rename_portfolio(self, portfolio_id: int, name: str) -> Portfolio:
-        """Rename a portfolio; ValidationError as for `create_portfolio` (its own name again is fine)."""
-        cleaned = rules.check_name(name)
-        with self._write(portfolio_id) as (session, row):
-            assert row is not None
-            # A change of case or spacing only clashes with no one.
-            if rules.name_key(cleaned) != rules.name_key(row.name):
-                guards.refuse_duplicate_name(session, row.owner_id, cleaned, except_id=row.id)
-            row.name = cleaned
-            session.flush()
-            return row.to_domain()
-
-    def delete_portfolio(self, portfolio_id: int) -> None:
-        """Delete a portfolio; the database cascades to its transactions."""
-        with self._write(portfolio_id) as (session, _):
-            session.execute(delete(PortfolioRow).where(PortfolioRow.id == portfolio_id))
-        self._changed(portfolio_id)
-
-    def version(self, portfolio_id: int) -> int:
-        """A number that changes whenever the portfolio's transactions do."""
-        with self._read() as session:
-            return self._portfolio(session, portfolio_id).version
 
     # -- transactions -----------------------------------------------------------------------------------
 

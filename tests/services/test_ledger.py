@@ -662,3 +662,55 @@ def test_a_bad_rate_in_an_update_changes_nothing(ledger: Ledger, portfolio: Port
         ledger.update_transaction(portfolio.id, added.id, {"currency": "EURO"})
     assert [e.field for e in refused.value.errors] == ["currency"]
     assert ledger.list_transactions(portfolio.id) == [added] and ledger.version(portfolio.id) == version
+
+
+# --- the base currency (issue 14) ----------------------------------------------------------------------------------
+
+def test_changing_the_base_currency_bumps_the_version_and_tells_the_caches(ledger: Ledger,
+                                                                            portfolio: Portfolio) -> None:
+    changes: list[int] = []
+    ledger.add_listener(changes.append)
+    ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "1", "185"))  # no fx_rate: nothing refuses
+    version = ledger.version(portfolio.id)
+    changes.clear()
+    changed = ledger.set_base_currency(portfolio.id, " eur ")
+    assert changed.base_currency == "EUR" and changed.name == "Main"
+    assert ledger.get_portfolio(portfolio.id).base_currency == "EUR"
+    assert ledger.version(portfolio.id) == version + 1
+    assert changes == [portfolio.id]
+    # The same base again: nothing to do, no new version.
+    assert ledger.set_base_currency(portfolio.id, "EUR").base_currency == "EUR"
+    assert ledger.version(portfolio.id) == version + 1
+    with pytest.raises(ValidationError) as refused:
+        ledger.set_base_currency(portfolio.id, "EURO")
+    assert [e.field for e in refused.value.errors] == ["base_currency"]
+    assert ledger.get_portfolio(portfolio.id).base_currency == "EUR"
+
+
+def test_a_new_base_with_stored_rates_is_refused_unless_they_are_cleared(ledger: Ledger, portfolio: Portfolio,
+                                                                          db_path: Path) -> None:
+    ledger.add_transaction(portfolio.id, {**buy("2024-01-02", "SAP.DE", "1", "180"), "currency": "EUR",
+                                          "fx_rate": "1.09"})
+    ledger.add_transaction(portfolio.id, {**buy("2024-01-03", "VOD.L", "10", "0.7"), "currency": "GBP",
+                                          "fx_rate": "1.27"})
+    ledger.add_transaction(portfolio.id, {**buy("2024-01-04", "7203.T", "100", "2650"), "currency": "JPY"})
+    version = ledger.version(portfolio.id)
+    with pytest.raises(ValidationError) as refused:
+        ledger.set_base_currency(portfolio.id, "GBP")
+    assert [(e.field, e.message) for e in refused.value.errors] == [
+        ("base_currency", "2 transactions carry an fx_rate into USD; send clear_fx_rates: true to drop them")]
+    assert ledger.get_portfolio(portfolio.id).base_currency == "USD"
+    assert ledger.version(portfolio.id) == version
+    assert raw(db_path, "SELECT fx_rate FROM transactions ORDER BY id") == [("1.09",), ("1.27",), (None,)]
+    assert ledger.set_base_currency(portfolio.id, "GBP", clear_fx_rates=True).base_currency == "GBP"
+    assert raw(db_path, "SELECT fx_rate, currency FROM transactions ORDER BY id") == [
+        (None, "EUR"), (None, "GBP"), (None, "JPY")]
+    assert ledger.version(portfolio.id) == version + 1
+
+
+def test_the_base_currency_of_another_owners_portfolio_is_not_found(ledger: Ledger) -> None:
+    bobs = ledger.for_owner("bob").create_portfolio("Bob's")
+    with pytest.raises(NotFoundError):
+        ledger.for_owner("alice").set_base_currency(bobs.id, "EUR", clear_fx_rates=True)
+    assert ledger.for_owner("bob").get_portfolio(bobs.id).base_currency == "USD"
+    assert ledger.for_owner("bob").set_base_currency(bobs.id, "EUR").base_currency == "EUR"
