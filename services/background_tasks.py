@@ -78,11 +78,13 @@ class BackgroundPriceUpdater:
         self._now = now or prices.clock.now
 
     def portfolio_needs(self) -> dict[int, dict[str, Need]]:
-        """What every portfolio's prices need (a portfolio deleted meanwhile is skipped)."""
+        """What every portfolio's prices need, its stocks' and the exchange-rate pairs of its base currency (a
+        portfolio deleted meanwhile is skipped): one batched fetch for both, and a chart that is regenerated when
+        a pair's quote moves as when a stock's does."""
         needs: dict[int, dict[str, Need]] = {}
         for portfolio_id in self.ledger.portfolio_ids():
             try:
-                needs[portfolio_id] = dict(self.loader.load(portfolio_id).needs)
+                needs[portfolio_id] = self.loader.load(portfolio_id).fetch_needs
             except NotFoundError:
                 continue
         return needs

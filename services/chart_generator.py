@@ -3,6 +3,9 @@
 A portfolio's value and cost-basis series for every range are computed once its prices are known, after a
 warm-up that changed prices, and after a ledger change; chart requests then read them at once. While a
 generation runs its progress (state, fraction, message) is in the cache for /api/chart-generator-progress.
+
+Series are in the portfolio's base currency (issue 14): each day's close at that day's rate of its quote currency
+(`FxRates.series` on the closes' dates, from earlier days only), a day without a rate a gap, never a rate of 1.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -19,13 +22,15 @@ import pandas as pd
 
 from services import analytics
 from services.forksafe import reset_in_child
+from services.fx import FxRates
 from services.ledger import Ledger
 from services.locks import chart_lock
 from services.market_hours import MarketClock
 from services.memory import release_free_memory
 from services.metrics import CHART_GENERATIONS, CHART_SECONDS
 from services.models import NotFoundError
-from services.portfolio_load import PortfolioLoader
+from services.portfolio_fx import Conversion, today_view
+from services.portfolio_load import LoadedPortfolio, PortfolioLoader
 from services.price_cache import PriceCache
 from services.price_planning import Need
 from services.price_service import PriceService
@@ -47,20 +52,38 @@ class ChartEntry:
 
     ledger_version: int
     generated_at: dt.datetime
-    ranges: dict[str, dict]  # range -> {"dates", "market_value", "cost_basis"}
+    ranges: dict[str, dict]  # range -> {"dates", "market_value", "cost_basis", "currency"}
     allocation: list[dict]
 
 
-def series_json(frame: pd.DataFrame) -> dict:
-    """A value series as JSON lists (ISO dates, money rounded to cents, unknown values as null)."""
+def series_json(frame: pd.DataFrame, currency: str | None = None) -> dict:
+    """A value series as JSON lists (ISO dates, money rounded to cents, unknown values as null), in `currency`."""
+    tag = {"currency": currency} if currency else {}
     if frame.empty:
-        return {"dates": [], "market_value": [], "cost_basis": []}
+        return {"dates": [], "market_value": [], "cost_basis": [], **tag}
     values = frame.round(2).astype(object).where(frame.notna(), None)
     return {
         "dates": [d.date().isoformat() for d in frame.index],
         "market_value": values["market_value"].tolist(),
         "cost_basis": values["cost_basis"].tolist(),
+        **tag,
     }
+
+
+def rates_frame(fx: FxRates, conversion: Conversion, closes: pd.DataFrame) -> pd.DataFrame:
+    """Quote -> base per day on the closes' dates, dates x tickers (what value_series takes as `rates`)."""
+    columns = {ticker: fx.series(conversion.currencies.get(ticker, conversion.base), conversion.base,
+                                 closes.index).to_numpy() for ticker in closes.columns}
+    return pd.DataFrame(columns, index=closes.index, columns=list(closes.columns), dtype="float64")
+
+
+def base_series(fx: FxRates, loaded: LoadedPortfolio, closes: pd.DataFrame, start, end) -> pd.DataFrame:
+    """The value series of a loaded portfolio in its base currency (as before when nothing needs converting)."""
+    conversion = loaded.fx
+    if conversion is None or conversion.ledger is None:
+        return analytics.value_series(loaded.transactions, closes, start=start, end=end)
+    return analytics.value_series(conversion.ledger.in_base, closes, start=start, end=end,
+                                  rates=rates_frame(fx, conversion, closes), missing=conversion.missing)
 
 
 class ChartStore:
@@ -92,9 +115,12 @@ class BackgroundChartGenerator:
 
     def __init__(self, ledger: Ledger, prices: PriceService, clock: MarketClock, store: ChartStore,
                  workers: int = 1, now: Callable[[], dt.datetime] | None = None,
-                 refresh_wait_s: float = REFRESH_WAIT_S, loader: PortfolioLoader | None = None):
+                 refresh_wait_s: float = REFRESH_WAIT_S, loader: PortfolioLoader | None = None,
+                 fx: FxRates | None = None):
         self.ledger, self.prices, self.clock, self.store = ledger, prices, clock, store
-        self.loader = loader or PortfolioLoader(ledger)  # the one load + replay + price needs (portfolio_load.py)
+        self.fx = fx or (loader.fx if loader is not None and loader.fx is not None else FxRates(prices))
+        # the one load + replay + price needs (portfolio_load.py)
+        self.loader = loader or PortfolioLoader(ledger, self.fx)
         self.refresh_wait_s = refresh_wait_s
         self._now = now or clock.now
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="chart-gen")
@@ -185,26 +211,31 @@ class BackgroundChartGenerator:
     def _compute(self, portfolio_id: int, version: int) -> tuple[ChartEntry, int]:
         """The chart of the ledger as it is now (labelled `version`), and how many tickers it covers."""
         loaded = self.loader.load(portfolio_id)
-        transactions, positions, needs = loaded.transactions, loaded.positions, dict(loaded.needs)
+        needs = dict(loaded.needs)  # the stocks': the chart's date grid (the pairs are fetched, not drawn)
         self.store.set_progress(portfolio_id, "running", 0.0, f"fetching the history of {len(needs)} tickers")
-        self._fetch_with_progress(portfolio_id, needs)
+        self._fetch_with_progress(portfolio_id, loaded.fetch_needs)
         self.store.set_progress(portfolio_id, "running", 0.9, "computing the series")
         # Stamped before the prices are read: a quote landing while we compute is then newer than the chart, so
         # chart_data and the warm-up regenerate it (stamped after, that price would be missed until the next).
         generated_at = self._now()
         today = generated_at.date()
-        ranges: dict[str, dict] = {name: series_json(pd.DataFrame()) for name in analytics.RANGES}
-        if transactions:
-            first = min(t.date for t in transactions)
-            full = analytics.value_series(transactions, self.prices.closes(needs), start=first, end=today)
+        # Loaded again: quote currencies and rates that were not cached before the fetch are now (the loader
+        # recomputes the conversion only then).
+        loaded = self.loader.load(portfolio_id)
+        base = loaded.base
+        ranges: dict[str, dict] = {name: series_json(pd.DataFrame(), base) for name in analytics.RANGES}
+        if loaded.transactions:
+            first = min(t.date for t in loaded.transactions)
+            full = base_series(self.fx, loaded, self.prices.closes(needs), first, today)
             for name in analytics.RANGES:
                 start = max(analytics.range_start(name, today, first), first)
-                ranges[name] = series_json(full.loc[full.index >= pd.Timestamp(start)])
-        infos = self.prices.prices([t for t, p in positions.items() if p.is_open])
-        allocation = analytics.allocation(analytics.holdings_rows(positions, infos))
+                ranges[name] = series_json(full.loc[full.index >= pd.Timestamp(start)], base)
+        infos = self.prices.prices(loaded.open_tickers)
+        view = today_view(self.fx, loaded.fx, loaded.open_tickers, base, loaded.positions)
+        allocation = analytics.allocation(analytics.holdings_rows(loaded.positions, infos, fx=view))
         return ChartEntry(version, generated_at, ranges, allocation), len(needs)
 
-    def _fetch_with_progress(self, portfolio_id: int, needs: dict[str, Need]) -> None:
+    def _fetch_with_progress(self, portfolio_id: int, needs: Mapping[str, Need]) -> None:
         """Fetch the missing history, reporting the share of tickers whose bars are cached."""
         report = self.prices.fetch_prices_parallel(needs, wait_s=0)
         # A refresh of history that is cached already is waited for only as long as a request would wait: a source

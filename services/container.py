@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from services.chart_generator import BackgroundChartGenerator, ChartStore
 from services.config import Settings
 from services.dashboard_data import DashboardData
+from services.fx import FxRates
 from services.ledger import Ledger
 from services.locks import exclusive_file_lock
 from services.market_hours import DEFAULT_EXCHANGE, MarketClock
@@ -31,6 +32,7 @@ class Services:
     prices: PriceService
     charts: BackgroundChartGenerator
     dashboard: DashboardData
+    fx: FxRates  # exchange rates from the price cache (services/fx.py): the loader's, the pages' and the charts'
 
     def for_owner(self, owner_id: str) -> Services:
         """The services as one owner sees them: the ledger and the payload builders scoped to their portfolios."""
@@ -73,11 +75,12 @@ def build_services(settings: Settings, *, clock: MarketClock | None = None,
     cache = PriceCache(settings.cache_dir)
     provider = provider or make_provider(settings, clock)
     prices = PriceService(provider, cache, clock, settings)
-    loader = PortfolioLoader(ledger)  # one replayed-ledger memo per process, shared by the pages and the charts
+    fx = FxRates(prices)
+    loader = PortfolioLoader(ledger, fx)  # one replayed-ledger memo per process, shared by the pages and the charts
     charts = BackgroundChartGenerator(ledger, prices, clock, ChartStore(cache),
-                                      refresh_wait_s=settings.chart_refresh_wait_s, loader=loader)
-    dashboard = DashboardData(ledger, prices, clock, settings, charts, loader=loader)
-    services = Services(settings, ledger, clock, cache, provider, prices, charts, dashboard)
+                                      refresh_wait_s=settings.chart_refresh_wait_s, loader=loader, fx=fx)
+    dashboard = DashboardData(ledger, prices, clock, settings, charts, loader=loader, fx=fx)
+    services = Services(settings, ledger, clock, cache, provider, prices, charts, dashboard, fx)
     ledger.add_listener(lambda portfolio_id: on_ledger_change(services, portfolio_id))
     if settings.demo_mode and settings.seed_sample:
         seed_sample_portfolio(services)

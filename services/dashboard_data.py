@@ -5,10 +5,15 @@ Each builder returns a typed payload of services/payloads.py (the pages read its
 reads the cache only; holdings data waits on quotes that are not fresh at most `holdings_wait_s`; chart data
 answers 202 with progress while history is missing, after waiting at most `chart_request_wait_s`
 (both set by PRICE_WAIT_S).
+
+Money is in the portfolio's base currency (issue 14): the page fetches its open holdings' needs and the
+exchange-rate pairs they need in the same batches, values each holding at its pair's cached rate now and at the
+previous close (`HoldingRate`), and counts a holding without a rate as `missing`, never valued at 1.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -16,8 +21,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import suppress
 
 from services import analytics
+from services.base_currency import FxView, worse_status
 from services.chart_generator import BackgroundChartGenerator
 from services.config import Settings
+from services.fx import FxRates
 from services.ledger import Ledger
 from services.market_hours import DEFAULT_EXCHANGE, MarketClock, exchange_for
 from services.models import PriceInfo
@@ -34,6 +41,7 @@ from services.payloads import (
     Progress,
     Series,
 )
+from services.portfolio_fx import today_view
 from services.portfolio_load import LoadedPortfolio, PortfolioLoader
 from services.price_service import PriceService
 from services.value_series import RANGES
@@ -66,15 +74,18 @@ class DashboardData:
     """The payload builders. Hand everything in, so tests can swap any part."""
 
     def __init__(self, ledger: Ledger, prices: PriceService, clock: MarketClock, settings: Settings,
-                 charts: BackgroundChartGenerator, loader: PortfolioLoader | None = None):
+                 charts: BackgroundChartGenerator, loader: PortfolioLoader | None = None,
+                 fx: FxRates | None = None):
         self.ledger, self.prices, self.clock, self.settings = ledger, prices, clock, settings
         self.charts = charts
-        self.loader = loader or PortfolioLoader(ledger)
+        self.fx = fx or (loader.fx if loader is not None and loader.fx is not None else FxRates(prices))
+        self.loader = loader or PortfolioLoader(ledger, self.fx)
 
     def for_ledger(self, ledger: Ledger) -> DashboardData:
         """These builders on an owner's view of the ledger (`Ledger.for_owner`): every lookup then goes through it,
         while the price service, the chart generator and the replay memo stay shared."""
-        return DashboardData(ledger, self.prices, self.clock, self.settings, self.charts, loader=self.loader)
+        return DashboardData(ledger, self.prices, self.clock, self.settings, self.charts, loader=self.loader,
+                             fx=self.fx)
 
     def load(self, portfolio_id: int) -> LoadedPortfolio:
         """The portfolio, its transactions, positions, price needs and open tickers (memoized per version)."""
@@ -96,12 +107,13 @@ class DashboardData:
     def initial(self, portfolio_id: int) -> InitialData:
         """Summary cards and the price badge, from the cache alone; missing prices are fetched in the background."""
         loaded = self.load(portfolio_id)
-        self.prices.fetch_prices_parallel(loaded.open_needs, wait_s=0)
+        self.prices.fetch_prices_parallel(loaded.open_fetch_needs, wait_s=0)
         infos = self.prices.prices(loaded.open_tickers)
+        view = self.fx_view(loaded)
         return InitialData(
             portfolio=PortfolioInfo.of(loaded.portfolio),
-            summary=analytics.summary(loaded.positions, infos, loaded.portfolio.base_currency),
-            prices=self._price_block(infos),
+            summary=analytics.summary(loaded.positions, infos, loaded.base, fx=view),
+            prices=self._price_block(infos, view, loaded),
             market=self._market(loaded.open_tickers),
         )
 
@@ -113,17 +125,34 @@ class DashboardData:
         """The holdings table; waits at most `wait_s` (default `holdings_wait_s`) for quotes that are not fresh."""
         loaded = self.load(portfolio_id)
         wait = self.settings.holdings_wait_s if wait_s is None else wait_s
-        self.prices.fetch_prices_parallel(loaded.open_needs, wait_s=wait)
+        self.prices.fetch_prices_parallel(loaded.open_fetch_needs, wait_s=wait)
         infos = self.prices.prices(loaded.open_tickers)
-        return HoldingsData(tuple(analytics.holdings_rows(loaded.positions, infos)), self._price_block(infos))
+        view = self.fx_view(loaded)
+        return HoldingsData(tuple(analytics.holdings_rows(loaded.positions, infos, fx=view)),
+                            self._price_block(infos, view, loaded))
 
     def holdings_data(self, portfolio_id: int, wait_s: float | None = None) -> dict:
         """`holdings` as the API answers it."""
         return self.holdings(portfolio_id, wait_s).to_json()
 
-    def _price_block(self, infos: Mapping[str, PriceInfo]) -> PriceBlock:
+    def fx_view(self, loaded: LoadedPortfolio) -> FxView:
+        """Today's rate of every open holding's quote currency into the base, from the cached pairs."""
+        return today_view(self.fx, loaded.fx, loaded.open_tickers, loaded.base, loaded.positions)
+
+    def _price_block(self, infos: Mapping[str, PriceInfo], view: FxView | None = None,
+                     loaded: LoadedPortfolio | None = None) -> PriceBlock:
+        if view is not None:  # a holding is as fresh as the older of its price and its rate; no rate: missing
+            infos = {t: self._with_rate(t, info, view) for t, info in infos.items()}
         unsettled = [t for t, info in infos.items() if info.status in ("missing", "stale")]
+        if unsettled and loaded is not None:
+            unsettled += list(loaded.pair_needs)
         return price_block(infos, self._simulated, self.prices.in_flight(unsettled) if unsettled else ())
+
+    @staticmethod
+    def _with_rate(ticker: str, info: PriceInfo, view: FxView) -> PriceInfo:
+        rate = view.rate_of(ticker)
+        status = "missing" if rate.rate is None or ticker in view.missing else worse_status(info.status, rate.status)
+        return info if status == info.status else dataclasses.replace(info, status=status)
 
     def chart(self, portfolio_id: int, range_name: str = "1Y",
               wait_s: float | None = None) -> ChartReady | ChartPending:
@@ -156,7 +185,9 @@ class DashboardData:
         return (200 if isinstance(payload, ChartReady) else 202), payload.to_json()
 
     def _prices_moved_since(self, portfolio_id: int, generated_at: dt.datetime) -> bool:
-        return self.prices.quotes_newer_than(self.ledger.portfolio_tickers(portfolio_id), generated_at)
+        # The pairs too: a chart in a base currency moves with its rates.
+        symbols = [*self.ledger.portfolio_tickers(portfolio_id), *self.load(portfolio_id).pair_needs]
+        return self.prices.quotes_newer_than(symbols, generated_at)
 
     def progress(self, portfolio_id: int) -> Progress:
         """The chart generator's state for one portfolio: idle, running, done or error, with a fraction."""

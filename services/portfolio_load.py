@@ -3,6 +3,10 @@
 The dashboard's builders, the chart generator and the warm-up all start from the same question (what does this
 portfolio hold, and which prices does it need?); they ask `PortfolioLoader.load`, which answers a frozen
 `LoadedPortfolio`. Reading and replaying 20,000 transactions takes a few hundred ms; the version check takes one.
+
+With `fx` the loaded portfolio is also in its base currency (services/portfolio_fx.py): `positions` are the
+replay of the converted ledger, `pair_needs` the exchange-rate pairs it needs. That conversion is memoized per
+(ledger version, base currency) and recomputed only when a quote it lacked has landed since (its fingerprint).
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from services.forksafe import reset_in_child
+from services.fx import FxRates
 from services.ledger import Ledger
 from services.models import Portfolio, Transaction
-from services.price_planning import Need
+from services.portfolio_fx import Conversion, convert, still_valid
+from services.price_planning import Need, merge_needs
 from services.replay import Position, replay
 
 MEMO_PORTFOLIOS = 16  # ledgers kept replayed in memory, per process
@@ -34,7 +40,9 @@ def price_needs(transactions: Sequence[Transaction], positions: Mapping[str, Pos
 
 @dataclass(frozen=True)
 class LoadedPortfolio:
-    """One portfolio at one ledger version: its transactions, positions, price needs and open tickers."""
+    """One portfolio at one ledger version: its transactions, positions (in the base currency), the stocks' price
+    needs (`needs`: the chart's date grid), open tickers and its conversion (`fx`: quote currencies, the
+    converted ledger, the pairs' needs)."""
 
     portfolio: Portfolio
     version: int
@@ -42,11 +50,31 @@ class LoadedPortfolio:
     positions: Mapping[str, Position]
     needs: Mapping[str, Need]
     open_tickers: tuple[str, ...]
+    fx: Conversion | None = None
+
+    @property
+    def base(self) -> str:
+        return self.portfolio.base_currency
+
+    @property
+    def pair_needs(self) -> Mapping[str, Need]:
+        """The exchange-rate pairs the conversion needs (none when every amount is in the base currency)."""
+        return self.fx.pair_needs if self.fx is not None else {}
 
     @property
     def open_needs(self) -> dict[str, Need]:
         """The needs of the open holdings: what the quotes of the page are fetched for."""
         return {ticker: self.needs[ticker] for ticker in self.open_tickers}
+
+    @property
+    def fetch_needs(self) -> dict[str, Need]:
+        """Every stock's needs and the pairs': what the chart and the warm-up fetch, in the same batches."""
+        return merge_needs([self.needs, self.pair_needs])
+
+    @property
+    def open_fetch_needs(self) -> dict[str, Need]:
+        """The open holdings' needs and the pairs': what the page fetches."""
+        return merge_needs([self.open_needs, self.pair_needs])
 
 
 @dataclass(frozen=True)
@@ -61,9 +89,10 @@ class _Replayed:
 class PortfolioLoader:
     """Loads portfolios from the ledger; the replay is kept per ledger version for the last few portfolios."""
 
-    def __init__(self, ledger: Ledger, memo_size: int = MEMO_PORTFOLIOS):
-        self.ledger, self.memo_size = ledger, memo_size
+    def __init__(self, ledger: Ledger, fx: FxRates | None = None, memo_size: int = MEMO_PORTFOLIOS):
+        self.ledger, self.fx, self.memo_size = ledger, fx, memo_size
         self._memo: dict[int, _Replayed] = {}
+        self._converted: dict[int, tuple[int, Conversion]] = {}  # portfolio -> (ledger version, conversion)
         self._lock = threading.Lock()
         # Dash's background callbacks fork the server. The chart generator's thread and the request threads take
         # this lock; a fork while one held it left the child's copy locked for good, and the background wait for
@@ -90,5 +119,23 @@ class PortfolioLoader:
                 self._memo[portfolio_id] = memo
                 while len(self._memo) > self.memo_size:
                     self._memo.pop(next(iter(self._memo)))
-        return LoadedPortfolio(portfolio, memo.version, memo.transactions, memo.positions, memo.needs,
-                               memo.open_tickers)
+        conversion = self._conversion(portfolio_id, memo, portfolio.base_currency)
+        positions = conversion.positions if conversion is not None else memo.positions
+        return LoadedPortfolio(portfolio, memo.version, memo.transactions, positions, memo.needs,
+                               memo.open_tickers, conversion)
+
+    def _conversion(self, portfolio_id: int, memo: _Replayed, base: str) -> Conversion | None:
+        """The memo's ledger in `base`, reused while its version, base and fingerprint still hold."""
+        if self.fx is None:
+            return None
+        with self._lock:
+            known = self._converted.get(portfolio_id)
+        if (known is not None and known[0] == memo.version and known[1].base == base
+                and still_valid(self.fx.prices, known[1])):
+            return known[1]
+        conversion = convert(self.fx, memo.transactions, memo.positions, base)
+        with self._lock:
+            self._converted[portfolio_id] = (memo.version, conversion)
+            while len(self._converted) > self.memo_size:
+                self._converted.pop(next(iter(self._converted)))
+        return conversion

@@ -493,7 +493,9 @@ def test_python_m_services_background_tasks_runs_one_warmup(tmp_path):
                           text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["tickers"] == 20 and result["failed"] == 0  # the sample portfolio's twenty tickers
+    # The sample's twenty US tickers, VOD.L and SAP.DE, and the two pairs they need in USD (GBPUSD=X, EURUSD=X),
+    # in one round of requests.
+    assert result["tickers"] == 24 and result["failed"] == 0
 
 
 def test_a_warmup_waits_for_a_chart_another_worker_is_generating(world):

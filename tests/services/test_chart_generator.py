@@ -162,7 +162,8 @@ def test_progress_rises_to_done(parts):
 def test_an_empty_portfolio_gets_empty_series(parts):
     portfolio_id = parts.ledger.create_portfolio("Empty").id
     entry = parts.charts.generate(portfolio_id)
-    assert entry.ranges == {name: {"dates": [], "market_value": [], "cost_basis": []} for name in analytics.RANGES}
+    assert entry.ranges == {name: {"dates": [], "market_value": [], "cost_basis": [], "currency": "USD"}
+                            for name in analytics.RANGES}  # in the portfolio's base currency
     assert entry.allocation == []
     assert parts.provider.call_count == 0
 
