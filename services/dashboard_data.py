@@ -108,6 +108,7 @@ class DashboardData:
         """Summary cards and the price badge, from the cache alone; missing prices are fetched in the background."""
         loaded = self.load(portfolio_id)
         self.prices.fetch_prices_parallel(loaded.open_fetch_needs, wait_s=0)
+        loaded = self.load(portfolio_id)  # rates or currencies that landed meanwhile (memo: a fingerprint check)
         infos = self.prices.prices(loaded.open_tickers)
         view = self.fx_view(loaded)
         return InitialData(
@@ -126,6 +127,7 @@ class DashboardData:
         loaded = self.load(portfolio_id)
         wait = self.settings.holdings_wait_s if wait_s is None else wait_s
         self.prices.fetch_prices_parallel(loaded.open_fetch_needs, wait_s=wait)
+        loaded = self.load(portfolio_id)  # converted again if the fetch brought a rate or a currency it lacked
         infos = self.prices.prices(loaded.open_tickers)
         view = self.fx_view(loaded)
         return HoldingsData(tuple(analytics.holdings_rows(loaded.positions, infos, fx=view)),
