@@ -108,7 +108,6 @@ class DashboardData:
         """Summary cards and the price badge, from the cache alone; missing prices are fetched in the background."""
         loaded = self.load(portfolio_id)
         self.prices.fetch_prices_parallel(loaded.open_fetch_needs, wait_s=0)
-        loaded = self.load(portfolio_id)  # rates or currencies that landed meanwhile (memo: a fingerprint check)
         infos = self.prices.prices(loaded.open_tickers)
         view = self.fx_view(loaded)
         return InitialData(
