@@ -83,8 +83,7 @@ def test_a_wrong_password_is_said_visibly_and_the_page_passes_axe(context, auth_
 
 
 def test_each_user_sees_only_their_own_portfolio_and_logout_ends_it(context, auth_server):
-    # SIGNUP=first: once the first account exists (the test above, or made here), others come from add-user; this
-    # test logs in the first account and makes a second one through the accounts API of the app's own database.
+    # SIGNUP=first: the first account is made by the test above, or here when this test runs alone.
     page = context.new_page()
     status = _api(page, "POST", "/api/session", auth_server.base,
                   data={"email": "first@example.com", "password": PASSWORD}).status
@@ -99,6 +98,8 @@ def test_each_user_sees_only_their_own_portfolio_and_logout_ends_it(context, aut
     assert imported.status == 200, imported.text()
     page.goto(f"/portfolio/{pid}")
     wait_for_settled_dashboard(page)
+    # AG Grid puts a row in before its cells' text: wait for the text (CI once read two empty rows).
+    page.wait_for_selector("#react-entry-point #holdings-table .ag-pinned-left-cols-container .ag-row >> text=MSFT")
     tickers = page.locator("#react-entry-point #holdings-table .ag-pinned-left-cols-container .ag-row")
     assert sorted(tickers.all_inner_texts()) == ["AAPL", "MSFT"]
     # The demo's sample portfolio belongs to the local user: not in this user's selector.
