@@ -94,15 +94,19 @@ def on_ledger_change(services: Services, portfolio_id: int) -> None:
 
 
 def seed_sample_portfolio(services: Services) -> None:
-    """Give an empty demo database the sample portfolio (once, whichever worker gets there first)."""
-    from services.sample_data import SAMPLE_NAME, sample_csv
+    """Give an empty demo database the sample portfolios, in dollars and in euros (once, whichever worker gets
+    there first)."""
+    from services.sample_data import SAMPLE_EUR_BASE, SAMPLE_EUR_NAME, SAMPLE_NAME, sample_csv, sample_eur_csv
 
     with exclusive_file_lock(services.settings.data_dir / "init.lock"):
         if services.ledger.list_portfolios():
             return
+        today = services.clock.now().date()
         portfolio = services.ledger.create_portfolio(SAMPLE_NAME)
-        count = services.ledger.import_csv(portfolio.id, sample_csv(services.clock, services.clock.now().date()))
-        log.info("seeded the sample portfolio with %d transactions", count)
+        count = services.ledger.import_csv(portfolio.id, sample_csv(services.clock, today))
+        euros = services.ledger.create_portfolio(SAMPLE_EUR_NAME, SAMPLE_EUR_BASE)
+        count += services.ledger.import_csv(euros.id, sample_eur_csv(services.clock, today))
+        log.info("seeded the sample portfolios with %d transactions", count)
 
 
 def scheduler_status(cache: PriceCache) -> dict:
