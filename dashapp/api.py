@@ -17,8 +17,10 @@ from werkzeug.routing import Map
 
 from dashapp.openapi import openapi_spec
 from dashapp.services_access import services as _services
+from services import ledger_rules as rules
 from services import metrics
 from services.container import Services, scheduler_status
+from services.import_checks import csv_warnings
 from services.models import MAX_REPORTED_ERRORS, FieldError, NotFoundError, ValidationError
 from services.payloads import Error, FieldProblem, Rejected
 
@@ -95,10 +97,26 @@ def create_portfolio():
 
 @api.patch("/api/portfolios/<int:portfolio_id>")
 def rename_portfolio(portfolio_id: int):
-    name = _json_body().get("name")
-    if not isinstance(name, str):
-        raise ValidationError("invalid portfolio", [FieldError("name", "name must be a string")])
-    return {"portfolio": _services().ledger.rename_portfolio(portfolio_id, name).to_json()}
+    """Rename and/or change the base currency (`clear_fx_rates: true` drops the stored rates into the old base)."""
+    body = _json_body()
+    changes = [field for field in ("name", "base_currency") if field in body]
+    clear = body.get("clear_fx_rates", False)
+    errors = [FieldError(field, f"{field} must be a string") for field in changes
+              if not isinstance(body[field], str)]
+    if not isinstance(clear, bool):
+        errors.append(FieldError("clear_fx_rates", "clear_fx_rates must be true or false"))
+    if not changes and not errors:
+        errors.append(FieldError("name", "name must be a string"))  # nothing to change: a name is what is missing
+    if errors:
+        raise ValidationError("invalid portfolio", errors)
+    ledger = _services().ledger
+    if "base_currency" in body:
+        rules.check_currency(body["base_currency"])  # refused before the name changes, not after
+    if "name" in body:
+        portfolio = ledger.rename_portfolio(portfolio_id, body["name"])
+    if "base_currency" in body:
+        portfolio = ledger.set_base_currency(portfolio_id, body["base_currency"], clear_fx_rates=clear)
+    return {"portfolio": portfolio.to_json()}
 
 
 @api.delete("/api/portfolios/<int:portfolio_id>")
@@ -153,7 +171,22 @@ def import_transactions(portfolio_id: int):
         line = len(_LINE_BREAK.findall(decoded[: error.start])) + 1
         message = f"not UTF-8: byte 0x{decoded[error.start]:02x} at offset {offset}; save the file as UTF-8"
         raise ValidationError("the CSV is not UTF-8 text", [FieldError("file", message, line)]) from None
-    return {"imported": _services().ledger.import_csv(portfolio_id, text)}
+    imported = _services().ledger.import_csv(portfolio_id, text)
+    answer: dict[str, object] = {"imported": imported}
+    warnings = _import_warnings(text) if imported else []
+    if warnings:  # left out when there are none (the answer before warnings existed)
+        answer["warnings"] = [warning.to_json() for warning in warnings]
+    return answer
+
+
+def _import_warnings(text: str) -> list:
+    """What looks wrong in rows that were imported (services/import_checks.py), against the cached closes. A
+    warning never undoes the import, so a check that fails is logged and answers none."""
+    try:
+        return csv_warnings(text, _services().prices.cache.get_closes)
+    except Exception:
+        log.exception("import warnings failed")
+        return []
 
 
 @api.get("/api/portfolios/<int:portfolio_id>/export")

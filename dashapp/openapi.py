@@ -42,7 +42,16 @@ _SCHEMAS: dict[str, dict] = {
                  "examples": ["Retirement", "<img src=x onerror=alert(1)>"]},
         "base_currency": {"type": "string", "pattern": "^[A-Za-z]{3}$", "default": "USD"},
     }, required=["name"]),
-    "PortfolioRename": _obj({"name": {"type": "string", "minLength": 1, "maxLength": 100}}),
+    "PortfolioRename": _obj({
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "base_currency": {"type": "string", "pattern": "^[A-Za-z]{3}$",
+                          "description": "the currency the portfolio is valued in (its version changes, so the "
+                                         "figures and charts are made again)"},
+        "clear_fx_rates": {"type": "boolean", "default": False,
+                           "description": "a stored fx_rate converts into the old base: with a new base_currency "
+                                          "they are refused (422 on base_currency) unless this drops them"},
+    }, required=[], anyOf=[{"required": ["name"]}, {"required": ["base_currency"]}],
+        description="at least one of name and base_currency"),
     "Transaction": _obj({
         "id": {"type": "integer"},
         "date": {"type": "string", "format": "date"},
@@ -93,7 +102,13 @@ _SCHEMAS: dict[str, dict] = {
     "TransactionPatch": {"type": "object",
                          "description": "Any of the TransactionInput values; absent keys keep their stored values.",
                          "properties": {}, "required": []},
-    "Imported": _obj({"imported": {"type": "integer", "minimum": 0}}),
+    "Imported": _obj({
+        "imported": {"type": "integer", "minimum": 0},
+        "warnings": {"type": "array", "description": "rows imported that look wrong (absent when there are none), "
+                                                     "e.g. a .L price about 100x the day's close: typed in pence",
+                     "items": _obj({"line": {"type": "integer", "minimum": 2}, "field": {"type": "string"},
+                                    "message": {"type": "string"}}, required=["line", "field", "message"])},
+    }, required=["imported"]),
     "Health": _obj({
         "status": {"enum": ["ok", "degraded"]},
         "checks": _obj({"database": {"type": "boolean"}, "cache": {"type": "boolean"}}),
@@ -166,8 +181,8 @@ _PATHS: dict[str, dict] = {
     },
     "/api/portfolios/{portfolio_id}": {
         "parameters": [_PORTFOLIO_ID],
-        "patch": _op("renamePortfolio", "Rename a portfolio", {
-            "200": _json(_obj({"portfolio": _ref("Portfolio")}), "renamed"),
+        "patch": _op("renamePortfolio", "Rename a portfolio or change its base currency", {
+            "200": _json(_obj({"portfolio": _ref("Portfolio")}), "changed"),
             "400": _BAD_BODY, "404": _NOT_FOUND, "413": _TOO_LARGE, "422": _INVALID},
             body=_json_body("PortfolioRename")),
         "delete": _op("deletePortfolio", "Delete a portfolio and its transactions",

@@ -11,19 +11,24 @@ it was most likely typed in pence. The row stays imported; the warning says how 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from services.csv_io import parse_transactions_csv_lines
 from services.models import Transaction
-from services.providers.currency import MINOR_CURRENCIES, listed_currency
+from services.providers.currency import CURRENCY_BY_SUFFIX, MINOR_CURRENCIES, listed_currency
 
 # A price this many times the day's close (inclusive) looks like it was given in the minor unit.
 MINOR_UNIT_RATIO = (50.0, 200.0)
 # How far back the close of "that day" may come from (a weekend or holiday has no bar of its own).
 CLOSE_LOOKBACK_DAYS = 7
 CloseLookup = Callable[[str, dt.date], float | None]
+# A ticker of an exchange quoting in a minor unit (.L, .JO, .TA): only then are an import's rows read again.
+_MINOR_UNIT_SUFFIX = re.compile("(?:" + "|".join(re.escape(suffix) for suffix, unit in CURRENCY_BY_SUFFIX.items()
+                                                 if unit in MINOR_CURRENCIES) + r")\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -84,3 +89,11 @@ def close_lookup(get_closes: Callable[[str], tuple[np.ndarray, np.ndarray] | Non
         return close if dates[at] >= start and np.isfinite(close) else None
 
     return close_on
+
+
+def csv_warnings(text: str, get_closes: Callable[[str], tuple[np.ndarray, np.ndarray] | None]) -> list[ImportWarning]:
+    """The warnings of a CSV ledger that was just imported (so it parses), against cached closes
+    (`PriceCache.get_closes`). A file without a minor-unit ticker is not read a second time."""
+    if not _MINOR_UNIT_SUFFIX.search(text):
+        return []
+    return minor_unit_warnings(parse_transactions_csv_lines(text), close_lookup(get_closes))

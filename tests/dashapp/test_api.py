@@ -256,7 +256,7 @@ def test_import_export_round_trip(env):
     pid = _portfolio(client)
     response = client.post(f"/api/portfolios/{pid}/import", data=LEDGER_CSV, content_type="text/csv")
     assert response.status_code == 200
-    assert response.get_json() == {"imported": 5}
+    assert response.get_json() == {"imported": 5}  # no warnings: no "warnings" key
     exported = client.get(f"/api/portfolios/{pid}/export")
     assert exported.status_code == 200
     assert exported.mimetype == "text/csv"
@@ -508,3 +508,82 @@ def test_a_file_at_the_limit_imports_through_the_upload_callback_but_not_a_byte_
     assert response.status_code == 200
     assert "the largest file that can be imported is 0.1 MB" in response.get_data(as_text=True)
     assert len(client.get(f"/api/portfolios/{other}/transactions").get_json()["transactions"]) == rows
+
+
+# --- issue 14: the base currency and import warnings ------------------------------------------------------------
+
+def test_patch_base_currency_changes_it_and_the_version(env):
+    client, services, _ = env
+    pid = _portfolio(client, "Main")
+    version = services.ledger.version(pid)
+    response = client.patch(f"/api/portfolios/{pid}", json={"base_currency": "eur"})
+    assert response.status_code == 200
+    assert response.get_json() == {"portfolio": {"id": pid, "name": "Main", "base_currency": "EUR"}}
+    assert client.get("/api/portfolios").get_json()["portfolios"] == [
+        {"id": pid, "name": "Main", "base_currency": "EUR"}]
+    assert services.ledger.version(pid) == version + 1
+    # With a name: both change.
+    both = client.patch(f"/api/portfolios/{pid}", json={"name": "Europe", "base_currency": "CHF"})
+    assert both.get_json()["portfolio"] == {"id": pid, "name": "Europe", "base_currency": "CHF"}
+    assert services.ledger.version(pid) == version + 2
+    # Not a currency, not a string, nothing to change: 422, nothing changed (the name neither).
+    for body, field in (({"base_currency": "EURO", "name": "X"}, "base_currency"),
+                        ({"base_currency": 12}, "base_currency"),
+                        ({"base_currency": "EUR", "clear_fx_rates": "yes"}, "clear_fx_rates"),
+                        ({"clear_fx_rates": True}, "name")):
+        refused = client.patch(f"/api/portfolios/{pid}", json=body)
+        assert refused.status_code == 422, body
+        assert [e["field"] for e in refused.get_json()["errors"]] == [field]
+    assert client.get("/api/portfolios").get_json()["portfolios"][0]["name"] == "Europe"
+    assert client.patch("/api/portfolios/999", json={"base_currency": "EUR"}).status_code == 404
+
+
+def test_patch_base_currency_with_stored_rates_needs_clear_fx_rates(env):
+    client, services, _ = env
+    pid = _portfolio(client)
+    csv_text = ("date,ticker,type,quantity,price,currency,fx_rate\n"
+                "2025-01-06,SAP.DE,BUY,2,180,EUR,1.04\n"
+                "2025-01-07,AAPL,BUY,1,240,,\n")
+    assert client.post(f"/api/portfolios/{pid}/import", data=csv_text).get_json() == {"imported": 2}
+    version = services.ledger.version(pid)
+    refused = client.patch(f"/api/portfolios/{pid}", json={"base_currency": "EUR"})
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"] == [{
+        "field": "base_currency",
+        "message": "1 transaction carries an fx_rate into USD; send clear_fx_rates: true to drop them"}]
+    assert client.get("/api/portfolios").get_json()["portfolios"][0]["base_currency"] == "USD"
+    assert services.ledger.version(pid) == version
+    done = client.patch(f"/api/portfolios/{pid}", json={"base_currency": "EUR", "clear_fx_rates": True})
+    assert done.status_code == 200 and done.get_json()["portfolio"]["base_currency"] == "EUR"
+    rows = client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"]
+    assert [(r["ticker"], r.get("currency"), r.get("fx_rate")) for r in rows] == [
+        ("SAP.DE", "EUR", None), ("AAPL", None, None)]
+    assert services.ledger.version(pid) == version + 1
+
+
+def _cache_close(services, ticker: str, day: str, close: float) -> None:
+    import pandas as pd
+
+    bars = pd.DataFrame({"close": [close], "dividend": 0.0, "split": 1.0},
+                        index=pd.DatetimeIndex(pd.to_datetime([day]), name="date"))
+    services.prices.cache.put_bars(ticker, bars, dt.date.fromisoformat(day))
+
+
+def test_an_import_of_a_price_in_pence_answers_a_warning_and_imports_the_row(env):
+    client, services, _ = env
+    pid = _portfolio(client)
+    _cache_close(services, "VOD.L", "2025-06-02", 0.70)  # pounds: the cache holds the major unit
+    pence = ("date,ticker,type,quantity,price\n"
+             "2025-06-02,AAPL,BUY,1,200\n"
+             "2025-06-02,VOD.L,BUY,1000,70\n")  # 70 / 0.70 = 100: typed in pence
+    response = client.post(f"/api/portfolios/{pid}/import", data=pence, content_type="text/csv")
+    assert response.status_code == 200
+    assert response.get_json() == {"imported": 2, "warnings": [
+        {"line": 3, "field": "price", "message": "looks like pence; add currency GBp"}]}
+    rows = client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"]
+    assert [(r["ticker"], r["price"]) for r in rows] == [("AAPL", 200), ("VOD.L", 70)]
+    # Said in pence: 70 GBp = 0.70 GBP, no warning. In pounds: no warning either.
+    for text in ("date,ticker,type,quantity,price,currency\n2025-06-02,VOD.L,BUY,1000,70,GBp\n",
+                 "date,ticker,type,quantity,price\n2025-06-02,VOD.L,BUY,1000,0.71\n",
+                 "date,ticker,type,quantity,price\n2025-05-01,VOD.L,BUY,1000,70\n"):  # no close near that day
+        assert client.post(f"/api/portfolios/{pid}/import", data=text).get_json() == {"imported": 1}, text
