@@ -49,3 +49,11 @@ dagfuncs.stNumber = function (value) {
     }
     return stFormat("number", {maximumFractionDigits: 6}).format(value);
 };
+
+// An exchange rate: up to 6 significant digits (1.2687, 0.0067568), "\u2014" when the row has none.
+dagfuncs.stRate = function (value) {
+    if (value === null || value === undefined || value === "") {
+        return "\u2014";
+    }
+    return stFormat("rate", {maximumSignificantDigits: 6}).format(value);
+};

@@ -76,7 +76,7 @@ TXN_DELETE_MESSAGE = "transactions-delete-message"
 TXN_FORM = "transaction-form"
 TXN_SUBMIT = "transaction-submit"
 TXN_FORM_MESSAGE = "transaction-form-message"
-TXN_FIELDS = ("date", "ticker", "type", "quantity", "price", "fees", "note")
+TXN_FIELDS = ("date", "ticker", "type", "quantity", "price", "fees", "currency", "fx_rate", "note")
 
 
 def txn_input(field: str) -> str:
@@ -101,6 +101,9 @@ PORTFOLIO_RENAME = "portfolio-rename"
 PORTFOLIO_DELETE = "portfolio-delete"
 PORTFOLIO_DELETE_CONFIRM = "portfolio-delete-confirm"
 PORTFOLIO_MESSAGE = "portfolio-message"
+PORTFOLIO_BASE_CURRENCY = "portfolio-base-currency"  # the Portfolio card's base-currency select
+PORTFOLIO_BASE_APPLY = "portfolio-base-apply"
+PORTFOLIO_BASE_LABEL = "portfolio-base-label"  # "Valued in USD": the portfolio's currency as the page shows it
 PORTFOLIO_RENAMED = "portfolio-renamed"  # dcc.Store: bumped on rename, so the shell's selector relabels
 TXN_LOCATION = "transactions-location"  # the page's own dcc.Location: where create and delete navigate to
 TXN_EDIT = "transactions-edit"  # "Edit selected": fills the form with the one selected transaction

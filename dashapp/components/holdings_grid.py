@@ -22,9 +22,11 @@ _RIGHT = {"cellClass": "ag-right-aligned-cell", "headerClass": "ag-right-aligned
 _GAIN_RULES = {"text-gain": "x > 0", "text-loss": "x < 0"}
 
 
-def _money(field: str, header: str, *, signed: bool = False, coloured: bool = False, min_width: int = 100) -> dict:
+def _money(field: str, header: str, *, signed: bool = False, coloured: bool = False, min_width: int = 100,
+           currency: str = "params.data.base_currency") -> dict:
+    """A money column, formatted in the portfolio's base currency (or in the JS expression `currency`)."""
     column = {"field": field, "headerName": header, "minWidth": min_width, **_RIGHT,
-              "valueFormatter": {"function": f"stMoney(params.value, params.data.currency, {str(signed).lower()})"}}
+              "valueFormatter": {"function": f"stMoney(params.value, {currency}, {str(signed).lower()})"}}
     if coloured:
         column["cellClassRules"] = _GAIN_RULES
     return column
@@ -45,7 +47,8 @@ COLUMN_DEFS: list[dict] = [
      "filter": "agTextColumnFilter", "cellRenderer": "StatusBadge"},
     {"field": "quantity", "headerName": "Shares", **_RIGHT, "minWidth": 84,
      "valueFormatter": {"function": "stNumber(params.value)"}},
-    _money("price", "Price"),
+    # In the quote currency when the row has one (issue 14), else in the base currency as before.
+    _money("price", "Price", currency="params.data.currency || params.data.base_currency"),
     _money("avg_cost", "Avg cost"),
     _money("market_value", "Market value", min_width=124),
     _money("cost_basis", "Cost basis", min_width=112),
@@ -54,6 +57,15 @@ COLUMN_DEFS: list[dict] = [
     _money("unrealized_gain", "Gain", signed=True, coloured=True, min_width=112),
     _percent("unrealized_gain_pct", "Gain %"),
     _percent("weight", "Weight", signed=False, coloured=False),
+    # Money in several currencies (issue 14): the quote currency, its rate into the base and the FX part of the
+    # gain. A single-currency portfolio's rows have none of these fields: empty cells ("—" for the numbers).
+    {"field": "currency", "headerName": "Quote ccy", "width": 96, "cellDataType": "text",
+     "filter": "agTextColumnFilter", "valueFormatter": {"function": "params.value ? params.value : '\u2014'"},
+     "headerTooltip": "The currency the price is quoted in"},
+    {"field": "fx_rate", "headerName": "FX rate", **_RIGHT, "minWidth": 96,
+     "valueFormatter": {"function": "stRate(params.value)"},
+     "headerTooltip": "One unit of the quote currency in the portfolio's currency now"},
+    _money("fx_gain", "FX gain", signed=True, coloured=True, min_width=108),
 ]
 # Headers wrap onto two lines rather than end in "Day ch..." when a column is narrow, in a header row tall enough
 # for two (GRID_OPTIONS). Not autoHeaderHeight: AG Grid keeps such header cells hidden until it can measure them,
@@ -62,7 +74,8 @@ DEFAULT_COL_DEF = {"sortable": True, "resizable": True, "filter": True, "suppres
                    "wrapHeaderText": True}
 # On a phone the table keeps what a glance needs, most telling first (value, day change, gain, then weight,
 # shares and price, reached by scrolling the table sideways), in narrower columns without the header's filter
-# button (the column menu still filters). The rest would only widen what has to be scrolled. A clientside
+# button (the column menu still filters). The rest (the currency columns too) would only widen what has to be
+# scrolled; the price keeps its quote currency's symbol. A clientside
 # callback (pages/dashboard.py) applies this below 576 px.
 PHONE_COLUMNS = ("ticker", "market_value", "day_change", "unrealized_gain", "weight", "quantity", "price")
 PHONE_MIN_WIDTH = {"ticker": 80}  # every other phone column: 96 px, enough for "-$123,456.78" at 13 px
@@ -85,8 +98,9 @@ GRID_OPTIONS = {"animateRows": False, "rowHeight": 34, "headerHeight": 44, "supp
 
 
 def grid_rows(rows: Sequence[Holding], currency: str, now: dt.datetime) -> list[dict]:
-    """The holdings rows as the grid's JSON, with what it shows besides them: the status word and the currency."""
-    return [{**row.to_json(), "currency": currency,
+    """The holdings rows as the grid's JSON, with what it shows besides them: the status word and the portfolio's
+    currency (`base_currency`; a row's own `currency`, when it has one, is its price's quote currency)."""
+    return [{**row.to_json(), "base_currency": currency,
              "status_label": badge_text(row.price_status, row.price_as_of, now)} for row in rows]
 
 

@@ -22,8 +22,11 @@ from services.models import TRANSACTION_TYPES
 
 GRID_HEIGHT = "460px"
 FIELD_LABELS = {"date": "Date", "ticker": "Ticker", "type": "Type", "quantity": "Quantity", "price": "Price",
-                "fees": "Fees", "note": "Note"}
-PLACEHOLDERS = {"ticker": "AAPL", "quantity": "10", "price": "189.50", "fees": "0", "note": "optional"}
+                "fees": "Fees", "currency": "Currency", "fx_rate": "FX rate", "note": "Note"}
+PLACEHOLDERS = {"ticker": "AAPL", "quantity": "10", "price": "189.50", "fees": "0", "currency": "quote's",
+                "fx_rate": "day's rate", "note": "optional"}
+# The base currencies offered on the Portfolio card (ISO codes; the API takes any).
+BASE_CURRENCIES = ("USD", "EUR", "GBP", "CHF", "JPY", "CAD", "AUD", "HKD", "SEK", "NOK", "DKK", "ZAR", "ILS")
 
 _NUMBER = {"cellClass": "ag-right-aligned-cell", "headerClass": "ag-right-aligned-header",
            "filter": "agNumberColumnFilter", "cellDataType": "number", "flex": 1, "minWidth": 90}
@@ -128,6 +131,7 @@ def edit_values(transaction: dict) -> dict[str, str]:
     return {"date": str(transaction.get("date") or ""), "ticker": str(transaction.get("ticker") or ""),
             "type": str(transaction.get("type") or "BUY"), "quantity": number(transaction.get("quantity")),
             "price": number(transaction.get("price")), "fees": number(transaction.get("fees")),
+            "currency": str(transaction.get("currency") or ""), "fx_rate": number(transaction.get("fx_rate")),
             "note": str(transaction.get("note") or "")}
 
 
@@ -243,7 +247,8 @@ def _input(field: str, static: bool, today: str):
         kind = "date" if field == "date" else "text"
         return dbc.Input(id=ids.txn_input(field), type=kind, size="sm", value=today if field == "date" else None,
                          placeholder=PLACEHOLDERS.get(field), autoComplete="off",
-                         inputMode="decimal" if field in ("quantity", "price", "fees") else None)
+                         inputMode="decimal" if field in ("quantity", "price", "fees", "fx_rate") else None,
+                         maxLength=3 if field == "currency" else None)
     placeholder = field_placeholder("form-select form-select-sm" if field == "type" else "form-control form-control-sm")
     return live_or_placeholder(static, live, placeholder)
 
@@ -307,6 +312,7 @@ def _portfolio_admin(portfolio: dict | None, static: bool) -> html.Div:
             html.Label("Rename this portfolio", className="form-label small mb-1"),
             _text_button(ids.PORTFOLIO_RENAME_NAME, ids.PORTFOLIO_RENAME, "Rename", "Portfolio name", static,
                          portfolio["name"]),
+            *_base_currency(portfolio, static),
         ]
     children += [
         html.Label("New portfolio", className="form-label small mb-1"),
@@ -321,6 +327,37 @@ def _portfolio_admin(portfolio: dict | None, static: bool) -> html.Div:
                 message=f"Delete the portfolio \u201c{portfolio['name']}\u201d and all its transactions?"))
     children.append(html.Div(id=ids.PORTFOLIO_MESSAGE, className="small mt-2"))
     return html.Div(children)
+
+
+def _base_currency(portfolio: dict, static: bool) -> list:
+    """The base-currency select and its Apply button, with the currency the portfolio is valued in now."""
+    current = str(portfolio.get("base_currency") or "USD")
+    codes = BASE_CURRENCIES if current in BASE_CURRENCIES else (current, *BASE_CURRENCIES)
+    control = live_or_placeholder(
+        static, lambda: dbc.Select(id=ids.PORTFOLIO_BASE_CURRENCY, options=[{"label": c, "value": c} for c in codes],
+                                   value=current, size="sm"),
+        field_placeholder("form-select form-select-sm"))
+    return [
+        html.Label(["Base currency (valued in ", html.Span(current, id=ids.PORTFOLIO_BASE_LABEL), ")"],
+                   htmlFor=ids.PORTFOLIO_BASE_CURRENCY, className="form-label small mb-1"),
+        html.Div([control, html.Button("Apply", id=ids.PORTFOLIO_BASE_APPLY, type="button", n_clicks=0,
+                                       className="btn btn-outline-primary btn-sm", disabled=static)],
+                 className="input-group input-group-sm mb-2"),
+    ]
+
+
+def import_warnings_view(count: int, filename: str, warnings: list[dict]) -> html.Div:
+    """An import that succeeded with rows that look wrong: how many were imported and each warning by line."""
+    rows = [html.Tr([html.Td(str(w.get("line", "—"))), html.Td(w.get("field", "")), html.Td(w.get("message", ""))])
+            for w in warnings[:SHOWN_ERRORS]]
+    return html.Div([
+        html.Div([html.Strong(f"Imported {count} transaction{'s' if count != 1 else ''} from {filename}, "),
+                  f"but {len(warnings)} row{'s look' if len(warnings) != 1 else ' looks'} wrong:"], className="mb-2"),
+        html.Div(html.Table([
+            html.Thead(html.Tr([html.Th("Line"), html.Th("Field"), html.Th("Warning")])),
+            html.Tbody(rows),
+        ], className="table table-sm table-borderless mb-0 csv-errors"), className="csv-errors-scroll"),
+    ], className="alert alert-warning mb-0 import-warnings", role="status")
 
 
 def _missing_portfolio(problem: str, portfolios: list[dict]) -> html.Div:

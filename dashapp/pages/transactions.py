@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 
 import dash
 from dash import Input, Output, State, callback, clientside_callback, ctx, html, no_update
@@ -26,6 +27,7 @@ from dashapp.components.transactions import (
     edit_values,
     form_errors,
     form_mode,
+    import_warnings_view,
     name_problem,
     too_large_view,
     transactions_page,
@@ -35,7 +37,10 @@ from dashapp.components.transactions import (
 from dashapp.pages._services import currency_of, resolve_portfolio
 from dashapp.services_access import services
 from services.csv_io import plain_decimal
+from services.import_checks import csv_warnings
 from services.models import NotFoundError, Transaction, ValidationError
+
+log = logging.getLogger(__name__)
 
 dash.register_page(__name__, path="/transactions", name="Transactions", title="Transactions · MyStockTracker",
                    order=1)
@@ -93,7 +98,7 @@ def fill_ledger(portfolio: dict | None, _version: int):
 
 
 _FIELD_STATES = [State(ids.txn_input(field), "value") for field in ids.TXN_FIELDS]
-_CLEARED = ("ticker", "quantity", "price", "fees", "note")
+_CLEARED = ("ticker", "quantity", "price", "fees", "currency", "fx_rate", "note")
 _NO_ERRORS = (*[False] * len(ids.TXN_FIELDS), *[None] * len(ids.TXN_FIELDS))
 
 
@@ -179,10 +184,9 @@ def edit_or_cancel(edit_clicks: int, cancel_clicks: int, selected: list[dict] | 
         return *untouched, _alert("That transaction was already deleted.", "warning")
     shown = edit_values({"date": stored.date.isoformat(), "ticker": stored.ticker, "type": stored.type,
                          "quantity": plain_decimal(stored.quantity), "price": plain_decimal(stored.price),
-                         "fees": plain_decimal(stored.fees), "note": stored.note})
-    # The form has no currency or rate fields yet: an edit keeps them, and says in which currency the amounts are.
-    kept = f" Price and fees are in {stored.currency}." if stored.currency else ""
-    message = _alert(f"Editing {_describe(stored)}: change the fields, then Save changes.{kept}", "info")
+                         "fees": plain_decimal(stored.fees), "note": stored.note, "currency": stored.currency,
+                         "fx_rate": None if stored.fx_rate is None else plain_decimal(stored.fx_rate)})
+    message = _alert(f"Editing {_describe(stored)}: change the fields, then Save changes.", "info")
     return stored.id, *[shown[f] for f in _FORM_VALUES], *_NO_ERRORS, message, None
 
 
@@ -264,8 +268,20 @@ def import_csv(contents: str | None, filename: str | None, portfolio: dict | Non
     except ValidationError as error:
         return no_update, csv_errors_view(error.message, [e.to_json() for e in error.errors], error.total), None
     name = filename or "the file"
+    warnings = _import_warnings(text or "") if count else []
+    if warnings:
+        return (version or 0) + 1, import_warnings_view(count, name, [w.to_json() for w in warnings]), None
     return (version or 0) + 1, _alert(f"Imported {count} transaction{'s' if count != 1 else ''} from {name}.",
                                       "success"), None
+
+
+def _import_warnings(text: str) -> list:
+    """Rows just imported that look wrong (typed in pence...); a check that fails shows none, never undoes."""
+    try:
+        return csv_warnings(text, services().prices.cache.get_closes)
+    except Exception:
+        log.exception("import warnings failed")
+        return []
 
 
 # dcc.Upload's max_size (the server's MAX_UPLOAD_BYTES) makes its drop zone drop a larger file without a word: it
@@ -350,6 +366,31 @@ def rename_portfolio(clicks: int, name: str | None, portfolio: dict | None, rena
     except ValidationError as error:
         return no_update, _alert(name_problem([e.to_json() for e in error.errors]), "danger"), no_update
     return (renamed or 0) + 1, _alert(f"Renamed to \u201c{result.name}\u201d.", "success"), result.name
+
+
+@callback(
+    Output(ids.PORTFOLIO_RENAMED, "data", allow_duplicate=True),
+    Output(ids.PORTFOLIO_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.PORTFOLIO_BASE_LABEL, "children"),
+    Output(ids.CURRENT_PORTFOLIO, "data", allow_duplicate=True),
+    Input(ids.PORTFOLIO_BASE_APPLY, "n_clicks"),
+    State(ids.PORTFOLIO_BASE_CURRENCY, "value"), State(ids.CURRENT_PORTFOLIO, "data"),
+    State(ids.PORTFOLIO_RENAMED, "data"),
+    prevent_initial_call=True,
+)
+def change_base_currency(clicks: int, currency: str | None, portfolio: dict | None, renamed: int):
+    """Value the portfolio in another currency; refused (shown in a red alert) while transactions carry an
+    fx_rate into the old one (the API's clear_fx_rates drops them; the page does not, silently)."""
+    _clicked(clicks)
+    try:
+        result = services().ledger.set_base_currency(_id(portfolio), currency or "")
+    except ValidationError as error:
+        text = " ".join(e.message[:1].upper() + e.message[1:] + "." for e in error.errors) or error.message
+        return no_update, _alert(f"Base currency not changed: {text}", "danger"), no_update, no_update
+    changed = {**(portfolio or {}), "base_currency": result.base_currency}
+    # The new store refills the ledger grid (its amounts are formatted in the portfolio's currency).
+    done = _alert(f"Now valued in {result.base_currency}.", "success")
+    return (renamed or 0) + 1, done, result.base_currency, changed
 
 
 @callback(

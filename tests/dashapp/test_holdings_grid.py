@@ -12,8 +12,7 @@ NOW = dt.datetime(2026, 11, 30, 15, 0, tzinfo=dt.UTC)
 PAYLOAD_KEYS = {"ticker", "quantity", "avg_cost", "cost_basis", "price", "market_value", "unrealized_gain",
                 "unrealized_gain_pct", "day_change", "day_change_pct", "weight", "price_as_of", "price_status",
                 "currency", "fx_rate", "fx_gain"}
-# A portfolio's rows carry these only when they hold something quoted in another currency (issue 14): the grid's
-# columns for them come with the currency part of the page, still to be built.
+# A portfolio's rows carry these only when they hold something quoted in another currency (issue 14).
 FX_KEYS = {"currency", "fx_rate", "fx_gain"}
 
 
@@ -29,7 +28,8 @@ def test_the_payload_keys_are_the_holding_models_fields():
 def test_every_column_reads_a_payload_field_or_a_derived_one():
     fields = {column["field"] for column in COLUMN_DEFS}
     assert fields - PAYLOAD_KEYS == {"status_label"}
-    assert fields >= PAYLOAD_KEYS - {"price_as_of", "price_status"} - FX_KEYS
+    assert fields >= PAYLOAD_KEYS - {"price_as_of", "price_status"}
+    assert fields >= FX_KEYS
 
 
 def test_gains_are_coloured_and_numbers_formatted():
@@ -46,7 +46,8 @@ def test_rows_get_their_status_word_and_currency():
     rows = grid_rows([row("AAPL"), row("MSFT", "stale", dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)),
                       row("XYZ", "missing", None), row("KO", "market_closed")], "USD", NOW)
     assert [r["status_label"] for r in rows] == ["Fresh", "Stale (3 h)", "Missing", "Market closed"]
-    assert {r["currency"] for r in rows} == {"USD"}
+    assert {r["base_currency"] for r in rows} == {"USD"}
+    assert not any("currency" in r for r in rows)  # single-currency rows: no quote currency, price in the base
     assert rows[0]["ticker"] == "AAPL"
     assert rows[0]["price_as_of"] == "2026-11-30T14:55:00+00:00"  # the grid gets JSON
 
@@ -73,7 +74,32 @@ def test_a_phone_shows_the_telling_columns_first_and_hides_the_rest():
     assert shown == ["ticker", "market_value", "day_change", "unrealized_gain", "weight", "quantity", "price"]
     assert list(PHONE_COLUMNS) == shown
     hidden = {d["field"] for d in defs if d.get("hide")}
-    assert hidden == {"status_label", "avg_cost", "cost_basis", "day_change_pct", "unrealized_gain_pct"}
+    assert hidden == {"status_label", "avg_cost", "cost_basis", "day_change_pct", "unrealized_gain_pct",
+                      "currency", "fx_rate", "fx_gain"}
     assert len(defs) == len(COLUMN_DEFS)  # nothing lost: a hidden column can be shown again
     # Only a phone's copy changed: the desktop definitions keep their widths and filter buttons.
     assert all("suppressHeaderFilterButton" not in d for d in COLUMN_DEFS)
+
+
+def test_fx_columns_show_the_quote_currency_its_rate_and_the_fx_gain():
+    by_field = {column["field"]: column for column in COLUMN_DEFS}
+    # Every money column is in the base currency, except the price: in the quote currency when the row has one.
+    for field in ("avg_cost", "market_value", "cost_basis", "day_change", "unrealized_gain", "fx_gain"):
+        assert "params.data.base_currency" in by_field[field]["valueFormatter"]["function"], field
+    assert by_field["price"]["valueFormatter"]["function"] == (
+        "stMoney(params.value, params.data.currency || params.data.base_currency, false)")
+    assert by_field["fx_gain"]["cellClassRules"] == {"text-gain": "x > 0", "text-loss": "x < 0"}
+    assert by_field["fx_gain"]["valueFormatter"][
+        "function"] == "stMoney(params.value, params.data.base_currency, true)"
+    assert by_field["fx_rate"]["valueFormatter"]["function"] == "stRate(params.value)"
+    rows = grid_rows([row("VOD.L", price=0.72, currency="GBP", fx_rate=1.2687, fx_gain=12.5)], "USD", NOW)
+    assert (rows[0]["currency"], rows[0]["base_currency"], rows[0]["fx_rate"], rows[0]["fx_gain"]) == (
+        "GBP", "USD", 1.2687, 12.5)
+
+
+def test_a_phone_hides_the_fx_columns():
+    from dashapp.components.holdings_grid import phone_column_defs
+
+    phone = {column["field"]: column for column in phone_column_defs(COLUMN_DEFS)}
+    assert all(phone[field].get("hide") for field in FX_KEYS)
+    assert not phone["price"].get("hide")

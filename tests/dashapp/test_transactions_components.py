@@ -141,7 +141,23 @@ def test_edit_values_fill_every_field_as_text():
     assert edit_values({"id": 3, "date": "2024-01-02", "ticker": "AAPL", "type": "SELL", "quantity": 10.0,
                         "price": 0.1, "fees": "0.0001", "note": None}) == {
         "date": "2024-01-02", "ticker": "AAPL", "type": "SELL", "quantity": "10", "price": "0.1",
-        "fees": "0.0001", "note": ""}
+        "fees": "0.0001", "currency": "", "fx_rate": "", "note": ""}
+    # Issue 14: the transaction's own currency and every digit of its rate.
+    assert edit_values({"date": "2024-01-02", "ticker": "VOD.L", "type": "BUY", "quantity": "1", "price": "0.7",
+                        "fees": "0", "currency": "GBP", "fx_rate": "1.2687"}) == {
+        "date": "2024-01-02", "ticker": "VOD.L", "type": "BUY", "quantity": "1", "price": "0.7",
+        "fees": "0", "currency": "GBP", "fx_rate": "1.2687", "note": ""}
+
+
+def test_import_warnings_view_is_a_warning_alert_naming_the_lines():
+    from dashapp.components.transactions import import_warnings_view
+
+    view = import_warnings_view(2, "pence.csv", [{"line": 3, "field": "price",
+                                                  "message": "looks like pence; add currency GBp"}])
+    assert "alert-warning" in view.className.split()
+    text = str(view)
+    assert "Imported 2 transactions from pence.csv" in text
+    assert "'3'" in text and "looks like pence; add currency GBp" in text and "1 row looks wrong" in text
 
 
 @pytest.mark.parametrize(("deleted", "missing", "refused", "text", "tone"), [
