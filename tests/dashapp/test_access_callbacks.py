@@ -39,8 +39,9 @@ CARRIERS = {(ids.CURRENT_PORTFOLIO, "data"), (ids.PRICES_PENDING, "data"), (ids.
 KNOWN = {"sync_shell", "fill_ledger", "submit_transaction", "edit_or_cancel", "delete_transactions", "import_csv",
          "download_csv", "rename_portfolio", "delete_portfolio", "fill_summary", "refill_summary", "fill_holdings",
          "refill_holdings", "wait_for_prices", "fill_allocation", "refill_allocation", "fill_chart", "refill_chart",
-         "redraw_chart_with_prices", "wait_for_chart", "update"}  # update: Dash Pages' router
-WRITES = {"submit_transaction", "delete_transactions", "import_csv", "rename_portfolio", "delete_portfolio"}
+         "redraw_chart_with_prices", "wait_for_chart", "update", "change_base_currency"}  # update: Dash Pages' router
+WRITES = {"submit_transaction", "delete_transactions", "import_csv", "rename_portfolio", "delete_portfolio",
+          "change_base_currency"}
 NONCE = "0123456789abcdef0123456789abcdef"
 UPLOAD_CSV = "date,ticker,type,quantity,price\n2025-03-03,BOBT,BUY,1,150\n"
 POLL_TIMEOUT_S = 30
@@ -73,10 +74,12 @@ def values(pid: int, tid: int, name: str) -> dict[tuple[str, str], list[Any]]:
         (ids.PORTFOLIO_RENAME, "n_clicks"): [1],
         (ids.PORTFOLIO_RENAME_NAME, "value"): ["Renamed by bob"],
         (ids.PORTFOLIO_DELETE_CONFIRM, "submit_n_clicks"): [1],
+        (ids.PORTFOLIO_BASE_APPLY, "n_clicks"): [1],
+        (ids.PORTFOLIO_BASE_CURRENCY, "value"): ["EUR"],
     }
     # The form as bob fills it: a BUY (a SELL would be refused for want of shares, scoped or not).
     form = {"date": "2025-03-03", "ticker": "BOBT", "type": "BUY", "quantity": "1", "price": "150", "fees": "0",
-            "note": "bob was here"}
+            "note": "bob was here", "currency": "", "fx_rate": ""}
     table.update({(ids.txn_input(field), "value"): [form[field]] for field in ids.TXN_FIELDS})
     return table
 

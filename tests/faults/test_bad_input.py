@@ -175,7 +175,8 @@ def test_valid_ledgers_import_whole_in_any_column_order_case_and_encoding_dress(
         response = _post(client, pid, body, multipart=multipart)
         _count("valid", response.status_code)
         assert response.status_code == 200, response.data[:500]
-        assert response.get_json() == {"imported": len(rows)}
+        # (a random .L price may really be ~100x a cached close: then the answer also carries a pence warning)
+        assert response.get_json()["imported"] == len(rows)
         stored = _transactions(client, pid)
     assert len(stored) == len(rows)
     expected_notes = sorted(unescape_cell(r.note).strip() if "note" in columns else "" for r in rows)
