@@ -32,8 +32,8 @@ def _money(field: str, header: str, *, signed: bool = False, coloured: bool = Fa
     return column
 
 
-def _percent(field: str, header: str, *, signed: bool = True, coloured: bool = True) -> dict:
-    column = {"field": field, "headerName": header, "minWidth": 84, **_RIGHT,
+def _percent(field: str, header: str, *, signed: bool = True, coloured: bool = True, min_width: int = 84) -> dict:
+    column = {"field": field, "headerName": header, "minWidth": min_width, **_RIGHT,
               "valueFormatter": {"function": f"stPercent(params.value, {str(signed).lower()})"}}
     if coloured:
         column["cellClassRules"] = _GAIN_RULES
@@ -45,7 +45,9 @@ COLUMN_DEFS: list[dict] = [
      "filter": "agTextColumnFilter", "cellClass": "fw-semibold"},
     {"field": "status_label", "headerName": "Price status", "width": 132, "cellDataType": "text",
      "filter": "agTextColumnFilter", "cellRenderer": "StatusBadge"},
-    {"field": "quantity", "headerName": "Shares", **_RIGHT, "minWidth": 84,
+    # One-word headers keep room for their sort and filter icons once the currency columns take their share of
+    # the width ("Shares" broke as "Share s" at 84 px).
+    {"field": "quantity", "headerName": "Shares", **_RIGHT, "minWidth": 100,
      "valueFormatter": {"function": "stNumber(params.value)"}},
     # In the quote currency when the row has one (issue 14), else in the base currency as before.
     _money("price", "Price", currency="params.data.currency || params.data.base_currency"),
@@ -56,7 +58,7 @@ COLUMN_DEFS: list[dict] = [
     _percent("day_change_pct", "Day %"),
     _money("unrealized_gain", "Gain", signed=True, coloured=True, min_width=112),
     _percent("unrealized_gain_pct", "Gain %"),
-    _percent("weight", "Weight", signed=False, coloured=False),
+    _percent("weight", "Weight", signed=False, coloured=False, min_width=100),
     # Money in several currencies (issue 14): the quote currency, its rate into the base and the FX part of the
     # gain. A single-currency portfolio's rows have none of these fields: empty cells ("—" for the numbers).
     {"field": "currency", "headerName": "Quote ccy", "width": 96, "cellDataType": "text",
