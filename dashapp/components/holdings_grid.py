@@ -32,7 +32,7 @@ def _money(field: str, header: str, *, signed: bool = False, coloured: bool = Fa
     return column
 
 
-def _percent(field: str, header: str, *, signed: bool = True, coloured: bool = True, min_width: int = 84) -> dict:
+def _percent(field: str, header: str, *, signed: bool = True, coloured: bool = True, min_width: int = 100) -> dict:
     column = {"field": field, "headerName": header, "minWidth": min_width, **_RIGHT,
               "valueFormatter": {"function": f"stPercent(params.value, {str(signed).lower()})"}}
     if coloured:
