@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -36,6 +35,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from tests.processes import stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]
 HEALTHZ_CAP_S = 40.0  # a /healthz that has not answered by then is reported as this (the old setup took ~24 s)
@@ -85,16 +86,7 @@ class Gunicorn:
         return self.log_text()[-3000:]
 
     def stop(self) -> None:
-        for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(wait_s)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        stop_process_group(self.process)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

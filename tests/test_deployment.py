@@ -23,6 +23,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.browser.support import free_port
+from tests.processes import stop_process_group
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -111,16 +112,7 @@ def deployment(tmp_path):
         yield deployment
     finally:
         # The whole process group: the master and every worker it forked (the group is the master's own).
-        for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                process.wait(wait_s)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        stop_process_group(process, term_wait_s=10)
 
 
 def test_three_workers_one_leader_warm_dashboard_summed_metrics_and_failover(deployment):

@@ -13,7 +13,6 @@ import http.client
 import itertools
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.support import free_port
+from tests.processes import stop_process_group
 
 pytestmark = pytest.mark.slow
 
@@ -75,16 +75,7 @@ class Gunicorn:
         pytest.skip(f"gunicorn did not answer /healthz within {BOOT_TIMEOUT_S} s:\n{self.log()[-2000:]}")
 
     def stop(self) -> None:
-        for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(wait_s)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        stop_process_group(self.process, term_wait_s=15)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import pytest
 
 from tests.browser.support import free_port
 from tests.faults.support import AppServer, report
+from tests.processes import stop_process_group
 
 pytestmark = pytest.mark.slow
 
@@ -68,16 +68,7 @@ class GunicornServer:
         raise RuntimeError(f"gunicorn did not answer:\n{self.log_path.read_text(errors='replace')[-3000:]}")
 
     def stop(self) -> None:
-        for sig, wait_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.process.pid, sig)  # the session it was started in: the master and its worker
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(timeout=wait_s)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        stop_process_group(self.process, term_wait_s=20)  # the session it was started in: master and worker
 
 
 @pytest.fixture(scope="module", params=["werkzeug", "gunicorn"])
