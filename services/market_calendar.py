@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
 import pandas as pd
@@ -105,6 +107,22 @@ def exchange_for(ticker: str) -> str:
     if not dot or not base:
         return DEFAULT_EXCHANGE
     return EXCHANGE_BY_SUFFIX.get("." + suffix, DEFAULT_EXCHANGE)
+
+
+@lru_cache(maxsize=128)
+def exchange_zone(exchange: str) -> ZoneInfo:
+    """The time zone an exchange's dates are in (America/New_York for XNYS; UTC for the 24/5 FX calendar)."""
+    return ZoneInfo(str(xcals.get_calendar(exchange).tz))
+
+
+def exchange_date(ticker: str, moment: datetime | None = None) -> date:
+    """The date at the ticker's exchange at `moment` (UTC; default now): "today" for that instrument.
+
+    At 23:30 UTC it is already tomorrow in Tokyo but still today in New York; a trade, a day change and a "future
+    date" are all judged by the exchange's own calendar day, never the server's.
+    """
+    moment = to_utc(moment) if moment is not None else datetime.now(UTC)
+    return moment.astimezone(exchange_zone(exchange_for(ticker))).date()
 
 
 def to_utc(moment: datetime) -> datetime:

@@ -27,6 +27,8 @@ class Position:
     realized_gain: Decimal
     dividends: Decimal
     first_date: dt.date  # first transaction of this ticker, even if the position was closed since
+    last_date: dt.date | None = None  # its latest transaction
+    closed_on: dt.date | None = None  # the day the quantity last fell to zero; None while open
 
     @property
     def avg_cost(self) -> Decimal | None:
@@ -70,8 +72,11 @@ class _Book:
     cost_basis: Decimal = ZERO
     realized_gain: Decimal = ZERO
     dividends: Decimal = ZERO
+    last_date: dt.date | None = None
+    closed_on: dt.date | None = None
 
     def apply(self, txn: Transaction) -> None:
+        self.last_date = txn.date
         if txn.type == "BUY":
             self.quantity += txn.quantity
             self.cost_basis += txn.quantity * txn.price + txn.fees
@@ -89,10 +94,14 @@ class _Book:
             raise ValueError(f"unknown transaction type {txn.type!r}")
         if self.quantity == 0:
             self.cost_basis = ZERO  # closed: a later BUY starts a fresh position
+            if txn.type == "SELL":
+                self.closed_on = txn.date
+        else:
+            self.closed_on = None
 
     def position(self) -> Position:
         return Position(self.ticker, self.quantity, self.cost_basis, self.realized_gain, self.dividends,
-                        self.first_date)
+                        self.first_date, self.last_date, self.closed_on)
 
 
 def walk(transactions: Sequence[Transaction], found: list[Oversell]) -> Iterator[tuple[Transaction, _Book]]:
