@@ -10,70 +10,30 @@ re-exported here for the callers that reach them as `analytics.*`.
 
 from __future__ import annotations
 
-import math
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from services.base_currency import FxView, HoldingRate, rate_digits, worse_status
-from services.models import PriceInfo, PriceStatus
-from services.payloads import AllocationSlice, Holding, Summary
+from services.day_change import DayTrades, day_change, day_trades, trading_day
+from services.models import PriceInfo, PriceStatus, Transaction
+from services.payloads import AllocationSlice, ClosedPosition, Holding, Summary
 from services.replay import Oversell, OversellError, Position, oversells, replay
+from services.rounding import _cents, _decimal, _fine, _float, _fraction, _ratio
 from services.value_series import RANGES, range_start, value_series
 
-__all__ = ["RANGES", "Oversell", "OversellError", "Position", "allocation", "allocation_slices", "holdings_rows",
-           "oversells", "range_start", "replay", "summary", "value_series"]
+__all__ = ["RANGES", "Oversell", "OversellError", "Position", "allocation", "allocation_slices", "closed_rows",
+           "holdings_rows", "oversells", "range_start", "replay", "summary", "value_series"]
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
-CENT = Decimal("0.01")
-MICRO = Decimal("0.000001")
 # Weights are shown as percentages with 2 decimals (0.01 % = 0.0001 of the whole): they are allocated in these
 # steps so the shown weights add up to exactly 100.00 %.
 WEIGHT_STEP = Decimal("0.0001")
 
 
 # --- valuing positions --------------------------------------------------------------------------------------
-
-
-def _round(value: Decimal | None, step: Decimal) -> float | None:
-    return None if value is None else float(value.quantize(step, rounding=ROUND_HALF_UP))
-
-
-def _cents(value: Decimal | None) -> Decimal | None:
-    """Money rounded to cents (half up), still a Decimal so totals of rounded rows stay exact."""
-    return None if value is None else value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _float(value: Decimal | None) -> float | None:
-    """An already rounded Decimal for the JSON payload."""
-    return None if value is None else float(value)
-
-
-def _fine(value: Decimal | None) -> float | None:
-    return _round(value, MICRO)
-
-
-def _fraction(value: Decimal | None) -> float | None:
-    """A fraction to 6 dp, but never fewer than 2 significant digits.
-
-    A -$0.16 day change on a $400,000 portfolio is -0.0000004: at 6 dp it would be 0, a "no change" next to a
-    visible loss. Below 1e-5 the fraction keeps its first two significant digits instead (-0.0000004 stays).
-    """
-    if value is None or not value or abs(value) >= Decimal("0.00001"):
-        return _fine(value)
-    return _round(value, Decimal(1).scaleb(value.adjusted() - 1))
-
-
-def _ratio(part: Decimal | None, whole: Decimal | None) -> Decimal | None:
-    return None if part is None or not whole else part / whole
-
-
-def _decimal(price: float | None) -> Decimal | None:
-    """A provider float as the Decimal it prints as (0.1 -> Decimal('0.1')); NaN and inf are unknown."""
-    if price is None or not math.isfinite(price):
-        return None
-    return Decimal(repr(float(price)))
 
 
 def _weights(values: Mapping[str, Decimal], step: Decimal = WEIGHT_STEP) -> dict[str, Decimal] | None:
@@ -102,8 +62,8 @@ class _Valued:
 
     Without an FxView everything is in the price's currency, as it always was. With one, `price` stays in the
     quote currency and the money is in the base currency: market_value = qty x price x rate now, cost_basis from
-    the base replay, fx_gain = local cost x rate now - base cost, day_change = qty x (price x rate now - previous
-    close x rate then).
+    the base replay, fx_gain = local cost x rate now - base cost, day_change as services/day_change.py makes it
+    (without the day's trades: qty x (price x rate now - previous close x rate then)).
     """
 
     position: Position
@@ -111,14 +71,15 @@ class _Valued:
     price: Decimal | None
     market_value: Decimal | None
     day_change: Decimal | None
-    day_base: Decimal | None  # quantity * previous close: what day_change is a fraction of
+    day_base: Decimal | None  # held at the previous close x previous close + today's buys: day_change's whole
     cost_basis: Decimal | None
     status: PriceStatus
     rate: HoldingRate | None = None  # None: no conversion (the legacy single-currency call)
     fx_gain: Decimal | None = None
 
 
-def _value(position: Position, info: PriceInfo | None, fx: FxView | None = None) -> _Valued:
+def _value(position: Position, info: PriceInfo | None, fx: FxView | None = None,
+           trades: DayTrades | None = None) -> _Valued:
     price = _decimal(info.price) if info else None
     previous = _decimal(info.previous_close) if info else None
     status = info.status if info and price is not None else "missing"
@@ -133,16 +94,46 @@ def _value(position: Position, info: PriceInfo | None, fx: FxView | None = None)
         if now is not None and local is not None and position.ticker not in fx.missing_local:
             fx_gain = local.cost_basis * now - position.cost_basis
     market_value = qty * price * now if price is not None and now is not None else None
-    moved = price is not None and previous is not None and now is not None and then is not None
-    day_change = qty * (price * now - previous * then) if moved else None
-    day_base = qty * previous * then if previous is not None and then is not None else None
-    return _Valued(position, info, price, market_value, day_change, day_base, cost, status, rate,
+    # Without the ledger's trades (the legacy call) every share counts as held at the previous close.
+    trades = trades if trades is not None else DayTrades(dt.date.min, held=qty)
+    change, day_base = day_change(trades, qty, price, previous, now, then)
+    return _Valued(position, info, price, market_value, change, day_base, cost, status, rate,
                    fx_gain if market_value is not None else None)
 
 
-def _open_valued(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo],
-                 fx: FxView | None = None) -> list[_Valued]:
-    return [_value(p, prices.get(t), fx) for t, p in positions.items() if p.is_open]
+def _day_trades(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo],
+                transactions: Sequence[Transaction] | None, now: dt.datetime | None) -> dict[str, DayTrades]:
+    """Each position's trades on its trading day (none without the ledger: the legacy call)."""
+    if transactions is None:
+        return {}
+    days = {t: trading_day(t, prices.get(t), now) for t, p in positions.items()
+            if p.is_open or p.closed_on is not None}
+    return day_trades(transactions, days)
+
+
+def _open_valued(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], fx: FxView | None = None,
+                 trades: Mapping[str, DayTrades] | None = None) -> list[_Valued]:
+    trades = trades or {}
+    return [_value(p, prices.get(t), fx, trades.get(t)) for t, p in positions.items() if p.is_open]
+
+
+def _closed_today(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], fx: FxView | None,
+                  trades: Mapping[str, DayTrades]) -> dict[str, _Valued]:
+    """Each position sold out on its trading day, valued: its day_change (None without a previous close)."""
+    out: dict[str, _Valued] = {}
+    for ticker, move in trades.items():
+        position = positions[ticker]
+        if position.is_open or position.closed_on is None or position.closed_on < move.day:
+            continue
+        out[ticker] = _value(position, prices.get(ticker), fx, move)
+    return out
+
+
+def _gains(position: Position, fx: FxView | None) -> tuple[Decimal | None, Decimal | None]:
+    """(realized gain, dividends) in cents; unknown when the ticker's money has no rate into the base."""
+    if fx is not None and position.ticker in fx.missing:
+        return None, None
+    return _cents(position.realized_gain), _cents(position.dividends)
 
 
 def _rounded(v: _Valued) -> dict[str, Decimal | None]:
@@ -162,7 +153,8 @@ def _rounded(v: _Valued) -> dict[str, Decimal | None]:
 
 
 def holdings_rows(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], *,
-                  fx: FxView | None = None) -> list[Holding]:
+                  fx: FxView | None = None, transactions: Sequence[Transaction] | None = None,
+                  now: dt.datetime | None = None) -> list[Holding]:
     """The holdings table: open positions, largest market value first, unpriced ones last (by ticker).
 
     Money is in cents, rounded once per row; unrealized_gain is the row's market_value - cost_basis as shown.
@@ -170,8 +162,13 @@ def holdings_rows(positions: Mapping[str, Position], prices: Mapping[str, PriceI
     exactly 1 (see `_weights`); an unpriced row has no weight. With `fx` (services/base_currency.py), the money is
     in the base currency, `positions` being the base replay: each row adds its quote currency, the rate and
     fx_gain; a row without a rate is `missing` (no market value, no weight).
+
+    `transactions` is the ledger `positions` were replayed from (in the base currency: `ConvertedLedger.in_base`):
+    with it the day change counts the day's trades (services/day_change.py), "today" being each quote's trading
+    day (or the exchange's date at `now`). Each row adds realized_gain, dividends and total_return (unrealized +
+    realized + dividends; null while unpriced).
     """
-    valued = _open_valued(positions, prices, fx)
+    valued = _open_valued(positions, prices, fx, _day_trades(positions, prices, transactions, now))
     valued.sort(key=lambda v: (v.market_value is None, -(v.market_value or ZERO), v.position.ticker))
     money = [_rounded(v) for v in valued]
     weights = _weights({v.position.ticker: m["market_value"] for v, m in zip(valued, money, strict=True)
@@ -180,6 +177,8 @@ def holdings_rows(positions: Mapping[str, Position], prices: Mapping[str, PriceI
     for v, m in zip(valued, money, strict=True):
         p = v.position
         priced = v.price is not None
+        realized, dividends = _gains(p, fx)
+        parts = (m["unrealized_gain"], realized, dividends)
         rows.append(Holding(
             ticker=p.ticker,
             quantity=_fine(p.quantity),
@@ -198,12 +197,31 @@ def holdings_rows(positions: Mapping[str, Position], prices: Mapping[str, PriceI
             currency=(v.rate.currency or getattr(v.info, "currency", None)) if v.rate else None,
             fx_rate=rate_digits(v.rate.rate) if v.rate and v.rate.rate is not None else None,
             fx_gain=_float(m["fx_gain"]),
+            realized_gain=_float(realized),
+            dividends=_float(dividends),
+            total_return=_float(sum(parts, ZERO)) if None not in parts else None,
         ))
     return rows
 
 
+def closed_rows(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo] | None = None, *,
+                fx: FxView | None = None, transactions: Sequence[Transaction] | None = None,
+                now: dt.datetime | None = None) -> list[ClosedPosition]:
+    """The sold-out positions (quantity 0), latest closed first (then by ticker), with what each earned; one sold
+    out on its trading day adds its day change (sale price - previous close, per share sold), as the summary's
+    day change counts it. `prices` need only hold the tickers closed lately (see `holdings_rows`)."""
+    prices = prices or {}
+    today = _closed_today(positions, prices, fx, _day_trades(positions, prices, transactions, now))
+    closed = [p for p in positions.values() if not p.is_open]
+    closed.sort(key=lambda p: (-(p.closed_on or p.last_date or p.first_date).toordinal(), p.ticker))
+    return [ClosedPosition(p.ticker, *map(_float, _gains(p, fx)), p.closed_on or p.last_date,
+                           _float(_cents(today[p.ticker].day_change)) if p.ticker in today else None)
+            for p in closed]
+
+
 def summary(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], currency: str = "USD", *,
-            fx: FxView | None = None) -> Summary:
+            fx: FxView | None = None, transactions: Sequence[Transaction] | None = None,
+            now: dt.datetime | None = None) -> Summary:
     """Portfolio totals for the summary cards, each the sum of the holdings rows' rounded cents.
 
     Missing prices never turn into made-up values: market_value is the sum over priced holdings only, and
@@ -218,16 +236,22 @@ def summary(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], 
     With `fx` every figure is in `currency`, the base (see `holdings_rows`); a missing rate is a missing price,
     and the money of a ticker whose cost has no rate (`fx.missing`) is left out of every total, cost basis,
     realized gain and dividends included: its count is still in holdings_count, not in priced_count.
+
+    With `transactions` (see `holdings_rows`) the day change counts the day's trades, and a position sold out on
+    its trading day adds its day change (`closed_rows`): the summary's day change is the sum of those rows.
     """
-    valued = _open_valued(positions, prices, fx)
+    trades = _day_trades(positions, prices, transactions, now)
+    valued = _open_valued(positions, prices, fx, trades)
     money = [_rounded(v) for v in valued]
     priced = [m for m in money if m["market_value"] is not None]
-    moved = [(v, m) for v, m in zip(valued, money, strict=True) if m["day_change"] is not None]
+    moved = [(v.day_base, m["day_change"]) for v, m in zip(valued, money, strict=True) if m["day_change"] is not None]
+    moved += [(v.day_base, _cents(v.day_change)) for v in _closed_today(positions, prices, fx, trades).values()
+              if v.day_change is not None]
     market_value = sum((m["market_value"] for m in priced), ZERO) if priced or not valued else None
     priced_cost = sum((m["cost_basis"] for m in priced), ZERO)
     gain = market_value - priced_cost if market_value is not None else None
-    day_change = sum((m["day_change"] for _v, m in moved), ZERO) if moved or not valued else None
-    day_base = sum((v.day_base for v, _m in moved), ZERO)
+    day_change = sum((c for _b, c in moved), ZERO) if moved or not valued else None
+    day_base = sum((b for b, _c in moved), ZERO)
     known = [p for t, p in positions.items() if fx is None or t not in fx.missing]
     return Summary(
         market_value=_float(market_value),

@@ -242,6 +242,7 @@ PRICES = {
 HOLDINGS_KEYS = {
     "ticker", "quantity", "avg_cost", "cost_basis", "price", "market_value", "unrealized_gain",
     "unrealized_gain_pct", "day_change", "day_change_pct", "weight", "price_as_of", "price_status",
+    "realized_gain", "dividends", "total_return",  # issue 15
 }
 
 
@@ -265,6 +266,9 @@ def test_holdings_rows_with_a_missing_price():
         "weight": 0.5217,
         "price_as_of": "2024-05-01T20:00:00+00:00",
         "price_status": "market_closed",
+        "realized_gain": 0.0,
+        "dividends": 12.5,
+        "total_return": 212.5,  # 200 unrealized + 0 realized + 12.50 dividends
     }
     aaa = rows[1]
     assert aaa["market_value"] == 1100.0  # 10 * 110
@@ -277,7 +281,8 @@ def test_holdings_rows_with_a_missing_price():
         "ticker": "CCC", "quantity": 5.0, "avg_cost": 70.0, "cost_basis": 350.0,  # 350 / 5 = 70
         "price": None, "market_value": None, "unrealized_gain": None, "unrealized_gain_pct": None,
         "day_change": None, "day_change_pct": None, "weight": None, "price_as_of": None,
-        "price_status": "missing",
+        "price_status": "missing", "realized_gain": 0.0, "dividends": 0.0,
+        "total_return": None,  # unpriced: its unrealized gain, so its total, is unknown
     }
 
 
