@@ -176,12 +176,14 @@ class DemoProvider:
             # During the session the last bar is today's, and it moves towards the day's close.
             bars = bars.copy()
             bars.iloc[-1, 0] = self._intraday_price(ticker, pair, bars, exchange, session, now)
-        window = _in_major_unit(bars.loc[bars.index >= pd.Timestamp(request.start)], divisor)
-        if window.empty:
+        if bars.empty:
             raise SymbolNotFoundError(f"{ticker}: no data in the requested range (demo)")
-        last_close = float(window["close"].iloc[-1])
-        previous_close = float(bars["close"].iloc[-2]) / divisor if len(bars) >= 2 else None
-        last_date = window.index[-1].date()
+        # A range with no session yet (a position bought on a Saturday, asked for before Monday's close) has no
+        # bars but still a quote, as Yahoo answers it: raising "not found" here left such a holding unpriced.
+        window = _in_major_unit(bars.loc[bars.index >= pd.Timestamp(request.start)], divisor)
+        last_close = float(bars["close"].iloc[-1]) / divisor
+        previous_close = _previous_close(bars) / divisor if len(bars) >= 2 else None
+        last_date = bars.index[-1].date()
         market_time = (
             now if session is not None and last_date == session
             else self._clock.calendar(exchange).session_close(pd.Timestamp(last_date)).to_pydatetime()
@@ -201,9 +203,16 @@ class DemoProvider:
         minute = int(pd.Timestamp(now).timestamp() // 60)
         if pair:
             return intraday_rate(pair, self._history_start, session, self._clock, elapsed, minute)
-        previous, target = float(bars["close"].iloc[-2]), float(bars["close"].iloc[-1])
+        previous, target = _previous_close(bars), float(bars["close"].iloc[-1])
         wiggle = (_unit(f"{ticker}:{minute}") - 0.5) * 0.004 * (1.0 - elapsed)
         return round((previous + (target - previous) * elapsed) * (1.0 + wiggle), 4)
+
+
+def _previous_close(bars: pd.DataFrame) -> float:
+    """The close before the last bar, in the last bar's shares: on a split day the day before's close divided by
+    the ratio, as Yahoo's regularMarketPreviousClose is (unadjusted, a 10:1 split showed as a -90 % day)."""
+    split = float(bars["split"].iloc[-1])
+    return float(bars["close"].iloc[-2]) / (split if split > 0 else 1.0)
 
 
 def simulated_bars(ticker: str, exchange: str, start: dt.date, end: dt.date, clock: MarketClock) -> pd.DataFrame:

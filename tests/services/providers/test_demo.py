@@ -187,9 +187,14 @@ def test_invalid_symbols_are_not_found(symbol):
     assert isinstance(result[symbol], SymbolNotFoundError)
 
 
-def test_a_start_after_the_last_session_is_not_found():
-    result = provider_at(AFTER_CLOSE).fetch([FetchRequest("MSFT", dt.date(2025, 7, 9))])
-    assert isinstance(result["MSFT"], SymbolNotFoundError)
+def test_a_start_after_the_last_session_has_no_bars_but_a_quote():
+    # As Yahoo answers a range with no session yet (issue 15, item 8: a position bought on a weekend had no
+    # price): no bars, and the quote of the last session (Tuesday's close, as a whole history shows it).
+    result = provider_at(AFTER_CLOSE).fetch([FetchRequest("MSFT", dt.date(2025, 7, 9))])["MSFT"]
+    whole = provider_at(AFTER_CLOSE).fetch([FetchRequest("MSFT", dt.date(2025, 7, 1))])["MSFT"]
+    assert isinstance(result, TickerHistory) and result.bars.empty
+    assert result.quote.price == whole.quote.price == whole.bars["close"].iloc[-1]
+    assert result.quote.previous_close == whole.bars["close"].iloc[-2]
 
 
 def test_intraday_price_moves_during_the_session():
