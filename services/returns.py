@@ -123,7 +123,8 @@ def xirr(flows: Sequence[tuple[dt.date, float]]) -> XirrResult:
         if not math.isfinite(amount):
             raise ValueError(f"xirr flow on {when}: amount {amount} is not a finite number")
         if amount != 0:
-            dates.append(pd.Timestamp(when).date())
+            # A pd.Timestamp is a dt.datetime (a subclass of dt.date): take its day; a plain date as it is.
+            dates.append(when if type(when) is dt.date else pd.Timestamp(when).date())
             amounts.append(amount)
     if not amounts:
         return XirrResult(None, "no flows")
@@ -154,9 +155,9 @@ def range_cash_flows(values: pd.Series, inflows: pd.Series | None = None,
     amounts[last + 1:] = 0.0
     amounts[first] -= v[first]
     amounts[last] += v[last]
-    days = pd.DatetimeIndex(values.index)
     chosen = np.flatnonzero(amounts)
-    return [(day.date(), float(a)) for day, a in zip(days[chosen], amounts[chosen], strict=True)]
+    dates = pd.DatetimeIndex(values.index)[chosen].date  # dt.date objects in one call
+    return list(zip(dates.tolist(), amounts[chosen].tolist(), strict=True))
 
 
 @dataclass(frozen=True)

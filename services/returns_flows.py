@@ -16,6 +16,8 @@ import pandas as pd
 
 from services.models import TRANSACTION_TYPES, Transaction
 
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()  # datetime64[D] counts days from 1970-01-01
+
 
 @dataclass(frozen=True)
 class Flows:
@@ -70,7 +72,7 @@ def ledger_flows(transactions: Sequence[Transaction], grid: Sequence[dt.date] | 
 
 def _flow_columns(transactions: Sequence[Transaction]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(dates as datetime64[D], inflow, outflow) per money-moving transaction, or None when there is none."""
-    dates: list[dt.date] = []
+    dates: list[int] = []  # proleptic ordinals: numpy's date parsing of dt.date objects is ~20x slower
     inflow: list[float] = []
     outflow: list[float] = []
     for txn in transactions:
@@ -78,11 +80,11 @@ def _flow_columns(transactions: Sequence[Transaction]) -> tuple[np.ndarray, np.n
         if kind == "SPLIT":
             continue
         if kind == "BUY":
-            dates.append(txn.date)
+            dates.append(txn.date.toordinal())
             inflow.append(float(txn.quantity * txn.price + txn.fees))
             outflow.append(0.0)
         elif kind in ("SELL", "DIVIDEND"):
-            dates.append(txn.date)
+            dates.append(txn.date.toordinal())
             inflow.append(0.0)
             outflow.append(float(txn.quantity * txn.price - txn.fees))
         else:
@@ -90,4 +92,5 @@ def _flow_columns(transactions: Sequence[Transaction]) -> tuple[np.ndarray, np.n
                              f"{', '.join(TRANSACTION_TYPES)}")
     if not dates:
         return None
-    return np.array(dates, dtype="datetime64[D]"), np.array(inflow), np.array(outflow)
+    days = (np.array(dates, dtype=np.int64) - _EPOCH_ORDINAL).astype("datetime64[D]")
+    return days, np.array(inflow), np.array(outflow)

@@ -186,6 +186,9 @@ def test_xirr_closed_form_one_buy_one_value_a_year_later():
     result = xirr([(D(2021, 1, 1), -1000.0), (D(2022, 1, 1), 1100.0)])
     assert result.rate == pytest.approx(0.10, abs=1e-9)
     assert result.reason is None
+    # Timestamps (a value series' index) are read as their days: the same answer.
+    stamped = xirr([(pd.Timestamp("2021-01-01"), -1000.0), (pd.Timestamp("2022-01-01"), 1100.0)])
+    assert stamped.rate == pytest.approx(0.10, abs=1e-9)
 
 
 def npv(rate: float, flows: list[tuple[dt.date, float]]) -> float:
