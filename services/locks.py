@@ -2,7 +2,9 @@
 
 - `StoreLocks`: named locks in the shared store, seen by every worker of the deployment (a fetch of one ticker,
   the generation of one chart, a change of the circuit breaker). They expire after a TTL, and one whose holder
-  has died is taken over at once. Their names are built by the functions below, never by hand.
+  has died is taken over at once. Their names are built by the functions below, never by hand. A token names its
+  holder's machine and pid: only a holder on this machine can be seen dead (on Redis, another machine's lock is
+  left to its TTL). A store that cannot be reached gives no lock.
 - `exclusive_file_lock`: a blocking `flock` on a file, for start-up steps every worker runs (creating tables).
 - `FileLeaderLock`: a non-blocking `flock` held for a process's life: the warm-up scheduler's leader.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 import time
 import uuid
 import weakref
@@ -18,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from services.store import LOCKS, SharedStore
+from services.store import LOCKS, SharedStore, StoreUnavailable
 
 
 def fetch_lock(ticker: str) -> str:
@@ -49,7 +52,7 @@ class StoreLocks:
         are long (a chart generation's is 10 minutes), and a restarted server would otherwise show no chart, and
         fetch none of the tickers the dead process was fetching, for that long.
         """
-        key, token = LOCKS.key(name), f"{os.getpid()}:{uuid.uuid4().hex}"
+        key, token = LOCKS.key(name), f"{os.getpid()}:{uuid.uuid4().hex}:{MACHINE}"
 
         def take_over() -> bool:
             held = self.store.get(key)
@@ -58,7 +61,10 @@ class StoreLocks:
                 return True
             return False
 
-        if not (self.store.add(key, token, expire=ttl_s) or self.store.atomically(take_over)):
+        try:
+            if not (self.store.add(key, token, expire=ttl_s) or self.store.atomically(take_over)):
+                return None
+        except StoreUnavailable:  # no worker can see it: holding it would single-flight nothing
             return None
         _LIVE_TOKENS.add(token)
         return token
@@ -70,8 +76,12 @@ class StoreLocks:
             if self.store.get(key) == token:
                 self.store.delete(key)
 
-        self.store.atomically(release)
-        _LIVE_TOKENS.discard(token)
+        try:
+            self.store.atomically(release)
+        except StoreUnavailable:  # it expires after its TTL
+            pass
+        finally:
+            _LIVE_TOKENS.discard(token)
 
     def is_locked(self, name: str) -> bool:
         """True while a live process holds the lock."""
@@ -93,14 +103,22 @@ class StoreLocks:
                 self.unlock(name, token)
 
 
+# This machine, as lock tokens name it: a container's hostname is its own (a restarted dyno's is new).
+MACHINE = socket.gethostname()
 # The lock tokens this process holds. A token names its holder's pid; one with our pid that is not in here was taken
 # by an earlier process that had the same pid (a restarted container's app is often pid 1 again).
 _LIVE_TOKENS: set[str] = set()
 
 
 def _holder_alive(token: object) -> bool:
-    """False when the process that took a lock (on this machine: the store is a local directory) is gone."""
-    pid_text, _, _ = str(token).partition(":")
+    """False when the process that took a lock is known to be gone: only a process of this machine can be checked.
+
+    A token without a machine ("pid:hex") was written before tokens named one, when the store was a local directory.
+    """
+    pid_text, _, rest = str(token).partition(":")
+    _, _, machine = rest.partition(":")
+    if machine and machine != MACHINE:
+        return True  # another machine's process: its lock expires after its TTL
     try:
         pid = int(pid_text)
     except ValueError:

@@ -1,7 +1,7 @@
 """The deployment's shared store: values, counters and the keys of locks that every process and worker sees.
 
-`SharedStore` is the interface; `DiskStore` (diskcache in CACHE_DIR, one SQLite file every worker opens) is its
-only implementation for now. The Redis store of the scale-out issue is a second class behind the same interface.
+`SharedStore` is the interface; `DiskStore` (diskcache in CACHE_DIR, one SQLite file every worker of one machine
+opens) is the default, and `services.store_redis.RedisStore` (chosen by REDIS_URL) the one for several machines.
 
 Every key is built here, by a named key space (`QUOTES.key("AAPL")` is "quote:AAPL"): no module writes a key
 string by hand. The spaces keep the prefixes the cache file has always used, so a deploy keeps a warm cache.
@@ -63,6 +63,11 @@ def unreachable_streak(provider: str) -> str:
     return COUNTERS.key(f"circuit-streak:{provider}:unreachable")
 
 
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached (Redis down), and the call has no honest answer without it (`incr`,
+    `atomically`). Reads of an unreachable store miss and its writes are dropped instead (see `RedisStore`)."""
+
+
 class SharedStore(Protocol):
     """What the app asks of the shared store. Keys come from the key spaces above."""
 
@@ -81,7 +86,9 @@ class SharedStore(Protocol):
         ...
 
     def incr(self, key: str, amount: int = 1) -> int:
-        """Add to a counter (absent counts as 0), atomically across processes; the new count."""
+        """Add to a counter (absent counts as 0), atomically across processes; the new count.
+
+        Raises `StoreUnavailable` if the store cannot be reached."""
         ...
 
     def keys(self, prefix: str) -> list[str]:
@@ -89,7 +96,12 @@ class SharedStore(Protocol):
         ...
 
     def atomically(self, action: Callable[[], _T]) -> _T:
-        """Run `action` (which uses this store) so that no other process interleaves reads or writes with it."""
+        """Run `action` (which uses this store) so that no other process interleaves reads or writes with it.
+
+        What every implementation guarantees: the action's reads are one consistent view and its writes land
+        together, or not at all if it raises. It may be run more than once (Redis reruns it when a key it read
+        changed), so it must have no effect outside the store, and it must not call `keys`/`delete_prefix`.
+        Raises `StoreUnavailable` if the store cannot be reached."""
         ...
 
     def writable(self) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from services.locks import StoreLocks, chart_lock, circuit_lock, fetch_lock
+from services.locks import MACHINE, StoreLocks, chart_lock, circuit_lock, fetch_lock
 from services.store import LOCKS, SharedStore
 from tests.services.store_implementations import STORE_FACTORIES
 
@@ -59,6 +61,28 @@ def test_a_lock_of_a_dead_process_is_taken_over_at_once(locks):
     assert not locks.is_locked("fetch:AAPL")
     token = locks.try_lock("fetch:AAPL", 60)
     assert token is not None and locks.try_lock("fetch:AAPL", 60) is None  # ours now, and held
+
+
+def test_a_dead_process_of_this_machine_is_seen_by_the_machine_named_in_its_token(locks):
+    locks.store.set(LOCKS.key("fetch:AAPL"), f"999999999:0123abcd:{MACHINE}", expire=600)
+    assert not locks.is_locked("fetch:AAPL")
+    assert locks.try_lock("fetch:AAPL", 60) is not None
+
+
+def test_a_lock_of_another_machine_is_left_to_its_ttl(locks):
+    # On Redis another machine's pid means nothing here: pid 999999999 may be alive over there.
+    locks.store.set(LOCKS.key("fetch:AAPL"), "999999999:0123abcd:another-machine", expire=0.3)
+    assert locks.is_locked("fetch:AAPL")
+    assert locks.try_lock("fetch:AAPL", 60) is None
+    time.sleep(0.4)  # its TTL ran out
+    assert locks.try_lock("fetch:AAPL", 60) is not None
+
+
+def test_a_token_names_its_holders_pid_and_machine(locks):
+    token = locks.try_lock("fetch:AAPL", 60)
+    pid, _, machine = token.split(":")
+    assert (int(pid), machine) == (os.getpid(), socket.gethostname())
+    assert locks.store.get(LOCKS.key("fetch:AAPL")) == token
 
 
 def test_locked_waits_at_most_wait_s_and_releases_after_the_block(locks):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Iterator
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from services.models import Quote
@@ -102,6 +105,83 @@ def test_atomically_returns_the_actions_answer(store):
 
 def test_writable(store):
     assert store.writable() is True
+
+
+def test_values_come_back_as_they_were_written(store, open_store):
+    bars = {"date": np.array([1, 2], dtype="int64"), "close": np.array([10.5, 11.0])}  # as price_cache encodes them
+    frame = pd.DataFrame({"close": [1.0, 2.0]}, index=pd.to_datetime(["2025-07-07", "2025-07-08"]))
+    values = {"quote": QUOTE, "int": 7, "bool": True, "float": 0.25, "text": "7", "date": dt.date(2025, 7, 8),
+              "dict": {"state": "running", "progress": 0.5}, "numpy-int": np.int64(3)}
+    for name, value in values.items():
+        store.set(name, value)
+    store.set("bars", bars)
+    store.set("frame", frame)
+    other = open_store()  # another worker reads them
+    for name, value in values.items():
+        assert other.get(name) == value and type(other.get(name)) is type(value), name
+    np.testing.assert_array_equal(other.get("bars")["close"], [10.5, 11.0])
+    pd.testing.assert_frame_equal(other.get("frame"), frame)
+
+
+def test_incr_counts_on_a_value_set_as_an_int(store):
+    store.set("runs", 5)
+    assert store.incr("runs") == 6  # 5 + 1
+    assert store.get("runs") == 6
+
+
+def test_add_with_expire_frees_the_key_after_it(store):
+    assert store.add("k", 1, expire=0.1) is True
+    assert store.add("k", 2, expire=0.1) is False
+    time.sleep(0.2)
+    assert store.add("k", 3) is True and store.get("k") == 3
+
+
+def test_keys_take_the_prefix_literally(store):
+    for key in ("a*b:1", "a*b:2", "axb:1", "a?:1", "a[1]:1"):
+        store.set(key, key)
+    assert sorted(store.keys("a*b:")) == ["a*b:1", "a*b:2"]  # "*" is no wildcard: "axb:1" is not listed
+    assert store.keys("a?") == ["a?:1"] and store.keys("a[1]") == ["a[1]:1"]
+    assert store.delete_prefix("a*") == 2 and store.get("axb:1") == "axb:1"
+
+
+def test_atomically_sees_its_own_writes(store):
+    def action() -> tuple:
+        store.set("k", 1)
+        first = store.get("k")
+        store.incr("k", 2)
+        was_there = store.delete("k")
+        return first, was_there, store.get("k", "gone"), store.add("k", 9)
+
+    assert store.atomically(action) == (1, True, "gone", True)
+    assert store.get("k") == 9
+
+
+def test_atomically_writes_nothing_when_the_action_raises(store):
+    store.set("k", 1)
+
+    def action() -> None:
+        store.set("k", 2)
+        store.set("other", 3)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        store.atomically(action)
+    assert (store.get("k"), store.get("other")) == (1, None)
+
+
+def test_atomic_read_modify_writes_of_many_workers_lose_no_update(store, open_store):
+    handles = [store, open_store()]  # two workers, each with two threads
+
+    def bump(handle: SharedStore) -> None:
+        for _ in range(25):
+            handle.atomically(lambda: handle.set("n", handle.get("n", 0) + 1))
+
+    threads = [threading.Thread(target=bump, args=(handles[i % 2],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert store.get("n") == 100  # 4 threads x 25 increments, none overwritten by a stale read
 
 
 # -- the diskcache store -------------------------------------------------------------------------------------------
