@@ -43,10 +43,14 @@ from services.payloads import (
 )
 from services.portfolio_fx import today_view
 from services.portfolio_load import LoadedPortfolio, PortfolioLoader
+from services.price_planning import Need
 from services.price_service import PriceService
 from services.value_series import RANGES
 
 PAGE_STATUSES = PRICE_STATUSES  # the statuses a page counts (the page itself may also be `partial`)
+# Positions sold out this many days back have their quote read too: one sold out on its quote's trading day (a
+# Monday sale against Friday's quote, after a holiday) adds its day change to the summary's.
+CLOSED_LATELY_DAYS = 5
 
 
 def price_block(infos: Mapping[str, PriceInfo], simulated: bool = False, fetching: Sequence[str] = ()) -> PriceBlock:
@@ -107,13 +111,15 @@ class DashboardData:
     def initial(self, portfolio_id: int) -> InitialData:
         """Summary cards and the price badge, from the cache alone; missing prices are fetched in the background."""
         loaded = self.load(portfolio_id)
-        self.prices.fetch_prices_parallel(loaded.open_fetch_needs, wait_s=0)
-        infos = self.prices.prices(loaded.open_tickers)
-        view = self.fx_view(loaded)
+        closed = self._closed_lately(loaded)
+        self.prices.fetch_prices_parallel(self._page_needs(loaded, closed), wait_s=0)
+        infos = self.prices.prices([*loaded.open_tickers, *closed])
+        view = self.fx_view(loaded, closed)
         return InitialData(
             portfolio=PortfolioInfo.of(loaded.portfolio),
-            summary=analytics.summary(loaded.positions, infos, loaded.base, fx=view),
-            prices=self._price_block(infos, view, loaded),
+            summary=analytics.summary(loaded.positions, infos, loaded.base, fx=view,
+                                      transactions=loaded.base_transactions, now=self.clock.now()),
+            prices=self._price_block(self._open(infos, loaded), view, loaded),
             market=self._market(loaded.open_tickers),
         )
 
@@ -125,20 +131,37 @@ class DashboardData:
         """The holdings table; waits at most `wait_s` (default `holdings_wait_s`) for quotes that are not fresh."""
         loaded = self.load(portfolio_id)
         wait = self.settings.holdings_wait_s if wait_s is None else wait_s
-        self.prices.fetch_prices_parallel(loaded.open_fetch_needs, wait_s=wait)
+        self.prices.fetch_prices_parallel(self._page_needs(loaded, self._closed_lately(loaded)), wait_s=wait)
         loaded = self.load(portfolio_id)  # converted again if the fetch brought a rate or a currency it lacked
-        infos = self.prices.prices(loaded.open_tickers)
-        view = self.fx_view(loaded)
-        return HoldingsData(tuple(analytics.holdings_rows(loaded.positions, infos, fx=view)),
-                            self._price_block(infos, view, loaded))
+        closed = self._closed_lately(loaded)
+        infos = self.prices.prices([*loaded.open_tickers, *closed])
+        view = self.fx_view(loaded, closed)
+        kw = {"fx": view, "transactions": loaded.base_transactions, "now": self.clock.now()}
+        return HoldingsData(tuple(analytics.holdings_rows(loaded.positions, infos, **kw)),
+                            self._price_block(self._open(infos, loaded), view, loaded),
+                            tuple(analytics.closed_rows(loaded.positions, infos, **kw)))
 
     def holdings_data(self, portfolio_id: int, wait_s: float | None = None) -> dict:
         """`holdings` as the API answers it."""
         return self.holdings(portfolio_id, wait_s).to_json()
 
-    def fx_view(self, loaded: LoadedPortfolio) -> FxView:
-        """Today's rate of every open holding's quote currency into the base, from the cached pairs."""
-        return today_view(self.fx, loaded.fx, loaded.open_tickers, loaded.base, loaded.positions)
+    def fx_view(self, loaded: LoadedPortfolio, closed: Sequence[str] = ()) -> FxView:
+        """Today's rate of every open holding's (and the `closed` ones') quote currency into the base, from the
+        cached pairs."""
+        return today_view(self.fx, loaded.fx, [*loaded.open_tickers, *closed], loaded.base, loaded.positions)
+
+    def _closed_lately(self, loaded: LoadedPortfolio) -> tuple[str, ...]:
+        return loaded.closed_since(self.clock.now().date() - dt.timedelta(days=CLOSED_LATELY_DAYS))
+
+    @staticmethod
+    def _page_needs(loaded: LoadedPortfolio, closed: Sequence[str]) -> dict[str, Need]:
+        """What the page fetches: the open holdings' and pairs' needs, and a quote of the lately closed ones."""
+        return {**loaded.open_fetch_needs, **{t: Need(loaded.needs[t].start) for t in closed}}
+
+    @staticmethod
+    def _open(infos: Mapping[str, PriceInfo], loaded: LoadedPortfolio) -> dict[str, PriceInfo]:
+        """The open holdings' quotes: the page's price status is theirs (a sold-out ticker is not on the page)."""
+        return {t: infos[t] for t in loaded.open_tickers}
 
     def _price_block(self, infos: Mapping[str, PriceInfo], view: FxView | None = None,
                      loaded: LoadedPortfolio | None = None) -> PriceBlock:

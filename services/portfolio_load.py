@@ -57,6 +57,17 @@ class LoadedPortfolio:
         return self.portfolio.base_currency
 
     @property
+    def base_transactions(self) -> Sequence[Transaction]:
+        """The ledger `positions` were replayed from: converted into the base currency, else as entered (what the
+        day change reads the day's trades from)."""
+        return self.fx.ledger.in_base if self.fx is not None and self.fx.ledger is not None else self.transactions
+
+    def closed_since(self, day: dt.date) -> tuple[str, ...]:
+        """The tickers sold out on or after `day`: a sale of today still counts in today's day change."""
+        return tuple(t for t, p in self.positions.items()
+                     if not p.is_open and p.closed_on is not None and p.closed_on >= day)
+
+    @property
     def pair_needs(self) -> Mapping[str, Need]:
         """The exchange-rate pairs the conversion needs (none when every amount is in the base currency)."""
         return self.fx.pair_needs if self.fx is not None else {}

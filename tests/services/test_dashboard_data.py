@@ -104,3 +104,29 @@ def test_chart_is_pending_then_ready_with_the_rows_allocation(services, portfoli
 def test_an_unknown_range_is_refused(services, portfolio_id):
     with pytest.raises(ValueError, match="range must be one of"):
         services.dashboard.chart(portfolio_id, "2W")
+
+
+def test_trades_of_today_and_a_position_sold_out_today(services, portfolio_id):
+    # Issue 15: the clock's Tuesday 8 July 2025 is today in New York; every quote is 194.00 against 193.50.
+    services.ledger.import_csv(portfolio_id, "date,ticker,type,quantity,price,fees\n"
+                                             "2025-03-03,CCC,BUY,10,100,0\n"
+                                             "2025-07-08,CCC,SELL,10,195,1\n"
+                                             "2025-07-08,AAA,BUY,2,193,1\n")
+    payload = services.dashboard.holdings(portfolio_id, wait_s=5)
+    rows = {row.ticker: row for row in payload.holdings}
+    assert set(rows) == {"AAA", "BBB"}
+    # AAA: 10 x (194 - 193.50) + 2 x (194 - 193) = 5 + 2 = 7.00 of 10 x 193.50 + 2 x 193 = 2321
+    assert (rows["AAA"].day_change, rows["AAA"].day_change_pct) == (7.0, 0.003016)  # 7 / 2321 = 0.0030159...
+    # AAA: 12 x 194 = 2328 against 1005 + 387 = 1392: 936 unrealized, nothing realized, no dividends
+    assert (rows["AAA"].unrealized_gain, rows["AAA"].realized_gain, rows["AAA"].dividends,
+            rows["AAA"].total_return) == (936.0, 0.0, 0.0, 936.0)
+    # BBB: 970 - 750 = 220 unrealized + 5 x 160 - 750 = 50 realized = 270
+    assert (rows["BBB"].realized_gain, rows["BBB"].total_return) == (50.0, 270.0)
+    # CCC sold out today: 10 x (195 - 193.50) = 15.00 (fees not in it); realized 1950 - 1 - 1000 = 949
+    assert [c.to_json() for c in payload.closed] == [
+        {"ticker": "CCC", "realized_gain": 949.0, "dividends": 0.0, "closed_on": "2025-07-08", "day_change": 15.0}]
+    summary = services.dashboard.initial(portfolio_id).summary
+    # 7 + 2.50 (BBB: 5 x 0.50) + 15 = 24.50 of 2321 + 967.50 + 1935 = 5223.50
+    assert (summary.day_change, summary.day_change_pct) == (24.5, 0.00469)  # 24.5 / 5223.5 = 0.0046903...
+    assert summary.realized_gain == 999.0  # 50 + 949
+    assert payload.prices.counts["fresh"] == 2  # the page counts its open holdings only
