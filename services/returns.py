@@ -162,25 +162,33 @@ def range_cash_flows(values: pd.Series, inflows: pd.Series | None = None,
 
 @dataclass(frozen=True)
 class Returns:
-    """The return measures of one range (the chart payload's "returns"); None where undefined."""
+    """The return measures of one range (the chart payload's "returns"); None where undefined.
+
+    `twr`: cumulative TWR over the range; `twr_annualized`: None under a year, `annualized_note` saying so.
+    `xirr`: the money-weighted annual rate (an annual rate by definition, so over a short range it is an
+    extrapolation: 4 days of +17 % read as +200,000,000 % a year; show `mwr` there), `xirr_note` the reason it
+    is None. `mwr`: the same money-weighted return over the range itself, (1 + xirr) ^ (days / 365) - 1.
+    """
 
     twr: float | None
     twr_annualized: float | None
     annualized_note: str | None
     xirr: float | None
     xirr_note: str | None
+    mwr: float | None
     benchmark_twr: float | None
 
     def to_json(self) -> dict:
         return {"twr": self.twr, "twr_annualized": self.twr_annualized, "annualized_note": self.annualized_note,
-                "xirr": self.xirr, "xirr_note": self.xirr_note, "benchmark_twr": self.benchmark_twr}
+                "xirr": self.xirr, "xirr_note": self.xirr_note, "mwr": self.mwr, "benchmark_twr": self.benchmark_twr}
 
 
 def range_returns(values: pd.Series, inflows: pd.Series | None = None, outflows: pd.Series | None = None,
                   benchmark_closes: pd.Series | None = None) -> Returns:
     """Every measure of the range `values` covers (its first to its last day): the cumulative TWR at the last
-    valued day, annualized over the calendar days between the first and last day, the XIRR of
-    `range_cash_flows`, and the benchmark's price return over the same days (None without closes)."""
+    valued day, annualized over the calendar days between the first and last valued day, the XIRR of
+    `range_cash_flows` (and as a return over those days), and the benchmark's price return over the same days
+    (None without closes)."""
     twr = twr_series(values, inflows, outflows).dropna()
     cumulative = float(twr.iloc[-1]) if len(twr) else None
     span = (pd.Timestamp(twr.index[-1]) - pd.Timestamp(twr.index[0])).days if len(twr) else 0
@@ -190,7 +198,17 @@ def range_returns(values: pd.Series, inflows: pd.Series | None = None, outflows:
     if benchmark_closes is not None:
         line = benchmark_series(_on_days(benchmark_closes, values.index)).dropna()
         bench = float(line.iloc[-1]) if len(line) else None
-    return Returns(cumulative, yearly.value, yearly.note, money.rate, money.reason, bench)
+    return Returns(cumulative, yearly.value, yearly.note, money.rate, money.reason, _over(money.rate, span), bench)
+
+
+def _over(rate: float | None, days: int) -> float | None:
+    """An annual rate as the return over `days`: (1 + rate) ^ (days / 365) - 1; None when too large to hold."""
+    if rate is None or days <= 0:
+        return None
+    try:
+        return math.expm1(days / DAYS_PER_YEAR * math.log1p(rate))
+    except OverflowError:
+        return None
 
 
 def _on_days(closes: pd.Series, days: pd.Index) -> pd.Series:

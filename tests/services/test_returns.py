@@ -265,12 +265,29 @@ def test_range_returns_of_the_week_with_a_benchmark():
     assert result.twr == pytest.approx(0.1979, abs=1e-12)
     assert (result.twr_annualized, result.annualized_note) == (None, NOT_ANNUALIZED)  # 4 days
     assert result.xirr is not None and result.xirr_note is None
+    # Over 4 days the annual rate is a wild extrapolation (> 1000 x); the range's own money-weighted return is
+    # (1 + xirr) ^ (4 / 365) - 1, and it is the rate m at which the flows balance over the range's 4 days:
+    # -1000 (1 + m) ^ (4/4) - 1100 (1 + m) ^ (2/4) + 544.5 (1 + m) ^ (1/4) + 1796.85 = 0 (valued at Friday).
+    assert result.xirr > 1000
+    m = result.mwr
+    assert abs(-1000 * (1 + m) - 1100 * (1 + m) ** 0.5 + 544.5 * (1 + m) ** 0.25 + 1796.85) < 1e-6
     assert result.benchmark_twr == pytest.approx(0.05, abs=1e-12)
-    assert set(result.to_json()) == {"twr", "twr_annualized", "annualized_note", "xirr", "xirr_note",
+    assert set(result.to_json()) == {"twr", "twr_annualized", "annualized_note", "xirr", "xirr_note", "mwr",
                                      "benchmark_twr"}
+
+
+def test_range_returns_over_two_years_are_annualized():
+    # 1000 on 2021-01-01 grows to 1210 on 2023-01-01 (730 days, no flows between): TWR 0.21, annualized
+    # sqrt(1.21) - 1 = 0.10; XIRR: -1000 + 1210 / (1 + r) ^ 2 = 0 -> r = 0.10; over the range 0.21 again.
+    values = pd.Series([1000.0, 1100.0, 1210.0], index=pd.DatetimeIndex(["2021-01-01", "2022-01-03", "2023-01-01"]))
+    result = range_returns(values)
+    assert result.twr == pytest.approx(0.21, abs=1e-12)
+    assert (result.twr_annualized, result.annualized_note) == (pytest.approx(0.10, abs=1e-12), None)
+    assert result.xirr == pytest.approx(0.10, abs=1e-9)
+    assert result.mwr == pytest.approx(0.21, abs=1e-9)
 
 
 def test_range_returns_of_nothing_are_all_none_with_reasons():
     empty = pd.Series([], index=pd.DatetimeIndex([]), dtype=float)
     result = range_returns(empty)
-    assert result == Returns(None, None, "no return for the range", None, "no flows", None)
+    assert result == Returns(None, None, "no return for the range", None, "no flows", None, None)
