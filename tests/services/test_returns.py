@@ -19,6 +19,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.models import Transaction
 from services.returns import (
@@ -123,6 +125,27 @@ def test_twr_does_not_depend_on_the_size_of_the_flows():
     small, large = week_twr(week_ledger("10")), week_twr(week_ledger("100"))
     assert large.to_numpy() == pytest.approx(small.to_numpy(), abs=1e-12)
     assert large.iloc[-1] == pytest.approx(0.1979, abs=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(1, 1000), st.integers(0, 50), st.integers(0, 50)), min_size=2, max_size=30))
+def test_trades_at_the_prices_of_their_moment_leave_the_twr_at_the_price_ratio(days):
+    # One stock, at least 1 share always held: buying b_t at the previous close (the start of the day) and selling
+    # q_t at the close makes each day (s_t P_t + q_t P_t) / (s_{t-1} P_{t-1} + b_t P_{t-1}) - 1 = P_t / P_{t-1} - 1
+    # (s_t + q_t = s_{t-1} + b_t), so the TWR is P_last / P_first - 1 whatever was bought and sold.
+    prices = [price for price, _, _ in days]
+    held, values, inflows, outflows = 1, [prices[0]], [0.0], [0.0]
+    for t in range(1, len(days)):
+        _, bought, sold = days[t]
+        sold = min(sold, held + bought - 1)
+        held += bought - sold
+        values.append(held * prices[t])
+        inflows.append(bought * prices[t - 1])
+        outflows.append(sold * prices[t])
+    index = pd.bdate_range("2025-01-01", periods=len(days))
+    twr = twr_series(pd.Series(values, index=index), pd.Series(inflows, index=index), pd.Series(outflows, index=index))
+    assert twr.iloc[-1] == pytest.approx(prices[-1] / prices[0] - 1, rel=1e-9, abs=1e-9)
+    assert (twr >= -1).all()
 
 
 def test_a_dividend_after_withholding_is_return_and_a_weekend_buy_enters_mondays_return():
