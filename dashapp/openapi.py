@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from services.corporate_actions import MISDATED_WINDOW_DAYS, SPLIT_STATUSES
 from services.models import MAX_REPORTED_ERRORS, TRANSACTION_TYPES
 from services.payloads import json_schemas
 from services.value_series import RANGES
@@ -131,6 +132,31 @@ _SCHEMAS: dict[str, dict] = {
     }, required=["status", "checks", "circuit", "scheduler"]),
 }
 
+# Splits checked against the price source (services/corporate_actions.py).
+_SCHEMAS["CorporateActions"] = _obj({
+    "splits": {"type": "array", "description": "by ticker, then date", "items": _obj({
+        "ticker": {"type": "string"},
+        "date": {"type": "string", "format": "date",
+                 "description": "the source's split day (for `unconfirmed`: the ledger's)"},
+        "ratio": {"type": "string", "pattern": "^[0-9]+:[0-9]+$",
+                  "description": "N new shares for M old, the source's (for `unconfirmed`: the ledger's)",
+                  "examples": ["4:1", "1:3"]},
+        "status": {"enum": list(SPLIT_STATUSES),
+                   "description": "recorded: the ledger has it on that day; missing: the ticker was held and the "
+                                  "ledger has no such SPLIT; misdated: the ledger has it within "
+                                  f"{MISDATED_WINDOW_DAYS} days of that day (ledger_date); unconfirmed: a ledger "
+                                  "SPLIT on a day the cached bars cover with no source split near it"},
+        "transaction_id": {"type": ["integer", "null"],
+                           "description": "the ledger's SPLIT (misdated: the one to move; missing: a same-day "
+                                          "SPLIT of another ratio, to correct); null: none"},
+        "ledger_date": {"type": ["string", "null"], "format": "date"},
+        "ledger_ratio": {"type": ["string", "null"]},
+    }, required=["ticker", "date", "ratio", "status"])},
+    "unchecked": {"type": "array", "items": {"type": "string"},
+                  "description": "tickers with no cached bars yet: not checked (the answer never waits on the "
+                                 "price source)"},
+}, required=["splits"])
+
 _SCHEMAS["TransactionPatch"]["properties"] = copy.deepcopy(_SCHEMAS["TransactionInput"]["properties"])
 
 # Accounts (README, "Accounts").
@@ -231,6 +257,11 @@ _PATHS: dict[str, dict] = {
                                    "quantity,price,fees,note,currency,fx_rate (empty cells: not given)",
                     "content": {"text/csv": {"schema": {"type": "string"}}}},
             "404": _NOT_FOUND}),
+    },
+    "/api/portfolios/{portfolio_id}/corporate-actions": {
+        "parameters": [_PORTFOLIO_ID],
+        "get": _op("corporateActions", "The price source's splits held against the ledger's SPLITs, from the "
+                   "cache alone", {"200": _json(_ref("CorporateActions"), "the checks"), "404": _NOT_FOUND}),
     },
     "/api/dashboard-initial-data/{portfolio_id}": {
         "parameters": [_PORTFOLIO_ID],
