@@ -55,9 +55,8 @@ def twr_series(values: pd.Series, inflows: pd.Series | None = None, outflows: pd
     result = np.full(len(v), np.nan)
     valued = np.flatnonzero(~np.isnan(v))
     if len(valued):
-        # Flows summed over (previous valued day, this valued day]: the cumulative sums at the valued days.
-        into_between = np.diff(np.cumsum(into)[valued])
-        out_between = np.diff(np.cumsum(out)[valued])
+        into_between = _between(into, valued)
+        out_between = _between(out, valued)
         base = v[valued[:-1]] + into_between
         end = v[valued[1:]] + out_between
         factor = np.ones(len(base))
@@ -65,6 +64,14 @@ def twr_series(values: pd.Series, inflows: pd.Series | None = None, outflows: pd
         factor[held] = np.maximum(end[held] / base[held], 0.0)
         result[valued] = np.concatenate(([1.0], np.cumprod(factor))) - 1.0
     return pd.Series(result, index=values.index, name="twr")
+
+
+def _between(flows: np.ndarray, valued: np.ndarray) -> np.ndarray:
+    """The flows summed over (previous valued day, this valued day] for each valued day after the first: one
+    element per sum without gaps, so exact (differences of running sums would leave float dust over 10 years)."""
+    if len(valued) < 2:
+        return np.zeros(0)
+    return np.add.reduceat(flows[: valued[-1] + 1], valued[:-1] + 1)
 
 
 def benchmark_series(closes: pd.Series) -> pd.Series:

@@ -181,6 +181,13 @@ def test_a_gap_is_nan_and_the_next_valued_day_chains_from_the_last_one_with_the_
     values = pd.Series([1000.0, np.nan, 2310.0], index=days)
     inflows = pd.Series([1000.0], index=days[1:2])
     assert twr_series(values, inflows).iloc[2] == pytest.approx(0.155, abs=1e-12)
+    # A two-day gap with 500 and 300 in, then 100 out on Thu: Thu (2000 + 100) / (1000 + 500 + 300) = 7/6;
+    # Fri 2200 / 2000 = 1.1; cumulative 7/6 x 1.1 - 1 = 7.7/6 - 1 = 1.7/6.
+    values = pd.Series([1000.0, np.nan, np.nan, 2000.0, 2200.0], index=WEEK)
+    inflows = pd.Series([500.0, 300.0], index=WEEK[1:3])
+    outflows = pd.Series([100.0], index=WEEK[3:4])
+    twr = twr_series(values, inflows, outflows)
+    assert twr.iloc[3:].tolist() == pytest.approx([7 / 6 - 1, 1.7 / 6], abs=1e-12)
 
 
 def test_twr_never_goes_below_minus_100_percent():
