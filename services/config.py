@@ -35,6 +35,14 @@ def _text(env: Mapping[str, str], name: str, default: str) -> str:
     return default if value is None or value.strip() == "" else value.strip()
 
 
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    url = _text(env, "REDIS_URL", "")
+    if url and not url.startswith(("redis://", "rediss://")):  # Flask-Limiter reads it too: no unix:// there
+        found = f"it starts with {url.partition('://')[0]!r}" if "://" in url else "it has no scheme"  # no password
+        raise SettingsError(f"REDIS_URL must start with redis:// or rediss:// ({found})")
+    return url or None
+
+
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0,
             maximum: float | None = None) -> float:
     raw = env.get(name)
@@ -97,6 +105,8 @@ class Settings:
     warmup_interval_s: int = 300
     secret_key: str = DEV_SECRET_KEY
     redis_url: str | None = None
+    # The prefix of every key of the shared store in Redis: deployments that share one Redis each need their own.
+    redis_key_prefix: str = "stocktracker:"
     allow_sqlite_in_production: bool = False
     # Freshness: how long an intraday quote counts as fresh, and how long after the close the
     # exchange's closing price may still move (closing auction, late prints).
@@ -189,7 +199,8 @@ class Settings:
             warmup_enabled=_flag(env, "WARMUP_ENABLED", True),
             warmup_interval_s=_integer(env, "WARMUP_INTERVAL_S", 300, minimum=1),
             secret_key=_text(env, "SECRET_KEY", DEV_SECRET_KEY),
-            redis_url=_text(env, "REDIS_URL", "") or None,
+            redis_url=_redis_url(env),
+            redis_key_prefix=_text(env, "REDIS_KEY_PREFIX", "stocktracker:"),
             allow_sqlite_in_production=_flag(env, "ALLOW_SQLITE_IN_PRODUCTION", False),
             quote_ttl_s=_integer(env, "QUOTE_TTL_S", 300, minimum=1),
             close_settle_s=_integer(env, "CLOSE_SETTLE_S", 900),

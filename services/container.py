@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from services.chart_generator import BackgroundChartGenerator, ChartStore
 from services.config import Settings
@@ -17,7 +18,7 @@ from services.portfolio_load import PortfolioLoader
 from services.price_cache import PriceCache
 from services.price_service import PriceService
 from services.providers.base import PriceProvider
-from services.store import SCHEDULER, WARMUP_RUNS_COUNTER
+from services.store import SCHEDULER, WARMUP_RUNS_COUNTER, SharedStore
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,19 @@ def make_provider(settings: Settings, clock: MarketClock) -> PriceProvider:
     return YahooProvider(settings.cache_dir, timeout_s=settings.fetch_timeout_s)
 
 
+def shared_store(settings: Settings) -> Path | SharedStore:
+    """The deployment's shared store: Redis when REDIS_URL is set (several machines), else the diskcache in
+    CACHE_DIR (a directory: `PriceCache` opens it, and rebuilds it if it is deleted)."""
+    if not settings.redis_url:
+        return settings.cache_dir
+    from services.store_redis import RedisStore
+
+    store = RedisStore(settings.redis_url, namespace=settings.redis_key_prefix)
+    if not store.writable():  # the app still starts (pages answer from misses); /healthz says what is wrong
+        log.warning("the shared store at REDIS_URL cannot be written to yet")
+    return store
+
+
 def build_services(settings: Settings, *, clock: MarketClock | None = None,
                    provider: PriceProvider | None = None) -> Services:
     """Every service for one process; `clock` and `provider` can be swapped in by tests."""
@@ -72,7 +86,7 @@ def build_services(settings: Settings, *, clock: MarketClock | None = None,
     with exclusive_file_lock(settings.data_dir / "init.lock"):
         # gunicorn workers boot together; SQLite refuses concurrent CREATE TABLEs ("database is locked").
         ledger.create_all()
-    cache = PriceCache(settings.cache_dir)
+    cache = PriceCache(shared_store(settings))
     provider = provider or make_provider(settings, clock)
     prices = PriceService(provider, cache, clock, settings)
     fx = FxRates(prices)
