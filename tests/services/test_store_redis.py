@@ -19,6 +19,7 @@ import pytest
 
 from services.container import build_services, shared_store
 from services.locks import StoreLocks
+from services.payloads import ChartPending
 from services.price_cache import PriceCache
 from services.store import QUOTES, StoreUnavailable
 from services.store_redis import RedisStore
@@ -224,3 +225,35 @@ def test_without_redis_url_the_store_stays_on_disk(tmp_path):
     settings = make_settings(tmp_path)
     assert settings.redis_url is None
     assert shared_store(settings) == settings.cache_dir  # PriceCache opens a DiskStore on it
+
+
+def test_pages_answer_honest_misses_while_redis_is_down(server, tmp_path, frozen_time):
+    settings = make_settings(tmp_path, redis_url=server.url)
+    clock = make_clock(frozen_time, settings)
+    provider = CountingProvider(clock)
+    services = build_services(settings, clock=clock, provider=provider)
+    try:
+        portfolio = services.ledger.create_portfolio("P").id
+        services.ledger.import_csv(portfolio, "date,ticker,type,quantity,price,fees\n"
+                                              "2025-03-03,AAA,BUY,10,100,5\n2025-03-03,BBB,BUY,10,150,0\n")
+        assert services.dashboard.holdings(portfolio, wait_s=10).prices.status != "missing"  # warm, in Redis
+        server.stop()
+        calls = len(provider.calls)
+        assert calls > 0
+
+        started = time.monotonic()
+        initial = services.dashboard.initial(portfolio)
+        holdings = services.dashboard.holdings(portfolio, wait_s=2)
+        chart = services.dashboard.chart(portfolio, "1M", wait_s=0)
+        elapsed = time.monotonic() - started
+
+        assert initial.prices.status == "missing" and initial.prices.missing == ("AAA", "BBB")
+        assert initial.summary.market_value is None and initial.summary.cost_basis == 2505.0  # 10*100+5 + 10*150
+        assert holdings.prices.status == "missing"
+        assert isinstance(chart, ChartPending)
+        assert services.cache.writable() is False  # /healthz reports the cache broken
+        assert len(provider.calls) == calls  # no upstream fetch whose result could not be cached
+        assert elapsed < 2.0  # no call waited on the dead Redis
+    finally:
+        services.close()
+        services.cache.close()
