@@ -70,8 +70,9 @@ def day_trades(transactions: Sequence[Transaction], days: Mapping[str, dt.date])
         s = state.setdefault(txn.ticker, [ZERO] * 5)
         if txn.date < day:
             s[0] = book.quantity  # the book after this transaction: the last one before the day wins
-        elif txn.type == "SPLIT":  # every share counted so far becomes `ratio` shares
-            s[0], s[1], s[3] = s[0] * txn.quantity, s[1] * txn.quantity, s[3] * txn.quantity
+        elif txn.type == "SPLIT":  # every share counted so far is split too (exactly, for an `N:M` ratio)
+            ratio = getattr(txn, "ratio", None)
+            s[0], s[1], s[3] = (ratio.apply(x) if ratio is not None else x * txn.quantity for x in (s[0], s[1], s[3]))
         elif txn.type == "BUY":
             s[1] += txn.quantity
             s[2] += txn.quantity * txn.price

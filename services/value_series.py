@@ -29,8 +29,11 @@ def value_series(transactions: Sequence[Transaction], closes: pd.DataFrame, star
 
     `closes` holds raw (not split-adjusted) closes, dates x tickers. The holding on day d is the ledger after
     every transaction dated <= d, so a split and its halved raw close meet on the same row. Closes are
-    forward-filled (exchanges keep different holidays); a holding with no close yet is worth 0 but its cost
-    basis counts. Oversold SELLs are skipped, or raise OversellError with `strict=True` (as in `replay`).
+    forward-filled (exchanges keep different holidays). A holding with no close yet is unpriced: it is left out
+    of both lines that day, its value and its cost basis (issue 15, item 6: the summary leaves an unpriced
+    holding out of its market value and compares that with the priced cost, so the chart's gap between the
+    lines is the summary's unrealized gain). Oversold SELLs are skipped, or raise OversellError with
+    `strict=True` (as in `replay`).
 
     In the base currency (services/base_currency.py): `transactions` is `ConvertedLedger.in_base` (its cost basis
     is the base cost, fixed at each trade's rate), `rates` the rate quote -> base per day, dates x tickers (a
@@ -67,9 +70,11 @@ def value_series(transactions: Sequence[Transaction], closes: pd.DataFrame, star
     quantity = quantity.reindex(union).ffill().fillna(0.0).reindex(days)
     cost = cost.reindex(union).ffill().fillna(0.0).reindex(days)
     # Fill closes over the whole grid first so the first day of a range still sees an earlier close.
-    close = closes.reindex(columns=quantity.columns).ffill().reindex(days).fillna(0.0)
-    held = quantity.to_numpy() * close.to_numpy()
-    costs = cost.to_numpy()
+    close = closes.reindex(columns=quantity.columns).ffill().reindex(days).to_numpy(dtype="float64")
+    priced = ~np.isnan(close)
+    quantity = quantity.where(priced, 0.0)  # an unpriced holding counts as not held: no value, no cost
+    held = quantity.to_numpy() * np.where(priced, close, 0.0)
+    costs = np.where(priced, cost.to_numpy(), 0.0)
     if rates is not None:
         held, costs = _in_base(held, costs, quantity, rates, missing)
     return pd.DataFrame(
@@ -86,7 +91,7 @@ def _in_base(held: np.ndarray, costs: np.ndarray, quantity: pd.DataFrame, rates:
     rates = rates.set_axis(pd.DatetimeIndex(rates.index).normalize()).sort_index()
     rates = rates[~rates.index.duplicated(keep="last")].reindex(columns=quantity.columns)
     rate = rates.reindex(rates.index.union(days)).ffill().reindex(days).to_numpy(dtype="float64")
-    # Nothing held (or no close yet: worth 0) needs no rate; anything else without one is unknown.
+    # Nothing held (an unpriced holding counts as not held) needs no rate; anything else without one is unknown.
     value = np.where(held == 0, 0.0, held * rate)
     unknown = quantity.columns.isin(list(missing))[np.newaxis, :] & (quantity.to_numpy() != 0)
     value = np.where(unknown, np.nan, value)

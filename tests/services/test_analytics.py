@@ -122,15 +122,17 @@ def test_closed_position_keeps_realized_gain_and_reopens_fresh():
     assert reopened.first_date == dt.date(2024, 1, 2)  # first transaction ever
 
 
-def test_same_day_transactions_keep_input_order():
+def test_same_day_buys_apply_before_sells():
+    # DESIGN.md: rows of one ticker on one date apply BUYs before SELLs (a broker's newest-first file lists the
+    # SELL first). BUY 10 @ 10 + BUY 10 @ 20 = 20 shares for 300 (avg 15); SELL 10 @ 12 releases 150: 120 - 150.
     ledger = [
-        tx("2024-01-02", "AAA", "BUY", 10, 10),  # cost 100
-        tx("2024-01-02", "AAA", "SELL", 10, 12),  # 120 - 100 = 20 gain, closes
-        tx("2024-01-02", "AAA", "BUY", 10, 20),  # fresh: cost 200
+        tx("2024-01-02", "AAA", "BUY", 10, 10),
+        tx("2024-01-02", "AAA", "SELL", 10, 12),
+        tx("2024-01-02", "AAA", "BUY", 10, 20),
     ]
     pos = replay(ledger)["AAA"]
-    assert pos.realized_gain == D(20)
-    assert (pos.quantity, pos.cost_basis) == (D(10), D(200))  # had the buys come first: avg 15, gain -30
+    assert pos.realized_gain == D(-30)
+    assert (pos.quantity, pos.cost_basis) == (D(10), D(150))
 
 
 def test_transactions_are_applied_in_date_order_not_input_order():
@@ -174,13 +176,14 @@ def test_oversells_names_each_offending_sell_by_input_index():
     ]
 
 
-def test_oversell_from_same_date_ordering():
+def test_a_sell_listed_before_its_same_day_buy_is_no_oversell():
     ledger = [
-        tx("2024-01-02", "AAA", "SELL", 5, 100),  # listed first, so applied before the buy of the same day
+        tx("2024-01-02", "AAA", "SELL", 5, 100),  # listed first, applied after the buy of the same day
         tx("2024-01-02", "AAA", "BUY", 5, 100),
     ]
-    assert oversells(ledger) == [Oversell(0, "AAA", dt.date(2024, 1, 2), D(0), D(5))]
+    assert oversells(ledger) == []
     assert oversells(ledger[::-1]) == []
+    assert oversells(ledger[:1]) == [Oversell(0, "AAA", dt.date(2024, 1, 2), D(0), D(5))]
 
 
 def test_oversell_index_is_input_position_when_dates_are_unsorted():
@@ -525,15 +528,15 @@ def test_value_series_with_split_holiday_gap_and_late_first_close():
         dt.date(2024, 1, d) for d in (2, 3, 4, 5, 8)
     ]
     assert series["market_value"].tolist() == [
-        1000.0,  # 01-02: 10*100 + 50*(no close yet -> 0)
+        1000.0,  # 01-02: 10*100; BBB has no close yet: unpriced, left out
         2020.0,  # 01-03: 10*102 + 50*20
         1545.0,  # 01-04: 10*102 (filled across AAA's holiday) + 25*21
         1590.0,  # 01-05: 20*52 (split and raw close meet) + 25*22
         2165.0,  # 01-08: 30*53 + 25*23
     ]
     assert series["cost_basis"].tolist() == [
-        1955.0,  # 1005 + 950 (BBB counts though unpriced)
-        1955.0,
+        1005.0,  # AAA's 1005 alone: unpriced BBB is left out of the cost line too (issue 15, item 6)
+        1955.0,  # 1005 + 950
         1480.0,  # 1005 + 475
         1480.0,
         1990.0,  # 1515 + 475
@@ -549,7 +552,7 @@ def test_value_series_range_fills_from_a_close_before_the_range():
 def test_value_series_before_the_first_transaction_is_zero():
     series = value_series(VALUE_LEDGER, _closes(), start=dt.date(2023, 12, 1), end=dt.date(2024, 1, 2))
     assert series.loc[pd.Timestamp("2023-12-29")].tolist() == [0.0, 0.0]
-    assert series.loc[pd.Timestamp("2024-01-02")].tolist() == [1000.0, 1955.0]
+    assert series.loc[pd.Timestamp("2024-01-02")].tolist() == [1000.0, 1005.0]  # BBB unpriced: left out
 
 
 def test_value_series_of_an_empty_ledger_is_empty():
@@ -557,10 +560,12 @@ def test_value_series_of_an_empty_ledger_is_empty():
     assert series.empty and list(series.columns) == ["market_value", "cost_basis"]
 
 
-def test_value_series_ticker_absent_from_closes_counts_cost_only():
-    series = value_series([tx("2024-01-03", "NEW", "BUY", 4, 25)], _closes())
-    assert series["market_value"].tolist() == [0.0, 0.0, 0.0, 0.0]
-    assert series["cost_basis"].tolist() == [100.0, 100.0, 100.0, 100.0]  # 4*25
+def test_value_series_leaves_a_ticker_absent_from_closes_out_of_both_lines():
+    # Issue 15, item 6: it was worth 0 with its 4*25 = 100 cost counted, a false -100 the summary never showed.
+    ledger = [tx("2024-01-03", "NEW", "BUY", 4, 25), tx("2024-01-03", "AAA", "BUY", 1, 90)]
+    series = value_series(ledger, _closes())
+    assert series["market_value"].tolist() == [102.0, 102.0, 52.0, 53.0]  # AAA's 1 share (no split: raw closes)
+    assert series["cost_basis"].tolist() == [90.0, 90.0, 90.0, 90.0]  # AAA's cost alone
 
 
 def test_value_series_500_tickers_2500_days_20000_transactions_is_fast():
@@ -689,12 +694,12 @@ def test_value_series_ends_at_replayed_positions_times_last_close(raw, data):
         assert series.empty
         return
 
-    expected_value = D(0)
+    expected_value = expected_cost = D(0)
     for ticker, pos in positions.items():
         known = [c for c in closes[ticker].tolist() if not np.isnan(c)]
-        if known:
+        if known:  # a ticker never priced is left out of both lines
             expected_value += pos.quantity * D(repr(known[-1]))
-    expected_cost = sum((p.cost_basis for p in positions.values()), D(0))
+            expected_cost += pos.cost_basis
     last = series.iloc[-1]
     assert last["market_value"] == pytest.approx(float(expected_value), abs=0.011)
     assert last["cost_basis"] == pytest.approx(float(expected_cost), abs=0.011)

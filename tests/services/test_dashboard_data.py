@@ -130,3 +130,30 @@ def test_trades_of_today_and_a_position_sold_out_today(services, portfolio_id):
     assert (summary.day_change, summary.day_change_pct) == (24.5, 0.00469)  # 24.5 / 5223.5 = 0.0046903...
     assert summary.realized_gain == 999.0  # 50 + 949
     assert payload.prices.counts["fresh"] == 2  # the page counts its open holdings only
+
+
+def test_an_unpriced_holding_has_one_rule_in_the_summary_the_rows_and_the_chart(settings, clock):
+    # Issue 15, item 6: ZZZ has no price data at all. It was worth 0 in the chart with its 150 cost counted (a
+    # false -150 there), while the summary left it out.
+    built = build_services(settings.with_overrides(warmup_enabled=False), clock=clock,
+                           provider=CountingProvider(clock, not_found=["ZZZ"]))
+    try:
+        pid = built.ledger.create_portfolio("P").id
+        built.ledger.import_csv(pid, "date,ticker,type,quantity,price,fees\n"
+                                     "2025-03-03,AAA,BUY,10,100,5\n2025-03-03,ZZZ,BUY,3,50,0\n")
+        holdings = built.dashboard.holdings(pid, wait_s=5)
+        zzz = next(row for row in holdings.holdings if row.ticker == "ZZZ")
+        assert (zzz.cost_basis, zzz.price, zzz.market_value, zzz.price_status) == (150.0, None, None, "missing")
+        assert holdings.prices.status == "partial" and holdings.prices.missing == ("ZZZ",)
+        summary = built.dashboard.initial(pid).summary
+        # AAA alone: 10 x 194 = 1940 against 1005 -> 935; the cost of every holding 1005 + 150 = 1155
+        assert (summary.market_value, summary.priced_cost_basis, summary.unrealized_gain) == (1940.0, 1005.0, 935.0)
+        assert summary.cost_basis == 1155.0
+        chart = built.dashboard.chart(pid, "1M", wait_s=10)
+        assert isinstance(chart, ChartReady) and chart.series.dates[-1] == "2025-07-08"
+        # The chart's last day agrees: the same value, the same priced cost, so the same gap
+        assert chart.series.market_value[-1] == summary.market_value
+        assert chart.series.cost_basis[-1] == summary.priced_cost_basis
+        assert chart.series.market_value[-1] - chart.series.cost_basis[-1] == summary.unrealized_gain
+    finally:
+        built.close()
