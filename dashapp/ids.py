@@ -113,3 +113,11 @@ TXN_FORM_TITLE = "transaction-form-title"  # "Add a transaction" / "Edit a trans
 TXN_DELETE_CONFIRM = "transactions-delete-confirm"  # dcc.ConfirmDialog: "Delete 3 transactions?"
 PORTFOLIO_MISSING = "portfolio-missing"  # the alert of /transactions?portfolio=<an id that does not exist>
 PORTFOLIO_LINKS = "portfolio-links"  # the existing portfolios offered instead
+# Issue 15: the holding view (/portfolio/<id>/holding/<ticker>) and the closed positions (/portfolio/<id>/closed)
+HOLDING_KEY = "holding-key"  # dcc.Store: {"portfolio_id", "ticker"} of the holding the page shows
+HOLDING_BODY = "holding-body"  # the view's figures, chart and transactions (a skeleton until filled)
+HOLDING_POLL = "holding-poll"  # dcc.Interval: looks again while the chart's prices are not loaded
+HOLDING_CHART = "holding-chart"  # the price chart with its BUY / SELL markers
+CLOSED_KEY = "closed-key"  # dcc.Store: the portfolio id of the closed positions page
+CLOSED_BODY = "closed-body"  # the closed positions' table (a skeleton until filled)
+CLOSED_LINK = "closed-link"  # "Closed positions (N)" in the dashboard's Holdings card header

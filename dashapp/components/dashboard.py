@@ -13,6 +13,7 @@ from dash import dcc, html
 
 from dashapp import ids
 from dashapp.components.figures import CHART_HEIGHT, GRAPH_CONFIG, blank_figure
+from dashapp.components.holding_view import closed_href
 from dashapp.components.holdings_grid import holdings_grid
 from dashapp.components.skeleton import card, live_or_placeholder, part, skeleton_text
 from dashapp.components.summary import summary_row
@@ -22,6 +23,7 @@ DEFAULT_RANGE = "1Y"
 GRID_HEIGHT = "460px"
 HIDDEN = {"display": "none"}
 SHOWN_FLEX = {"display": "flex"}
+CLOSED_LINK_TEXT = "Closed positions"  # until its count is written
 
 
 def range_button_class(range_name: str, selected: str) -> str:
@@ -78,6 +80,16 @@ def _stores(portfolio: dict | None) -> list[dcc.Store]:
     ]
 
 
+def _closed_link(portfolio_id: int | None, static: bool) -> list:
+    """The Holdings card's link to the closed positions (issue 15); pages/closed.py writes its count."""
+    if portfolio_id is None:
+        return []
+    href = closed_href(portfolio_id)
+    return [live_or_placeholder(
+        static, lambda: dcc.Link(CLOSED_LINK_TEXT, id=ids.CLOSED_LINK, href=href, className="small closed-link"),
+        html.A(CLOSED_LINK_TEXT, href=href, className="small closed-link"))]
+
+
 def dashboard_page(portfolio: dict | None, *, static: bool = False) -> html.Div:
     """The dashboard of `portfolio` ({"id", "name", ...}); `static` gives the plain-HTML skeleton."""
     chart_overlay = None if static else html.Div([
@@ -96,12 +108,13 @@ def dashboard_page(portfolio: dict | None, *, static: bool = False) -> html.Div:
         [live_or_placeholder(static, lambda: _graph(ids.ALLOCATION_CHART), _graph_placeholder()),
          html.Div(id=ids.ALLOCATION_MESSAGE, className="part-message")],
         height=f"{CHART_HEIGHT}px"))
+    portfolio_id = int(portfolio["id"]) if portfolio else None
     holdings = card("Holdings", part(
         ids.HOLDINGS_PART,
-        [live_or_placeholder(static, holdings_grid, html.Div(style={"height": "100%"})),
+        [live_or_placeholder(static, lambda: holdings_grid(portfolio_id), html.Div(style={"height": "100%"})),
          html.Div(id=ids.HOLDINGS_MESSAGE, className="part-message part-message-top")],
-        height=GRID_HEIGHT), header_right=html.Span(id=ids.HOLDINGS_COUNT,
-                                                    className="small text-muted"))
+        height=GRID_HEIGHT), header_right=[html.Span(id=ids.HOLDINGS_COUNT, className="small text-muted"),
+                                           *_closed_link(portfolio_id, static)])
     children = [
         _toolbar(portfolio, static),
         summary_row(),

@@ -41,8 +41,9 @@ def _percent(field: str, header: str, *, signed: bool = True, coloured: bool = T
 
 
 COLUMN_DEFS: list[dict] = [
+    # The ticker links to its holding view (issue 15): a text link drawn by TickerLink, never HTML.
     {"field": "ticker", "headerName": "Ticker", "pinned": "left", "width": 100, "cellDataType": "text",
-     "filter": "agTextColumnFilter", "cellClass": "fw-semibold"},
+     "filter": "agTextColumnFilter", "cellClass": "fw-semibold", "cellRenderer": "TickerLink"},
     {"field": "status_label", "headerName": "Price status", "width": 132, "cellDataType": "text",
      "filter": "agTextColumnFilter", "cellRenderer": "StatusBadge"},
     # One-word headers keep room for their sort and filter icons once the currency columns take their share of
@@ -68,18 +69,23 @@ COLUMN_DEFS: list[dict] = [
      "valueFormatter": {"function": "stRate(params.value)"},
      "headerTooltip": "One unit of the quote currency in the portfolio's currency now"},
     _money("fx_gain", "FX gain", signed=True, coloured=True, min_width=108),
+    # Issue 15: what the position made besides its price (sales, dividends) and the whole of it.
+    _money("realized_gain", "Realized", signed=True, coloured=True, min_width=112),
+    _money("dividends", "Dividends", min_width=112),
+    _money("total_return", "Total return", signed=True, coloured=True, min_width=124),
 ]
 # Headers wrap onto two lines rather than end in "Day ch..." when a column is narrow, in a header row tall enough
 # for two (GRID_OPTIONS). Not autoHeaderHeight: AG Grid keeps such header cells hidden until it can measure them,
 # which it cannot while the grid is below the fold (an empty header row to screen readers, and in screenshots).
 DEFAULT_COL_DEF = {"sortable": True, "resizable": True, "filter": True, "suppressHeaderMenuButton": False,
                    "wrapHeaderText": True}
-# On a phone the table keeps what a glance needs, most telling first (value, day change, gain, then weight,
-# shares and price, reached by scrolling the table sideways), in narrower columns without the header's filter
-# button (the column menu still filters). The rest (the currency columns too) would only widen what has to be
-# scrolled; the price keeps its quote currency's symbol. A clientside
-# callback (pages/dashboard.py) applies this below 576 px.
-PHONE_COLUMNS = ("ticker", "market_value", "day_change", "unrealized_gain", "weight", "quantity", "price")
+# On a phone the table keeps what a glance needs, most telling first (value, day change, gain, total return, then
+# weight, shares and price, reached by scrolling the table sideways; realized and dividends are in the holding
+# view), in narrower columns without the header's filter button (the column menu still filters). The rest (the
+# currency columns too) would only widen what has to be scrolled; the price keeps its quote currency's symbol.
+# A clientside callback (pages/dashboard.py) applies this below 576 px.
+PHONE_COLUMNS = ("ticker", "market_value", "day_change", "unrealized_gain", "total_return", "weight", "quantity",
+                 "price")
 PHONE_MIN_WIDTH = {"ticker": 80}  # every other phone column: 96 px, enough for "-$123,456.78" at 13 px
 PHONE_COLUMN_MIN_WIDTH = 96
 PHONE_MAX_WIDTH = 575
@@ -106,7 +112,14 @@ def grid_rows(rows: Sequence[Holding], currency: str, now: dt.datetime) -> list[
              "status_label": badge_text(row.price_status, row.price_as_of, now)} for row in rows]
 
 
-def holdings_grid() -> dag.AgGrid:
+def grid_options(portfolio_id: int | None = None) -> dict:
+    """GRID_OPTIONS with the portfolio's id in the grid's context, where TickerLink builds its address from."""
+    if portfolio_id is None:
+        return GRID_OPTIONS
+    return {**GRID_OPTIONS, "context": {"portfolioId": int(portfolio_id)}}
+
+
+def holdings_grid(portfolio_id: int | None = None) -> dag.AgGrid:
     """The empty grid the dashboard mounts with; the holdings callback sets `rowData`."""
     return dag.AgGrid(
         id=ids.HOLDINGS_TABLE,
@@ -114,7 +127,7 @@ def holdings_grid() -> dag.AgGrid:
         defaultColDef=DEFAULT_COL_DEF,
         rowData=[],
         getRowId="params.data.ticker",
-        dashGridOptions=GRID_OPTIONS,
+        dashGridOptions=grid_options(portfolio_id),
         className="stock-grid",
         style={"height": "100%", "width": "100%"},
     )

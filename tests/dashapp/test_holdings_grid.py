@@ -11,7 +11,7 @@ from services.payloads import Holding
 NOW = dt.datetime(2026, 11, 30, 15, 0, tzinfo=dt.UTC)
 PAYLOAD_KEYS = {"ticker", "quantity", "avg_cost", "cost_basis", "price", "market_value", "unrealized_gain",
                 "unrealized_gain_pct", "day_change", "day_change_pct", "weight", "price_as_of", "price_status",
-                "currency", "fx_rate", "fx_gain"}
+                "currency", "fx_rate", "fx_gain", "realized_gain", "dividends", "total_return"}
 # A portfolio's rows carry these only when they hold something quoted in another currency (issue 14).
 FX_KEYS = {"currency", "fx_rate", "fx_gain"}
 
@@ -71,11 +71,12 @@ def test_a_phone_shows_the_telling_columns_first_and_hides_the_rest():
 
     defs = phone_column_defs(COLUMN_DEFS)
     shown = [d["field"] for d in defs if not d.get("hide")]
-    assert shown == ["ticker", "market_value", "day_change", "unrealized_gain", "weight", "quantity", "price"]
+    assert shown == ["ticker", "market_value", "day_change", "unrealized_gain", "total_return", "weight", "quantity",
+                     "price"]
     assert list(PHONE_COLUMNS) == shown
     hidden = {d["field"] for d in defs if d.get("hide")}
     assert hidden == {"status_label", "avg_cost", "cost_basis", "day_change_pct", "unrealized_gain_pct",
-                      "currency", "fx_rate", "fx_gain"}
+                      "currency", "fx_rate", "fx_gain", "realized_gain", "dividends"}
     assert len(defs) == len(COLUMN_DEFS)  # nothing lost: a hidden column can be shown again
     # Only a phone's copy changed: the desktop definitions keep their widths and filter buttons.
     assert all("suppressHeaderFilterButton" not in d for d in COLUMN_DEFS)
@@ -103,3 +104,32 @@ def test_a_phone_hides_the_fx_columns():
     phone = {column["field"]: column for column in phone_column_defs(COLUMN_DEFS)}
     assert all(phone[field].get("hide") for field in FX_KEYS)
     assert not phone["price"].get("hide")
+
+
+def test_realized_dividends_and_total_return_columns_are_base_currency_money():
+    by_field = {column["field"]: column for column in COLUMN_DEFS}
+    for field, signed in (("realized_gain", "true"), ("dividends", "false"), ("total_return", "true")):
+        assert by_field[field]["valueFormatter"]["function"] == (
+            f"stMoney(params.value, params.data.base_currency, {signed})"), field
+    assert by_field["realized_gain"]["cellClassRules"] == {"text-gain": "x > 0", "text-loss": "x < 0"}
+    assert by_field["total_return"]["cellClassRules"] == {"text-gain": "x > 0", "text-loss": "x < 0"}
+    assert "cellClassRules" not in by_field["dividends"]  # never negative: nothing to colour
+    assert [by_field[f]["headerName"] for f in ("realized_gain", "dividends", "total_return")] == [
+        "Realized", "Dividends", "Total return"]
+    rows = grid_rows([row("KO", realized_gain=-12.5, dividends=3.0, total_return=40.25)], "EUR", NOW)
+    assert (rows[0]["realized_gain"], rows[0]["dividends"], rows[0]["total_return"]) == (-12.5, 3.0, 40.25)
+
+
+def test_the_ticker_is_a_link_drawn_by_a_text_renderer_with_the_portfolio_in_the_context():
+    from pathlib import Path
+
+    from dashapp.components.holdings_grid import GRID_OPTIONS
+
+    ticker = next(column for column in COLUMN_DEFS if column["field"] == "ticker")
+    assert ticker["cellRenderer"] == "TickerLink"
+    assert holdings_grid(7).dashGridOptions == {**GRID_OPTIONS, "context": {"portfolioId": 7}}
+    assert holdings_grid().dashGridOptions is GRID_OPTIONS  # no portfolio: no context, the ticker stays text
+    script = (Path(__file__).resolve().parents[2] / "assets" / "dashAgGridComponentFunctions.js").read_text()
+    body = script[script.index("dagcomponentfuncs.TickerLink"):]
+    assert "encodeURIComponent(ticker)" in body and "/holding/" in body
+    assert "innerHTML" not in script and "dangerouslySetInnerHTML" not in script  # text children only
