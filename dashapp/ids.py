@@ -121,3 +121,6 @@ HOLDING_CHART = "holding-chart"  # the price chart with its BUY / SELL markers
 CLOSED_KEY = "closed-key"  # dcc.Store: the portfolio id of the closed positions page
 CLOSED_BODY = "closed-body"  # the closed positions' table (a skeleton until filled)
 CLOSED_LINK = "closed-link"  # "Closed positions (N)" in the dashboard's Holdings card header
+SPLIT_WARNINGS = "split-warnings"  # the dashboard's warning: splits that disagree with the price source
+SPLIT_FIX = "split-fix"  # pattern type {"type", "ticker", "date"}: the one-click fix of one split
+SPLIT_FIX_MESSAGE = "split-fix-message"  # what the last fix did (or why it was refused)

@@ -30,6 +30,7 @@ from dashapp.components.part_views import (
     refresh_message,
 )
 from dashapp.components.price_badge import badge_view, tooltip_children
+from dashapp.components.split_warnings import with_split_warnings
 from dashapp.components.summary import figure_children, summary_figures
 from dashapp.pages._services import currency_of, resolve_portfolio
 from dashapp.services_access import services
@@ -44,7 +45,8 @@ dash.register_page(__name__, path_template="/portfolio/<portfolio_id>", name="Da
 def layout(portfolio_id: str | None = None, **_query: str) -> html.Div:
     """The dashboard skeleton of the portfolio; its callbacks fill it."""
     portfolio, problem = resolve_portfolio(portfolio_id)
-    return dashboard_page(portfolio) if portfolio else no_portfolio_page(problem or "")
+    # The split warning (and its callbacks, in its module) under the toolbar: issue 15.
+    return with_split_warnings(dashboard_page(portfolio)) if portfolio else no_portfolio_page(problem or "")
 
 
 def _portfolio_id(portfolio: dict | None) -> int:

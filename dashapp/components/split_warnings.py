@@ -1,0 +1,136 @@
+"""The dashboard's split warning: splits of held tickers that disagree with the price source, each with a one-click
+fix (add the missing SPLIT, or move a misdated one to the source's date).
+
+Its callbacks call one builder (`services.corporate_actions`), from the cache alone: the warning appears as the
+page mounts if the bars are cached, else once the prices' or the chart's wait has ended. A fix writes through the
+owner-scoped ledger (validation, versions), then sets the page's portfolio store again, so every part fills anew
+from the changed ledger (the chart loses its cliff).
+"""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, callback, ctx, html
+from dash.exceptions import PreventUpdate
+
+from dashapp import ids
+from dashapp.services_access import services
+from services.corporate_actions import CorporateActions, SplitCheck, apply_fix, corporate_actions, find_check
+from services.models import NotFoundError, ValidationError
+
+PAGE_TOOLBAR_CLASS = "page-toolbar"
+
+
+def split_warning_area() -> html.Div:
+    """The empty places of the warning and of the last fix's message (no height until filled)."""
+    return html.Div([html.Div(id=ids.SPLIT_WARNINGS), html.Div(id=ids.SPLIT_FIX_MESSAGE, role="status")],
+                    className="split-warning-area")
+
+
+def with_split_warnings(page: html.Div) -> html.Div:
+    """The dashboard page with the warning's area right under its toolbar (at the top if it has none)."""
+    children = list(page.children)
+    toolbar = next((i for i, child in enumerate(children)
+                    if PAGE_TOOLBAR_CLASS in (getattr(child, "className", None) or "").split()), -1)
+    children.insert(toolbar + 1, split_warning_area())
+    page.children = children
+    return page
+
+
+def _value_change(ratio: str) -> str:
+    """The false move of the value on the day of a split never entered: N:M shares -> price x M/N."""
+    new, old = (int(part) for part in ratio.split(":"))
+    return f"{(old / new - 1):+.0%}".replace("%", " %")
+
+
+def _line(check: SplitCheck) -> tuple[str, str | None]:
+    """(what is wrong, the fix button's label or None) for one check."""
+    if check.status == "misdated":
+        return (f"{check.ticker}: the ledger's {check.ratio} split is dated {check.ledger_date}, but the price source "
+                f"split it on {check.date}; the chart jumps between the two days.", f"Move it to {check.date}")
+    if check.status == "missing" and check.transaction_id is not None:
+        return (f"{check.ticker}: the ledger's split on {check.date} is {check.ledger_ratio}, but the price source's "
+                f"is {check.ratio}.", f"Make it {check.ratio}")
+    if check.status == "missing":
+        return (f"{check.ticker}: the price source split it {check.ratio} on {check.date} and the ledger has no such "
+                f"split, so the chart and the holding show a false {_value_change(check.ratio)} move that day.",
+                f"Add the {check.ratio} split")
+    return (f"{check.ticker}: the ledger has a {check.ratio} split on {check.date} that the price source does not "
+            "know; check it against your broker's statement.", None)
+
+
+def warning_view(actions: CorporateActions) -> dbc.Alert | None:
+    """The warning listing every check that is not `recorded` (None when the ledger agrees with the source)."""
+    problems = actions.problems
+    if not problems:
+        return None
+    items = []
+    for check in problems:
+        text, label = _line(check)
+        button = None if label is None else html.Button(
+            label, id={"type": ids.SPLIT_FIX, "ticker": check.ticker, "date": check.date.isoformat()},
+            n_clicks=0, type="button", className="btn btn-sm btn-dark split-fix")
+        items.append(html.Li([html.Span(text, className="me-2"), button],
+                             className="split-warning-item mb-1", **{"data-ticker": check.ticker}))
+    return dbc.Alert([html.Div("Splits disagree with the price source", className="fw-semibold mb-1"),
+                      html.Ul(items, className="mb-0 ps-3")],
+                     color="warning", className="split-warning mb-3")
+
+
+def _view(portfolio: dict | None) -> dbc.Alert | None:
+    if not portfolio:
+        raise PreventUpdate
+    scoped = services()
+    try:
+        return warning_view(corporate_actions(scoped.ledger, scoped.cache, int(portfolio["id"])))
+    except NotFoundError:
+        raise PreventUpdate from None
+
+
+@callback(Output(ids.SPLIT_WARNINGS, "children", allow_duplicate=True), Input(ids.CURRENT_PORTFOLIO, "data"),
+          prevent_initial_call="initial_duplicate")
+def fill_split_warnings(portfolio: dict | None):
+    """The warning as the page mounts (or after a fix), from the bars already cached."""
+    return _view(portfolio)
+
+
+@callback(Output(ids.SPLIT_WARNINGS, "children", allow_duplicate=True),
+          Input(ids.PRICES_READY, "data"), Input(ids.CHART_READY, "data"), State(ids.CURRENT_PORTFOLIO, "data"),
+          prevent_initial_call=True)
+def refill_split_warnings(_prices: str | None, _chart: str | None, portfolio: dict | None):
+    """The warning once the prices' or the chart's wait has ended: their bars may have just been cached."""
+    return _view(portfolio)
+
+
+@callback(Output(ids.SPLIT_FIX_MESSAGE, "children"), Output(ids.CURRENT_PORTFOLIO, "data", allow_duplicate=True),
+          Input({"type": ids.SPLIT_FIX, "ticker": ALL, "date": ALL}, "n_clicks"),
+          State(ids.CURRENT_PORTFOLIO, "data"), prevent_initial_call=True)
+def fix_split(_clicks: list[int | None], portfolio: dict | None):
+    """Apply the clicked fix to the ledger, then set the portfolio store again so every part fills anew."""
+    button = ctx.triggered_id
+    if not portfolio or not isinstance(button, dict) or not (ctx.triggered and ctx.triggered[0]["value"]):
+        raise PreventUpdate  # buttons drawn (or redrawn), not clicked
+    scoped = services()
+    portfolio_id = int(portfolio["id"])
+    try:
+        check = find_check(corporate_actions(scoped.ledger, scoped.cache, portfolio_id),
+                           button["ticker"], button["date"])
+        if check is None or not check.fixable:
+            return _message("That split already agrees with the price source.", "secondary"), dict(portfolio)
+        apply_fix(scoped.ledger, portfolio_id, check)
+    except NotFoundError:
+        raise PreventUpdate from None
+    except ValidationError as error:
+        reasons = "; ".join(e.message for e in error.errors) or str(error)
+        return _message(f"The ledger refused the fix: {reasons}", "danger"), dict(portfolio)
+    if check.status == "misdated":
+        done = f"Moved the {check.ratio} split of {check.ticker} to {check.date}."
+    elif check.transaction_id is not None:
+        done = f"Corrected the split of {check.ticker} on {check.date} to {check.ratio}."
+    else:
+        done = f"Added the {check.ratio} split of {check.ticker} on {check.date}."
+    return _message(done, "success"), dict(portfolio)
+
+
+def _message(text: str, color: str) -> dbc.Alert:
+    return dbc.Alert(text, color=color, className="split-fix-result mb-3", dismissable=True)
