@@ -10,6 +10,7 @@ from services.models import PriceStatus
 from services.payloads import (
     PRICE_STATUSES,
     ChartPending,
+    ClosedPosition,
     Error,
     FieldProblem,
     Market,
@@ -31,8 +32,10 @@ DESIGN_FIELDS = {
     "InitialData": {"portfolio", "summary", "prices", "market"},
     "Portfolio": {"id", "name", "base_currency"},
     "Holding": {"ticker", "quantity", "avg_cost", "cost_basis", "price", "market_value", "unrealized_gain",
-                "unrealized_gain_pct", "day_change", "day_change_pct", "weight", "price_as_of", "price_status"},
-    "HoldingsData": {"holdings", "prices"},
+                "unrealized_gain_pct", "day_change", "day_change_pct", "weight", "price_as_of", "price_status",
+                "realized_gain", "dividends", "total_return"},  # DESIGN, "Returns and benchmark"
+    "HoldingsData": {"holdings", "prices", "closed"},
+    "ClosedPosition": {"ticker", "realized_gain", "dividends", "closed_on"},
     "ChartReady": {"status", "range", "series", "allocation"},
     "ChartPending": {"status", "progress"},
     "Series": {"dates", "market_value", "cost_basis"},
@@ -125,3 +128,26 @@ def test_base_currency_fields_are_nullable_and_left_out_when_unknown():
     assert Series.from_json({"dates": [], "market_value": [], "cost_basis": []}).to_json() == {
         "dates": [], "market_value": [], "cost_basis": []}
     assert Series.from_json({"dates": [], "market_value": [], "cost_basis": [], "currency": "EUR"}).currency == "EUR"
+
+
+def test_closed_positions_in_the_holdings_payload():
+    # Issue 15: `closed` lists ClosedPosition; day_change is there only for a position sold out today.
+    assert SCHEMAS["HoldingsData"]["properties"]["closed"] == {
+        "type": "array", "items": {"$ref": "#/components/schemas/ClosedPosition"}}
+    assert "closed" in SCHEMAS["HoldingsData"]["required"]
+    assert SCHEMAS["ClosedPosition"]["required"] == ["ticker", "realized_gain", "dividends", "closed_on"]
+    assert SCHEMAS["ClosedPosition"]["properties"]["closed_on"] == {"type": ["string", "null"], "format": "date"}
+    earlier = ClosedPosition("AAA", 148.0, 0.5, dt.date(2026, 12, 1))
+    assert earlier.to_json() == {"ticker": "AAA", "realized_gain": 148.0, "dividends": 0.5, "closed_on": "2026-12-01"}
+    today = ClosedPosition("BBB", -3.0, 0.0, dt.date(2026, 12, 3), day_change=-1.25)
+    assert today.to_json()["day_change"] == -1.25
+    for name in ("realized_gain", "dividends", "total_return"):  # always there, null while unknown
+        assert name in SCHEMAS["Holding"]["required"]
+        assert SCHEMAS["Holding"]["properties"][name]["type"] == ["number", "null"]
+
+
+def test_the_schema_machinery_is_still_importable_from_payloads():
+    from services import payload_schema, payloads
+
+    assert payloads.Payload is payload_schema.Payload and payloads.json_schema is payload_schema.json_schema
+    assert payloads.OMIT_IF_NONE == {"omit_if_none": True}
