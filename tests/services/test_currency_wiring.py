@@ -176,3 +176,23 @@ def test_a_usd_portfolio_of_us_stocks_fetches_no_pair(world):
     price = Decimal(repr(services.prices.prices(["AAPL"])["AAPL"].price))
     assert (row.market_value, row.cost_basis, row.currency, row.fx_rate) == (_cents(10 * price), 2000.0, "USD", 1.0)
     assert services.dashboard.load(pid).pair_needs == {}
+
+
+def test_day_change_with_todays_trades_in_the_base_currency(world):
+    # Issue 15: in a EUR portfolio, today's (Tuesday 8 July) buy and sale of AAPL count at their own EUR prices:
+    # BUY 2 @ 150 USD at 0.9 = 135 EUR each (270), SELL 1 @ 160 USD at 0.9 = 144 EUR.
+    services, _provider = world
+    pid = services.ledger.create_portfolio("P EUR", "EUR").id
+    services.ledger.import_csv(pid, "date,ticker,type,quantity,price,fees,note,currency,fx_rate\n"
+                                    "2025-03-03,AAPL,BUY,10,200,0,,USD,0.95\n"
+                                    "2025-07-08,AAPL,BUY,2,150,3,,USD,0.9\n"
+                                    "2025-07-08,AAPL,SELL,1,160,2,,USD,0.9\n")
+    row = services.dashboard.holdings(pid, wait_s=30).holdings[0]
+    info = services.prices.prices(["AAPL"])["AAPL"]
+    rate = services.dashboard.fx_view(services.dashboard.load(pid)).rate_of("AAPL")
+    price, previous = Decimal(repr(info.price)), Decimal(repr(info.previous_close))
+    # 11 shares now x price x rate now - 10 at the previous close x previous x rate then + 144 - 270 (no fees)
+    expected = 11 * price * rate.rate - 10 * previous * rate.previous + 144 - 270
+    assert row.quantity == 11.0 and row.day_change == _cents(expected)
+    assert row.day_change_pct == pytest.approx(float(expected / (10 * previous * rate.previous + 270)), abs=1e-6)
+    assert services.dashboard.initial(pid).summary.day_change == row.day_change
