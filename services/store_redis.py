@@ -130,14 +130,23 @@ class RedisStore:
             log.warning("shared store unreachable (%s: %s); reads miss and writes are dropped", type(error).__name__,
                         error)
 
+    def _mark_up(self) -> None:
+        if self._down_until:  # the first call that worked after a failure: say so once
+            with self._state_lock:
+                was_down, self._down_until = bool(self._down_until), 0.0
+            if was_down:
+                log.warning("shared store reachable again")
+
     def _call(self, operation: Callable[[redis.Redis], _T], fallback: _T) -> _T:
         if not self.available():
             return fallback
         try:
-            return operation(self._client)
+            answer = operation(self._client)
         except _NETWORK_ERRORS as error:
             self._mark_down(error)
             return fallback
+        self._mark_up()
+        return answer
 
     def _required(self, operation: Callable[[redis.Redis], _T], what: str) -> _T:
         if not self.available():

@@ -134,7 +134,7 @@ def _bars() -> pd.DataFrame:
     return pd.DataFrame({"close": [1.0, 2.0], "dividend": [0.0, 0.0], "split": [0.0, 0.0]}, index=index)
 
 
-def test_a_dead_redis_gives_misses_fast_and_the_store_comes_back(server, stores):
+def test_a_dead_redis_gives_misses_fast_and_the_store_comes_back(server, stores, caplog):
     store = open_on(stores, server.url)
     cache = PriceCache(store)
     cache.put_quote(QUOTE)
@@ -163,6 +163,8 @@ def test_a_dead_redis_gives_misses_fast_and_the_store_comes_back(server, stores)
         assert cache.get_quote("AAA") == QUOTE
     finally:
         restarted.stop()
+    assert [r.message.split(" (")[0] for r in caplog.records if r.name == "services.store_redis"] == [
+        "shared store unreachable", "shared store reachable again"]  # once each, not once per call
 
 
 def test_a_hung_redis_costs_one_timeout_then_answers_at_once(server, stores):
