@@ -9,6 +9,8 @@ from the changed ledger (the chart loses its cliff).
 
 from __future__ import annotations
 
+import re
+
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, html
 from dash.exceptions import PreventUpdate
@@ -43,6 +45,12 @@ def _value_change(ratio: str) -> str:
     return f"{(old / new - 1):+.0%}".replace("%", " %")
 
 
+def _unbroken_dates(text: str) -> list:
+    """The text with its ISO dates kept on one line (a phone broke "2024-\n07-12")."""
+    parts = re.split(r"(\d{4}-\d{2}-\d{2})", text)
+    return [html.Span(part, className="text-nowrap") if i % 2 else part for i, part in enumerate(parts) if part]
+
+
 def _line(check: SplitCheck) -> tuple[str, str | None]:
     """(what is wrong, the fix button's label or None) for one check."""
     if check.status == "misdated":
@@ -69,8 +77,8 @@ def warning_view(actions: CorporateActions) -> dbc.Alert | None:
         text, label = _line(check)
         button = None if label is None else html.Button(
             label, id={"type": ids.SPLIT_FIX, "ticker": check.ticker, "date": check.date.isoformat()},
-            n_clicks=0, type="button", className="btn btn-sm btn-dark split-fix")
-        items.append(html.Li([html.Span(text, className="me-2"), button],
+            n_clicks=0, type="button", className="btn btn-sm btn-primary text-nowrap split-fix")
+        items.append(html.Li([html.Span(_unbroken_dates(text), className="me-2"), button],
                              className="split-warning-item mb-1", **{"data-ticker": check.ticker}))
     return dbc.Alert([html.Div("Splits disagree with the price source", className="fw-semibold mb-1"),
                       html.Ul(items, className="mb-0 ps-3")],
