@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +72,10 @@ class SharedStore(Protocol):
     """What the app asks of the shared store. Keys come from the key spaces above."""
 
     def get(self, key: str, default: Any = None) -> Any: ...
+
+    def get_many(self, keys: Sequence[str], default: Any = None) -> list[Any]:
+        """`get` of every key, in order, in one round trip where the store has round trips (Redis: MGET)."""
+        ...
 
     def set(self, key: str, value: Any, expire: float | None = None) -> None: ...
 
@@ -225,6 +229,9 @@ class DiskStore:
     # -- SharedStore ----------------------------------------------------------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:
         return self.run(lambda cache: cache.get(key, default))
+
+    def get_many(self, keys: Sequence[str], default: Any = None) -> list[Any]:
+        return self.run(lambda cache: [cache.get(key, default) for key in keys])
 
     def set(self, key: str, value: Any, expire: float | None = None) -> None:
         self.run(lambda cache: cache.set(key, value, expire=expire))

@@ -27,7 +27,7 @@ import pickle
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import redis
@@ -168,6 +168,15 @@ class RedisStore:
         transaction = self._transaction()
         raw = transaction.read(self._full(key)) if transaction else self._call(lambda r: r.get(self._full(key)), None)
         return default if raw is None else decode(raw)
+
+    def get_many(self, keys: Sequence[str], default: Any = None) -> list[Any]:
+        if not keys:
+            return []
+        transaction = self._transaction()
+        full = [self._full(key) for key in keys]
+        raws = [transaction.read(key) for key in full] if transaction else self._call(lambda r: r.mget(full),
+                                                                                       [None] * len(full))
+        return [default if raw is None else decode(raw) for raw in raws]
 
     def set(self, key: str, value: Any, expire: float | None = None) -> None:
         raw, ms = encode(value), _expiry_ms(expire)

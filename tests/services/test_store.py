@@ -123,6 +123,14 @@ def test_values_come_back_as_they_were_written(store, open_store):
     pd.testing.assert_frame_equal(other.get("frame"), frame)
 
 
+def test_get_many_reads_keys_in_order_with_the_default_for_absent_ones(store, open_store):
+    store.set("a", 1)
+    store.set("c", QUOTE)
+    assert open_store().get_many(["c", "b", "a"], "none") == [QUOTE, "none", 1]
+    assert store.get_many([]) == []
+    assert store.atomically(lambda: (store.set("b", 2), store.get_many(["a", "b"]))[1]) == [1, 2]
+
+
 def test_incr_counts_on_a_value_set_as_an_int(store):
     store.set("runs", 5)
     assert store.incr("runs") == 6  # 5 + 1

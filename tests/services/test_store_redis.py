@@ -145,6 +145,7 @@ def test_a_dead_redis_gives_misses_fast_and_the_store_comes_back(server, stores,
     assert cache.get_quote("AAA") is None and cache.get_bars("AAA") is None and not cache.has_bars("AAA")
     assert cache.bars_tail("AAA") == (False, None) and cache.tickers_with_quotes() == []
     cache.put_quote(QUOTE)  # dropped, not raised
+    assert store.get_many([QUOTES.key("AAA"), "other"], "miss") == ["miss", "miss"]
     assert (store.add("k", 1), store.delete("k"), store.delete_prefix("q"), store.writable()) == (False, False, 0,
                                                                                                    False)
     assert StoreLocks(store).try_lock("fetch:AAA", 60) is None  # no lock: no fetch whose result would be lost
