@@ -13,6 +13,7 @@ from itertools import pairwise
 
 import pytest
 
+from tests.browser.axe import assert_no_serious_violations, axe_missing
 from tests.browser.support import wait_for_dashboard
 from tests.browser.test_transactions import _api, _ledger, _portfolio, assert_visible
 
@@ -69,6 +70,8 @@ def test_a_misdated_split_is_moved_to_the_sources_day(page, app_server):
     page.goto(f"/portfolio/{pid}")
     wait_for_dashboard(page, app_server)
     assert_visible(page, WARNING, "AVGO: the ledger's 10:1 split is dated 2024-07-12")
+    if axe_missing() is None:  # the warning and its button read well (contrast, names) where axe-core is installed
+        assert_no_serious_violations(page, "the split warning", "#split-warnings")
     page.get_by_role("button", name="Move it to 2024-07-15").click()
     assert_visible(page, "#split-fix-message .alert-success", "Moved the 10:1 split of AVGO to 2024-07-15.")
     page.wait_for_function("(s) => !document.querySelector(s)", arg=WARNING)
