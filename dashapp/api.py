@@ -20,7 +20,8 @@ from dashapp.services_access import services as _services
 from services import ledger_rules as rules
 from services import metrics
 from services.container import Services, scheduler_status
-from services.import_checks import csv_warnings
+from services.idempotency import HEADER as IDEMPOTENCY_HEADER
+from services.importing import import_ledger_csv
 from services.models import MAX_REPORTED_ERRORS, FieldError, NotFoundError, ValidationError
 from services.payloads import Error, FieldProblem, Rejected
 
@@ -171,22 +172,9 @@ def import_transactions(portfolio_id: int):
         line = len(_LINE_BREAK.findall(decoded[: error.start])) + 1
         message = f"not UTF-8: byte 0x{decoded[error.start]:02x} at offset {offset}; save the file as UTF-8"
         raise ValidationError("the CSV is not UTF-8 text", [FieldError("file", message, line)]) from None
-    imported = _services().ledger.import_csv(portfolio_id, text)
-    answer: dict[str, object] = {"imported": imported}
-    warnings = _import_warnings(text) if imported else []
-    if warnings:  # left out when there are none (the answer before warnings existed)
-        answer["warnings"] = [warning.to_json() for warning in warnings]
-    return answer
-
-
-def _import_warnings(text: str) -> list:
-    """What looks wrong in rows that were imported (services/import_checks.py), against the cached closes. A
-    warning never undoes the import, so a check that fails is logged and answers none."""
-    try:
-        return csv_warnings(text, _services().prices.cache.get_closes)
-    except Exception:
-        log.exception("import warnings failed")
-        return []
+    # Always all three keys (DESIGN.md): imported, skipped_duplicates (rows equal to existing ones), warnings.
+    result = import_ledger_csv(_services(), portfolio_id, text, idempotency_key=request.headers.get(IDEMPOTENCY_HEADER))
+    return result.to_json()
 
 
 @api.get("/api/portfolios/<int:portfolio_id>/export")

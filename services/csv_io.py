@@ -2,10 +2,15 @@
 `transaction_input`.
 
 Pure: no database, no I/O beyond the strings handed in. Header `date,ticker,type,quantity,price,fees,note,
-currency,fx_rate` (case-insensitive, any order; `fees`, `note`, `currency` and `fx_rate` optional, so a file
-written before the last two existed imports as it always did; a column of any other name is refused, as it
-always was: a misspelt `fx rate` must not be dropped in silence); a file at most `max_rows` rows. An empty cell
-is a value not given. The export always writes all nine columns, the two new ones last.
+currency,fx_rate,time` (case-insensitive, any order; `fees`, `note`, `currency`, `fx_rate` and `time` optional,
+so a file written before the newer ones existed imports as it always did; a column of any other name is refused,
+as it always was: a misspelt `fx rate` must not be dropped in silence); a file at most `max_rows` rows. An empty
+cell is a value not given. The export writes the first nine columns always and `time` last when a transaction has
+one (a ledger without times exports as it did before); a SPLIT given as a ratio is written `N:M` (1:3), so it
+imports back exactly.
+
+`read_transactions_csv` reads every row and collects every format error (the import then adds the oversells and
+never-held dividends of the good rows, so one 422 names them all); `parse_transactions_csv_lines` raises at once.
 
 Spreadsheet formula injection (https://owasp.org/www-community/attacks/CSV_Injection): a text cell that
 starts with = + - @ is exported with a leading `'`, and one such `'` is stripped on import. The rule also
@@ -18,16 +23,18 @@ import csv
 import io
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from services.models import MAX_REPORTED_ERRORS, FieldError, Transaction, ValidationError, plain_decimal
 from services.transaction_input import validate_transaction
 
 # Kept importable from here for callers written before the split (dashapp/pages/transactions.py, tests/faults).
-__all__ = ["COLUMNS", "DEFAULT_MAX_ROWS", "REQUIRED_COLUMNS", "ErrorTally", "escape_cell",
-           "parse_transactions_csv_lines", "plain_decimal", "rows_rejected", "unescape_cell", "validate_transaction",
-           "write_transactions_csv"]
+__all__ = ["COLUMNS", "DEFAULT_MAX_ROWS", "REQUIRED_COLUMNS", "CsvRead", "ErrorTally", "escape_cell",
+           "parse_transactions_csv_lines", "plain_decimal", "read_transactions_csv", "rows_rejected", "unescape_cell",
+           "validate_transaction", "write_transactions_csv"]
 
-COLUMNS: tuple[str, ...] = ("date", "ticker", "type", "quantity", "price", "fees", "note", "currency", "fx_rate")
+COLUMNS: tuple[str, ...] = ("date", "ticker", "type", "quantity", "price", "fees", "note", "currency", "fx_rate",
+                             "time")
 REQUIRED_COLUMNS: frozenset[str] = frozenset({"date", "ticker", "type", "quantity", "price"})
 DEFAULT_MAX_ROWS = 100_000
 
@@ -99,18 +106,38 @@ def _read_header(cells: list[str], line: int) -> tuple[list[str], list[FieldErro
     return names, [FieldError("header", problem, line) for problem in problems]
 
 
+@dataclass
+class CsvRead:
+    """A CSV ledger as read: the good rows with their lines, every bad row's errors, and the ticker cells of the bad
+    rows (an oversell of such a ticker may only be the bad row's fault, so it is not reported too)."""
+
+    rows: list[tuple[int, Transaction]] = field(default_factory=list)
+    errors: ErrorTally = field(default_factory=ErrorTally)
+    bad_tickers: set[str] = field(default_factory=set)
+
+
 def parse_transactions_csv_lines(
     text: str, max_rows: int = DEFAULT_MAX_ROWS
 ) -> list[tuple[int, Transaction]]:
     """Every transaction of a CSV ledger with the line it starts on (the header is line 1), or ValidationError
     naming the first MAX_REPORTED_ERRORS bad fields by line and field and counting all of them (nothing is
     half-read)."""
+    read = read_transactions_csv(text, max_rows, keep_rows_on_error=False)
+    if read.errors:
+        raise read.errors.rejection()
+    return read.rows
+
+
+def read_transactions_csv(text: str, max_rows: int = DEFAULT_MAX_ROWS, *,
+                          keep_rows_on_error: bool = True) -> CsvRead:
+    """Every good row and every row error of a CSV ledger. A bad header, an empty file or more than `max_rows` rows
+    still raise ValidationError at once (no row can be judged then)."""
     if text.startswith("\ufeff"):  # Excel writes a UTF-8 BOM
         text = text[1:]
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
-    parsed: list[tuple[int, Transaction]] = []
-    errors = ErrorTally()
+    read = CsvRead()
+    parsed, errors = read.rows, read.errors
     rows = 0
     line = 1
     try:
@@ -136,17 +163,17 @@ def parse_transactions_csv_lines(
             transaction, row_errors = validate_transaction(row, start)
             for error in row_errors:
                 errors.add(error)
-            if transaction is not None and not errors:
+            if row_errors:
+                read.bad_tickers.add(row.get("ticker", "").strip().upper())
+            if transaction is not None and (keep_rows_on_error or not errors):
                 parsed.append((start, transaction))
             elif errors and parsed:
-                parsed.clear()  # the file is refused: its good rows need not be held
+                parsed.clear()  # the file is refused and only its errors are wanted: its good rows need not be held
     except csv.Error as exc:
         errors.add(FieldError("file", f"is not valid CSV: {exc}", line))
     if header is None and not errors:
         raise ValidationError("empty file", [FieldError("file", "is empty: expected a header row", 1)])
-    if errors:
-        raise errors.rejection()
-    return parsed
+    return read
 
 
 def write_transactions_csv(transactions: Iterable[Transaction]) -> str:
@@ -155,17 +182,20 @@ def write_transactions_csv(transactions: Iterable[Transaction]) -> str:
     # CRLF as RFC 4180 says; it also makes the writer quote a note containing a lone "\r", which it
     # leaves bare with a "\n" terminator (and the reader would then split the row there).
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    transactions = list(transactions)
+    timed = any(t.time is not None for t in transactions)
+    writer.writerow(COLUMNS if timed else COLUMNS[:-1])
     for t in transactions:
         writer.writerow([
             t.date.isoformat(),
             escape_cell(t.ticker),
             t.type,
-            plain_decimal(t.quantity),
+            t.quantity_text,
             plain_decimal(t.price),
             plain_decimal(t.fees),
             escape_cell(t.note),
             t.currency or "",
             "" if t.fx_rate is None else plain_decimal(t.fx_rate),
+            *([t.time_text or ""] if timed else []),
         ])
     return out.getvalue()

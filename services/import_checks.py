@@ -13,12 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import numpy as np
 
 from services.csv_io import parse_transactions_csv_lines
-from services.models import Transaction
+from services.models import ImportWarning, Transaction
 from services.providers.currency import CURRENCY_BY_SUFFIX, MINOR_CURRENCIES, listed_currency
 
 # A price this many times the day's close (inclusive) looks like it was given in the minor unit.
@@ -29,18 +28,6 @@ CloseLookup = Callable[[str, dt.date], float | None]
 # A ticker of an exchange quoting in a minor unit (.L, .JO, .TA): only then are an import's rows read again.
 _MINOR_UNIT_SUFFIX = re.compile("(?:" + "|".join(re.escape(suffix) for suffix, unit in CURRENCY_BY_SUFFIX.items()
                                                  if unit in MINOR_CURRENCIES) + r")\b", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class ImportWarning:
-    """One accepted row that looks wrong: its CSV line (header = 1), the field and what to do."""
-
-    line: int
-    field: str
-    message: str
-
-    def to_json(self) -> dict:
-        return {"line": self.line, "field": self.field, "message": self.message}
 
 
 def minor_unit_warnings(rows: Iterable[tuple[int, Transaction]], close_on: CloseLookup) -> list[ImportWarning]:

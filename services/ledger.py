@@ -28,15 +28,17 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from services import idempotency
 from services import ledger_guards as guards
 from services import ledger_rules as rules
-from services.csv_io import DEFAULT_MAX_ROWS, parse_transactions_csv_lines, write_transactions_csv
+from services.csv_io import DEFAULT_MAX_ROWS, read_transactions_csv, write_transactions_csv
 from services.forksafe import reset_in_child
 from services.ledger_engine import IMMEDIATE, make_engine
+from services.ledger_import import plan_import
 from services.ledger_migrations import upgrade
 from services.ledger_portfolios import PortfolioMethods
 from services.ledger_schema import LOCAL_OWNER, PortfolioRow, TransactionRow, load_transactions, row_values
-from services.models import NotFoundError, Transaction, ValidationError
+from services.models import ImportResult, ImportWarning, NotFoundError, Transaction, ValidationError
 from services.transaction_input import validate_transaction
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,8 @@ class Ledger(PortfolioMethods):
 
     def create_all(self) -> None:
         """Create the tables that do not exist yet and bring older ones up to date (`ledger_migrations`)."""
-        import services.accounts_schema  # noqa: F401  (its tables join the metadata)
+        # Their tables join the metadata: accounts, and the broker import's saved column mappings.
+        from services import accounts_schema, import_mappings  # noqa: F401
 
         upgrade(self.engine)
 
@@ -223,21 +226,40 @@ class Ledger(PortfolioMethods):
         self._changed(portfolio_id)
 
     def import_csv(self, portfolio_id: int, text: str, max_rows: int = DEFAULT_MAX_ROWS) -> int:
-        """Add every row of a CSV ledger in one database transaction, or none (ValidationError)."""
+        """Add every new row of a CSV ledger in one database transaction, or none (ValidationError); the count
+        added (rows equal to existing transactions are skipped: `import_transactions`)."""
+        return self.import_transactions(portfolio_id, text, max_rows).imported
+
+    def import_transactions(self, portfolio_id: int, text: str, max_rows: int = DEFAULT_MAX_ROWS, *,
+                            idempotency_key: str | None = None,
+                            warnings: tuple[ImportWarning, ...] = ()) -> ImportResult:
+        """Import a CSV ledger (`ledger_import`: duplicates skipped, every bad line named in one ValidationError,
+        nothing half-written). `warnings` found by the caller (prices, which the ledger never sees) are kept for
+        the rows imported. With `idempotency_key`, a repeat returns the first answer and imports nothing."""
+        key = None if idempotency_key is None else idempotency.check_key(idempotency_key)
+        print_ = idempotency.fingerprint(text) if key is not None else ""
         with self._read() as session:
             self._portfolio(session, portfolio_id)  # 404 before 422, and before parsing a big file
-        parsed = parse_transactions_csv_lines(text, max_rows)
-        if not parsed:
-            return 0  # a header alone is a valid, empty ledger
+            if key is not None and (answer := idempotency.recall(session, portfolio_id, key, print_)):
+                return answer
+        read = read_transactions_csv(text, max_rows)
         with self._write(portfolio_id) as (session, _):
+            if key is not None and (answer := idempotency.recall(session, portfolio_id, key, print_)):
+                return answer  # the same key won the lock first
             existing = load_transactions(session, portfolio_id)
-            guards.refuse_transactions_over_quota(self.max_transactions, len(existing), len(parsed), "file")
-            rules.refuse_imported_oversells(existing, parsed)
-            new = [transaction for _, transaction in parsed]
-            session.execute(insert(TransactionRow), [row_values(portfolio_id, t) for t in new])
-            self._bump(session, portfolio_id)
-        self._changed(portfolio_id)
-        return len(new)
+            plan = plan_import(existing, read)
+            guards.refuse_transactions_over_quota(self.max_transactions, len(existing), len(plan.rows), "file")
+            if plan.rows:
+                session.execute(insert(TransactionRow), [row_values(portfolio_id, t) for _, t in plan.rows])
+                self._bump(session, portfolio_id)
+            added = {line for line, _ in plan.rows}
+            kept = (*plan.warnings, *(w for w in warnings if w.line in added))
+            result = ImportResult(len(plan.rows), plan.skipped_duplicates, tuple(sorted(kept, key=lambda w: w.line)))
+            if key is not None:
+                idempotency.remember(session, portfolio_id, key, print_, result)
+        if plan.rows:
+            self._changed(portfolio_id)
+        return result
 
     def export_csv(self, portfolio_id: int) -> str:
         """The ledger as CSV, which `import_csv` reads back to the same transactions."""

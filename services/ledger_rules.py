@@ -1,4 +1,5 @@
-"""What the ledger refuses, and how it says so: portfolio names and currencies, ids, and oversells.
+"""What the ledger refuses, and how it says so: portfolio names and currencies, ids, oversells, and dividends on a
+ticker never held (issue 15: no share held on or before the dividend's date; an error on `ticker`).
 
 Pure: the ledger hands in values and the transactions it loaded; nothing here reads the database.
 """
@@ -20,15 +21,16 @@ from services.models import (
     ValidationError,
     plain_decimal,
 )
-from services.replay import Oversell, oversells
+from services.replay import Oversell, UnheldDividend, oversells, unheld_dividends
 from services.transaction_input import text_problem
 
 # A transaction's values (what PATCH may change; `currency` or `fx_rate` given as null or "" unsets it).
-EDITABLE_FIELDS = ("date", "ticker", "type", "quantity", "price", "fees", "note", "currency", "fx_rate")
+EDITABLE_FIELDS = ("date", "ticker", "type", "quantity", "price", "fees", "note", "currency", "fx_rate", "time")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 # Ids are 64-bit integers in every database we run on. A larger one (any number fits in a URL) is no id at all:
 # sqlite3 raises OverflowError binding it ("Python int too large to convert to SQLite INTEGER"), a 500.
 _ID_RANGE = range(-(2**63), 2**63)
+_NO_LINE = 2**63  # an error without a line (an existing SELL) sorts after every line
 
 
 def check_name(name: object) -> str:
@@ -80,6 +82,24 @@ def _message(o: Oversell) -> str:
     return oversell_message(o.ticker, o.date, o.quantity, o.held)
 
 
+def unheld_message(u: UnheldDividend) -> str:
+    return (f"a DIVIDEND of {u.ticker} on {u.date.isoformat()}, but no {u.ticker} share is held on or before "
+            "that date")
+
+
+def new_unheld(before: Sequence[Transaction], after: Sequence[Transaction]) -> list[tuple[int, UnheldDividend]]:
+    """Never-held dividends in `after` that were not already in `before` (matched by identity, as oversells)."""
+    already = {id(before[u.index]) for u in unheld_dividends(before)}
+    return [(u.index, u) for u in unheld_dividends(after) if id(after[u.index]) not in already]
+
+
+def _dividend_errors(found: list[tuple[int, UnheldDividend]], after: Sequence[Transaction],
+                     changed: Transaction | None, prefix: str = "") -> list[FieldError]:
+    return [FieldError("ticker", prefix + unheld_message(u) if changed is None or after[index] is changed
+                       else f"would leave the DIVIDEND (id {after[index].id}) without shares: " + unheld_message(u))
+            for index, u in found]
+
+
 def editable_values(transaction: Transaction) -> dict[str, object]:
     """A stored transaction as the input `validate_transaction` takes (exact decimal text, not floats).
 
@@ -89,8 +109,10 @@ def editable_values(transaction: Transaction) -> dict[str, object]:
     """
     values: dict[str, object] = {
         "date": transaction.date.isoformat(), "ticker": transaction.ticker, "type": transaction.type,
-        "quantity": plain_decimal(transaction.quantity), "price": plain_decimal(transaction.price),
+        "quantity": transaction.quantity_text, "price": plain_decimal(transaction.price),
         "fees": plain_decimal(transaction.fees), "note": transaction.note}
+    if transaction.time is not None:
+        values["time"] = transaction.time_text
     if transaction.currency is not None:
         values["currency"] = transaction.currency
     if transaction.fx_rate is not None:
@@ -109,51 +131,65 @@ def new_oversells(before: Sequence[Transaction], after: Sequence[Transaction]) -
 
 
 def refuse_added_oversells(existing: Sequence[Transaction], added: Transaction) -> None:
-    """ValidationError when adding `added` after `existing` sells more than is held."""
-    found = new_oversells(existing, [*existing, added])
-    if found:
-        raise ValidationError("transaction rejected", [FieldError("quantity", _message(o)) for _, o in found])
+    """ValidationError when adding `added` after `existing` sells more than is held, or is a dividend on a ticker
+    never held."""
+    after = [*existing, added]
+    errors = [FieldError("quantity", _message(o)) for _, o in new_oversells(existing, after)]
+    errors += _dividend_errors(new_unheld(existing, after), after, None)
+    if errors:
+        raise ValidationError("transaction rejected", errors)
 
 
 def refuse_edited_oversells(existing: Sequence[Transaction], after: Sequence[Transaction],
                             changed: Transaction) -> None:
     """ValidationError when the ledger `after` an edit of `changed` oversells, naming any other SELL left short."""
-    found = new_oversells(existing, after)
-    if found:
-        raise ValidationError("transaction rejected", [
-            FieldError("quantity", _message(o) if after[index] is changed else
-                       f"would leave the SELL (id {after[index].id}) short: it " + _message(o))
-            for index, o in found
-        ])
+    errors = [FieldError("quantity", _message(o) if after[index] is changed else
+                         f"would leave the SELL (id {after[index].id}) short: it " + _message(o))
+              for index, o in new_oversells(existing, after)]
+    errors += _dividend_errors(new_unheld(existing, after), after, changed)
+    if errors:
+        raise ValidationError("transaction rejected", errors)
 
 
 def refuse_deleted_oversells(existing: Sequence[Transaction], remaining: Sequence[Transaction]) -> None:
     """ValidationError when deleting a transaction leaves a later SELL short."""
-    found = new_oversells(existing, remaining)
-    if found:
-        raise ValidationError("transaction not deleted", [
-            FieldError("quantity", "deleting it would leave a later SELL short: " + _message(o))
-            for _, o in found
-        ])
+    errors = [FieldError("quantity", "deleting it would leave a later SELL short: " + _message(o))
+              for _, o in new_oversells(existing, remaining)]
+    errors += _dividend_errors(new_unheld(existing, remaining), remaining, None,
+                               "deleting it would leave a dividend without shares: ")
+    if errors:
+        raise ValidationError("transaction not deleted", errors)
 
 
-def refuse_imported_oversells(existing: Sequence[Transaction], parsed: Sequence[tuple[int, Transaction]]) -> None:
-    """ValidationError naming each imported row (by its CSV line) or existing SELL that an import leaves short.
-
-    The new rows go after the existing ones, so on the same date the existing transactions come first.
-    """
-    found = new_oversells(existing, [*existing, *(transaction for _, transaction in parsed)])
-    if not found:
-        return
+def imported_row_errors(existing: Sequence[Transaction], parsed: Sequence[tuple[int, Transaction]],
+                        skip_tickers: frozenset[str] | set[str] = frozenset()) -> list[FieldError]:
+    """Every imported row (by its CSV line) or existing SELL that an import leaves short, and every imported
+    DIVIDEND on a ticker never held, in line order (an existing SELL, which has no line, last). Tickers in
+    `skip_tickers` (those of the file's bad rows, which may hold the missing shares) are not judged."""
+    after = [*existing, *(transaction for _, transaction in parsed)]
 
     def line(index: int) -> int | None:
         return None if index < len(existing) else parsed[index - len(existing)][0]
 
-    errors = []
-    for index, o in found[:MAX_REPORTED_ERRORS]:  # messages for those named; the rest are counted
+    found: list[tuple[int, FieldError]] = []
+    for index, o in new_oversells(existing, after):
+        if o.ticker in skip_tickers:
+            continue
         if index < len(existing):  # an earlier new row took shares an existing SELL needs
-            errors.append(FieldError("quantity", f"the existing SELL (id {existing[index].id}) "
-                                     f"would be short: {_message(o)}"))
+            found.append((_NO_LINE, FieldError("quantity", f"the existing SELL (id {existing[index].id}) "
+                                        f"would be short: {_message(o)}")))
         else:
-            errors.append(FieldError("quantity", _message(o), line(index)))
-    raise rows_rejected(errors, rows=len({line(index) for index, _ in found}), total=len(found))
+            found.append((line(index) or _NO_LINE, FieldError("quantity", _message(o), line(index))))
+    for index, u in new_unheld(existing, after):
+        if u.ticker not in skip_tickers and index >= len(existing):
+            found.append((line(index) or _NO_LINE, FieldError("ticker", unheld_message(u), line(index))))
+    found.sort(key=lambda item: item[0])
+    return [error for _, error in found]
+
+
+def refuse_imported_oversells(existing: Sequence[Transaction], parsed: Sequence[tuple[int, Transaction]]) -> None:
+    """ValidationError naming each imported row (by its CSV line) or existing SELL that an import leaves short, and
+    each imported dividend on a ticker never held."""
+    errors = imported_row_errors(existing, parsed)
+    if errors:
+        raise rows_rejected(errors[:MAX_REPORTED_ERRORS], rows=len({e.line for e in errors}), total=len(errors))

@@ -15,12 +15,13 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, select
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, Time, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from services.models import Portfolio, Transaction, plain_decimal
+from services.models import Portfolio, SplitRatio, Transaction, plain_decimal
+from services.replay import in_ledger_order
 
 MAX_NAME_CHARS = 100  # a portfolio name's column width
 
@@ -93,11 +94,26 @@ class TransactionRow(Base):
     # Added after the first release (ledger_migrations adds them to an older table): NULL = not given.
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     fx_rate: Mapped[Decimal | None] = mapped_column(ExactDecimal(), nullable=True)
+    # Issue 15: the time of day that orders a date's rows, and the M of a SPLIT given as a ratio N:M (`quantity`
+    # then holds N/M, so a reader that knows nothing of ratios still sees the factor; N is quantity x M rounded).
+    trade_time: Mapped[dt.time | None] = mapped_column(Time(), nullable=True)
+    ratio_denominator: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     def to_domain(self) -> Transaction:
-        return Transaction(date=self.date, ticker=self.ticker, type=self.type, quantity=self.quantity,
-                           price=self.price, fees=self.fees, note=self.note, id=self.id,
-                           portfolio_id=self.portfolio_id, currency=self.currency, fx_rate=self.fx_rate)
+        return _transaction(self.id, self.portfolio_id, self.date, self.ticker, self.type, self.quantity, self.price,
+                            self.fees, self.note, self.currency, self.fx_rate, self.trade_time, self.ratio_denominator)
+
+
+def _transaction(row_id: int, portfolio_id: int, day: dt.date, ticker: str, kind: str, quantity: Decimal,
+                 price: Decimal, fees: Decimal, note: str, currency: str | None, fx_rate: Decimal | None,
+                 time: dt.time | None, denominator: int | None) -> Transaction:
+    ratio = None
+    if denominator:  # the stored factor may be rounded (NUMERIC(28, 10)): N is a whole number
+        ratio = SplitRatio(int((quantity * denominator).to_integral_value()), denominator)
+        quantity = ratio.factor
+    return Transaction(date=day, ticker=ticker, type=kind, quantity=quantity, price=price, fees=fees, note=note,
+                       id=row_id, portfolio_id=portfolio_id, currency=currency, fx_rate=fx_rate, time=time,
+                       ratio=ratio)
 
 
 def row_values(portfolio_id: int, transaction: Transaction) -> dict[str, Any]:
@@ -105,18 +121,19 @@ def row_values(portfolio_id: int, transaction: Transaction) -> dict[str, Any]:
     return {"portfolio_id": portfolio_id, "date": transaction.date, "ticker": transaction.ticker,
             "type": transaction.type, "quantity": transaction.quantity, "price": transaction.price,
             "fees": transaction.fees, "note": transaction.note, "currency": transaction.currency,
-            "fx_rate": transaction.fx_rate, "created_at": utcnow()}
+            "fx_rate": transaction.fx_rate, "trade_time": transaction.time,
+            "ratio_denominator": None if transaction.ratio is None else transaction.ratio.old, "created_at": utcnow()}
 
 
 def load_transactions(session: Session, portfolio_id: int) -> list[Transaction]:
-    """A portfolio's transactions ordered by date, then by the order they were entered in."""
+    """A portfolio's transactions in the order they apply (`replay.ledger_order`: date, time, SPLIT/BUY/DIVIDEND/
+    SELL), then in the order they were entered in."""
     # Plain column rows, not ORM objects: 20,000 transactions load about 10x faster.
     table = TransactionRow.__table__
     rows = session.execute(
-        select(table.c.id, table.c.date, table.c.ticker, table.c.type, table.c.quantity, table.c.price,
-               table.c.fees, table.c.note, table.c.currency, table.c.fx_rate)
+        select(table.c.id, table.c.portfolio_id, table.c.date, table.c.ticker, table.c.type, table.c.quantity,
+               table.c.price, table.c.fees, table.c.note, table.c.currency, table.c.fx_rate, table.c.trade_time,
+               table.c.ratio_denominator)
         .where(table.c.portfolio_id == portfolio_id).order_by(table.c.date, table.c.id)
     )
-    return [Transaction(date=day, ticker=ticker, type=kind, quantity=quantity, price=price, fees=fees,
-                        note=note, id=row_id, portfolio_id=portfolio_id, currency=currency, fx_rate=fx_rate)
-            for row_id, day, ticker, kind, quantity, price, fees, note, currency, fx_rate in rows]
+    return in_ledger_order([_transaction(*row) for row in rows])

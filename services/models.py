@@ -58,6 +58,28 @@ def plain_decimal(value: Decimal) -> str:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
 
+
+@dataclass(frozen=True)
+class SplitRatio:
+    """A split written `N:M`: `new` shares for every `old` share (1:3 is a 1-for-3 reverse split), kept as the two
+    whole numbers so 99 shares split 1:3 are exactly 33 (the decimal 0.33333333 left 32.99999967)."""
+
+    new: int
+    old: int
+
+    def __str__(self) -> str:
+        return f"{self.new}:{self.old}"
+
+    @property
+    def factor(self) -> Decimal:
+        """new / old as a Decimal (28 significant digits when it does not end): what old callers see as quantity."""
+        return Decimal(self.new) / Decimal(self.old)
+
+    def apply(self, shares: Decimal) -> Decimal:
+        """`shares` after the split: shares x new / old, exact whenever the result is a finite decimal."""
+        return shares * self.new / self.old
+
+
 PriceStatus = Literal["fresh", "market_closed", "stale", "missing"]
 PageStatus = Literal["fresh", "market_closed", "stale", "missing", "partial"]
 
@@ -77,6 +99,10 @@ class Portfolio:
 class Transaction:
     """One ledger row. Amounts are exact Decimals; `price` is 0 for a SPLIT.
 
+    A SPLIT given as a ratio `N:M` keeps it in `ratio` (exact) and `quantity` is N/M (what old callers read).
+    `time` (optional, HH:MM[:SS]) orders the rows of one ticker on one date; without it they go SPLIT, BUY,
+    DIVIDEND, SELL (`replay.ledger_order`). For a DIVIDEND, `fees` is the withholding tax.
+
     `currency` is the currency of `price` and `fees` (always a major unit; None: the instrument's quote currency)
     and `fx_rate` the rate from it to the portfolio's base currency on `date` (None: the day's rate of the pair).
     """
@@ -92,9 +118,20 @@ class Transaction:
     portfolio_id: int | None = None
     currency: str | None = None
     fx_rate: Decimal | None = None
+    time: dt.time | None = None
+    ratio: SplitRatio | None = None
+
+    @property
+    def quantity_text(self) -> str:
+        """The quantity as the CSV writes it: `1:3` for a ratio split, else the plain decimal."""
+        return str(self.ratio) if self.ratio is not None else plain_decimal(self.quantity)
+
+    @property
+    def time_text(self) -> str | None:
+        return None if self.time is None else self.time.isoformat()
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "id": self.id,
             "date": self.date.isoformat(),
             "ticker": self.ticker,
@@ -105,7 +142,11 @@ class Transaction:
             "note": self.note,
             "currency": self.currency,
             "fx_rate": None if self.fx_rate is None else float(self.fx_rate),
+            "time": self.time_text,
         }
+        if self.ratio is not None:
+            data["ratio"] = str(self.ratio)
+        return data
 
 
 @dataclass(frozen=True)
@@ -140,6 +181,37 @@ class ValidationError(ValueError):
 
     def to_json(self) -> dict:
         return {"error": self.message, "errors": [e.to_json() for e in self.errors]}
+
+
+@dataclass(frozen=True)
+class ImportWarning:
+    """One accepted row that looks wrong: its CSV line (header = 1), the field and what to do."""
+
+    line: int
+    field: str
+    message: str
+
+    def to_json(self) -> dict:
+        return {"line": self.line, "field": self.field, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """The answer to an import: rows added, rows skipped as equal to existing ones, warnings on the added rows."""
+
+    imported: int
+    skipped_duplicates: int = 0
+    warnings: tuple[ImportWarning, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"imported": self.imported, "skipped_duplicates": self.skipped_duplicates,
+                "warnings": [w.to_json() for w in self.warnings]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ImportResult:
+        return cls(int(data["imported"]), int(data.get("skipped_duplicates", 0)),
+                   tuple(ImportWarning(int(w["line"]), str(w["field"]), str(w["message"]))
+                         for w in data.get("warnings", ())))
 
 
 class NotFoundError(LookupError):

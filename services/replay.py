@@ -1,8 +1,16 @@
 """Replaying a ledger into positions (average-cost method): docs/ARCHITECTURE.md, "Ledger semantics".
 
-Pure functions over `services.models` values: no I/O. Amounts accumulate as exact Decimals. Transactions are applied
-in date order; transactions on the same date keep the order they were given in (a stable sort), so a BUY listed
-before a SELL on the same day is applied first.
+Pure functions over `services.models` values: no I/O. Amounts accumulate as exact Decimals. The order transactions
+apply in is `ledger_order`, the one rule the ledger's listing, the replay, the value series and the checks share:
+by date; on one date by `time` where given (a row without one counts as the start of the day); then SPLIT, BUY,
+DIVIDEND, SELL (a broker's newest-first file lists a SELL above its same-day BUY); then the order given.
+
+- A DIVIDEND adds quantity x price - fees (`fees` is the withholding tax).
+- A SPLIT `N:M` (`Transaction.ratio`) multiplies the shares by N/M exactly when the result is a finite decimal
+  (99 -> 33); otherwise to 28 significant digits (100 1:3 -> 33.333...). A plain SPLIT quantity multiplies as is.
+- Brokers keep the fraction a ratio leaves, and print it to a few places: a SELL within `SHARE_DUST` (one unit of
+  the 8th place, the finest quantity a row can write) of the shares held sells all of them and closes the
+  position, and is no oversell. So 100 shares, 1:3, SELL 33.33333333 leaves nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +23,29 @@ from decimal import Decimal
 from services.models import Transaction
 
 ZERO = Decimal(0)
+SHARE_DUST = Decimal("1e-8")
+# Same date, same time (or none): the order a day's rows of one ticker apply in.
+TYPE_ORDER = {"SPLIT": 0, "BUY": 1, "DIVIDEND": 2, "SELL": 3}
+_START_OF_DAY = dt.time(0, 0)
+
+
+def order_key(transaction: Transaction) -> tuple[dt.date, dt.time, int]:
+    """Where `transaction` goes in the ledger (ties keep the order given: sort stably)."""
+    return (transaction.date, transaction.time or _START_OF_DAY, TYPE_ORDER.get(transaction.type, len(TYPE_ORDER)))
+
+
+def ledger_order(transactions: Sequence[Transaction]) -> list[int]:
+    """The indexes of `transactions` in the order they apply (see the module's docstring)."""
+    return sorted(range(len(transactions)), key=lambda i: order_key(transactions[i]))
+
+
+def in_ledger_order(transactions: Sequence[Transaction]) -> list[Transaction]:
+    return [transactions[i] for i in ledger_order(transactions)]
+
+
+def sells_all(quantity: Decimal, held: Decimal) -> bool:
+    """A SELL of `quantity` takes every share of `held` (exactly, or within SHARE_DUST of a split's fraction)."""
+    return held > 0 and abs(quantity - held) < SHARE_DUST
 
 
 @dataclass(frozen=True)
@@ -50,6 +81,15 @@ class Oversell:
     quantity: Decimal
 
 
+@dataclass(frozen=True)
+class UnheldDividend:
+    """A DIVIDEND on a ticker of which no share was held on or before its date; `index` in the input."""
+
+    index: int
+    ticker: str
+    date: dt.date
+
+
 class OversellError(ValueError):
     """The ledger sells shares it does not hold; `oversells` names every such SELL."""
 
@@ -74,6 +114,7 @@ class _Book:
     dividends: Decimal = ZERO
     last_date: dt.date | None = None
     closed_on: dt.date | None = None
+    ever_held: bool = False
 
     def apply(self, txn: Transaction) -> None:
         self.last_date = txn.date
@@ -81,17 +122,22 @@ class _Book:
             self.quantity += txn.quantity
             self.cost_basis += txn.quantity * txn.price + txn.fees
         elif txn.type == "SELL":
-            # cost * sold / held is avg_cost * sold, but exact when everything is sold.
-            released = self.cost_basis * txn.quantity / self.quantity if txn.quantity else ZERO
+            if sells_all(txn.quantity, self.quantity):
+                released, self.quantity = self.cost_basis, ZERO  # a split's fraction goes with the rest
+            else:
+                # cost * sold / held is avg_cost * sold.
+                released = self.cost_basis * txn.quantity / self.quantity if txn.quantity else ZERO
+                self.quantity -= txn.quantity
             self.realized_gain += txn.quantity * txn.price - txn.fees - released
-            self.quantity -= txn.quantity
             self.cost_basis -= released
         elif txn.type == "DIVIDEND":
-            self.dividends += txn.quantity * txn.price
+            self.dividends += txn.quantity * txn.price - txn.fees
         elif txn.type == "SPLIT":
-            self.quantity *= txn.quantity
+            self.quantity = txn.ratio.apply(self.quantity) if txn.ratio is not None else self.quantity * txn.quantity
         else:
             raise ValueError(f"unknown transaction type {txn.type!r}")
+        if self.quantity > 0:
+            self.ever_held = True
         if self.quantity == 0:
             self.cost_basis = ZERO  # closed: a later BUY starts a fresh position
             if txn.type == "SELL":
@@ -104,21 +150,25 @@ class _Book:
                         self.first_date, self.last_date, self.closed_on)
 
 
-def walk(transactions: Sequence[Transaction], found: list[Oversell]) -> Iterator[tuple[Transaction, _Book]]:
-    """Apply the transactions in (date, input order); yield each one with its ticker's book after it.
+def walk(transactions: Sequence[Transaction], found: list[Oversell],
+         unheld: list[UnheldDividend] | None = None) -> Iterator[tuple[Transaction, _Book]]:
+    """Apply the transactions in `ledger_order`; yield each one with its ticker's book after it.
 
-    A SELL of more than is held is recorded in `found` and skipped, so each oversell is judged on its own.
+    A SELL of more than is held is recorded in `found` and skipped, so each oversell is judged on its own. A
+    DIVIDEND on a ticker never held yet is recorded in `unheld` (when given) and still counted: data older than
+    that check must still render.
     """
     books: dict[str, _Book] = {}
-    order = sorted(range(len(transactions)), key=lambda i: transactions[i].date)  # stable: ties keep order
-    for index in order:
+    for index in ledger_order(transactions):
         txn = transactions[index]
         book = books.get(txn.ticker)
         if book is None:
             book = books[txn.ticker] = _Book(txn.ticker, txn.date)
-        if txn.type == "SELL" and txn.quantity > book.quantity:
+        if txn.type == "SELL" and txn.quantity > book.quantity and not sells_all(txn.quantity, book.quantity):
             found.append(Oversell(index, txn.ticker, txn.date, book.quantity, txn.quantity))
             continue
+        if txn.type == "DIVIDEND" and not book.ever_held and unheld is not None:
+            unheld.append(UnheldDividend(index, txn.ticker, txn.date))
         book.apply(txn)
         yield txn, book
 
@@ -129,6 +179,15 @@ def oversells(transactions: Sequence[Transaction]) -> list[Oversell]:
     for _step in walk(transactions, found):
         pass
     return found
+
+
+def unheld_dividends(transactions: Sequence[Transaction]) -> list[UnheldDividend]:
+    """Every DIVIDEND on a ticker of which no share was held on or before its date (in ledger order)."""
+    found: list[Oversell] = []
+    unheld: list[UnheldDividend] = []
+    for _step in walk(transactions, found, unheld):
+        pass
+    return unheld
 
 
 def replay(transactions: Sequence[Transaction], *, strict: bool = False) -> dict[str, Position]:

@@ -3,8 +3,12 @@
 
 Pure: no database, no I/O beyond the values handed in. Limits, chosen to fit `Numeric(28, 10)` with room to spare
 and to refuse typos rather than guess:
-- dates `YYYY-MM-DD` from 1900-01-01 to today, where today is the date in UTC+14 (the first zone to reach
-  a new day), so no user's same-day trade is refused whatever the server's time zone;
+- dates `YYYY-MM-DD` from 1900-01-01 to today at the ticker's exchange (`market_calendar.exchange_date`: a date
+  that is tomorrow in New York is refused for AAPL at 10:00 UTC, while 7203.T may have it from 15:00 UTC);
+  without a valid ticker, today in UTC+14 (the first zone to reach a new day). `now()` is the clock tests move;
+- an optional `time` HH:MM or HH:MM:SS, which orders the rows of one ticker on one date (`replay.ledger_order`);
+- a SPLIT's quantity may be a ratio `N:M` (N new shares for M old; whole numbers up to 1,000,000), kept exact in
+  `Transaction.ratio`, its quantity N/M;
 - quantity > 0, price >= 0 (> 0 for BUY/SELL/DIVIDEND, empty or 0 for SPLIT), fees >= 0 (default 0);
   each at most 1e12 and written as a plain number (no NaN, inf, thousands separators or underscores);
 - at most 8 decimal places for quantity (fractional shares, split ratios like 0.33333333) and price
@@ -23,114 +27,63 @@ shortest repr (`repr(0.1) == '0.1'`), which is the number the sender wrote.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from services.market_calendar import exchange_date
 from services.models import (
     MINOR_UNITS,
     TRANSACTION_TYPES,
     FieldError,
+    SplitRatio,
     Transaction,
     in_major_unit,
     is_valid_ticker,
-    plain_decimal,
     read_currency,
+)
+from services.transaction_values import (  # noqa: F401  (MAX_AMOUNT, MAX_NUMBER_CHARS: importable from here)
+    MAX_AMOUNT,
+    MAX_NUMBER_CHARS,
+    MAX_RATIO_TERM,
+    _decimal_places,
+    _is_blank,
+    _parse_amount,
+    _parse_time,
+    _shown,
+    parse_ratio,
 )
 
 MIN_DATE = dt.date(1900, 1, 1)
-MAX_AMOUNT = Decimal("1e12")
 QUANTITY_PLACES = 8
 PRICE_PLACES = 8
 FEES_PLACES = 4
 FX_RATE_PLACES = 10
 # Currencies whose prices are often written in their minor unit: two decimal places more in the major one.
 _MINOR_UNIT_MAJORS = frozenset(MINOR_UNITS.values())
-MAX_NUMBER_CHARS = 40
 MAX_NOTE_CHARS = 500
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# Digits with an optional fraction and exponent; the sign is allowed only so "-5" is reported as
-# "must be greater than 0" rather than "not a number". Decimal() alone would also take "NaN", "inf", "1_0".
-_NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?$")
 
 # The first time zone to reach a new day. The server's clock cannot know where the user is, and a trade
 # made today in Sydney or Auckland must not be refused as "in the future" by a server in UTC or New York.
 _EARLIEST_ZONE = dt.timezone(dt.timedelta(hours=14))
 
 
-def today() -> dt.date:
-    """The latest date a transaction may have: today somewhere on Earth (a function so tests can move it)."""
-    return dt.datetime.now(_EARLIEST_ZONE).date()
+def now() -> dt.datetime:
+    """The current moment in UTC (a function so tests can move it)."""
+    return dt.datetime.now(dt.UTC)
 
 
-def _decimal_places(value: Decimal) -> int:
-    """Places after the point, ignoring trailing zeros (10.50 has 1)."""
-    if value == 0:
-        return 0
-    _, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)  # finite: checked by the caller
-    count = len(digits)
-    while exponent < 0 and count > 1 and digits[count - 1] == 0:
-        count -= 1
-        exponent += 1
-    return max(0, -exponent)
+def today(ticker: str | None = None) -> dt.date:
+    """The latest date a transaction of `ticker` may have: the date at its exchange now. Without a ticker, today
+    somewhere on Earth (UTC+14), so nothing a user may have done today is refused."""
+    if ticker:
+        return exchange_date(ticker, now())
+    return now().astimezone(_EARLIEST_ZONE).date()
 
 
-def _is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and value.strip() == "")
-
-
-def _parse_amount(value: object, places: int) -> tuple[Decimal | None, str | None]:
-    """(the number, None) or (None, why it was refused). Zero and sign rules are the caller's."""
-    if isinstance(value, bool):
-        return None, "must be a number"
-    if isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            return None, "must be a finite number"
-        number = Decimal(repr(value))
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            return None, "must be a finite number"
-        number = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if len(text) > MAX_NUMBER_CHARS:
-            return None, f"is longer than {MAX_NUMBER_CHARS} characters"
-        if not _NUMBER.match(text):
-            lowered = text.lower().lstrip("+-")
-            if lowered in {"nan", "inf", "infinity", "snan"}:
-                return None, "must be a finite number"
-            return None, f"is not a number: {text!r}"
-        try:
-            number = Decimal(text)
-        except InvalidOperation:  # pragma: no cover - the pattern admits only valid literals
-            return None, f"is not a number: {text!r}"
-    else:
-        return None, "must be a number"
-    if number < 0:
-        return None, "must not be negative"
-    if number > MAX_AMOUNT:
-        return None, f"must be at most {plain_decimal(MAX_AMOUNT)}"
-    if _decimal_places(number) > places:
-        return None, f"has more than {places} decimal places"
-    return Decimal(plain_decimal(number)), None
-
-
-def _shown(value: object) -> str:
-    """A refused value as a message quotes it: text cut to 40 characters, a number or null as it is, a JSON list or
-    object only by kind (it may be megabytes long, or nested too deep to print)."""
-    if isinstance(value, str):
-        return repr(value.strip()[:40])
-    if value is None or isinstance(value, (bool, int, float)):
-        return repr(value)
-    return {list: "a list", dict: "an object"}.get(type(value), f"a {type(value).__name__}")
-
-
-def _parse_date(value: object) -> tuple[dt.date | None, str | None]:
+def _parse_date(value: object, ticker: str | None = None) -> tuple[dt.date | None, str | None]:
     if isinstance(value, dt.datetime):
         return None, "must be a date YYYY-MM-DD, not a date and time"
     if isinstance(value, dt.date):
@@ -144,8 +97,14 @@ def _parse_date(value: object) -> tuple[dt.date | None, str | None]:
         return None, f"must be a date YYYY-MM-DD, got {_shown(value)}"
     if day < MIN_DATE:
         return None, f"must be on or after {MIN_DATE.isoformat()}"
-    if day > today():
-        return None, "must not be in the future"
+    # A date that is past in the last zone to reach a new day (UTC-12) is past at every exchange: only the last
+    # day or two need the exchange's calendar (the first look-up of an exchange loads it, ~0.1 s).
+    if day <= (now() - dt.timedelta(hours=12)).date():
+        return day, None
+    latest = today(ticker)
+    if day > latest:
+        where = f" at {ticker}'s exchange" if ticker else ""
+        return None, f"must not be in the future (today{where} is {latest.isoformat()})"
     return day, None
 
 
@@ -170,7 +129,7 @@ def validate_transaction(
     """Check one transaction (a CSV row by column name, or a JSON object) against the ledger rules.
 
     Returns the normalized `Transaction` and no errors, or None and every field error found.
-    Keys other than the nine columns (an "id" from the API, say) are ignored.
+    Keys other than the ten columns (an "id" from the API, say) are ignored.
     """
     errors: list[FieldError] = []
 
@@ -184,10 +143,12 @@ def validate_transaction(
             return None
         return value
 
+    raw_ticker_value = data.get("ticker")
+    known_ticker = raw_ticker_value.strip().upper() if isinstance(raw_ticker_value, str) else ""
     day: dt.date | None = None
     raw_date = required("date")
     if raw_date is not None:
-        day, problem = _parse_date(raw_date)
+        day, problem = _parse_date(raw_date, known_ticker if is_valid_ticker(known_ticker) else None)
         if problem:
             refuse("date", problem)
 
@@ -210,9 +171,16 @@ def validate_transaction(
             kind = ""
 
     quantity: Decimal | None = None
+    ratio: SplitRatio | None = None
     raw_quantity = required("quantity")
     if raw_quantity is not None:
-        quantity, problem = _parse_amount(raw_quantity, QUANTITY_PLACES)
+        ratio, problem = parse_ratio(raw_quantity)
+        if ratio is not None and kind and kind != "SPLIT":
+            ratio, problem = None, f"a ratio N:M is only for a SPLIT, got {_shown(raw_quantity)}"
+        if ratio is not None:
+            quantity = ratio.factor
+        elif problem is None:
+            quantity, problem = _parse_amount(raw_quantity, QUANTITY_PLACES)
         if problem is None and quantity == 0:
             problem = "must be greater than 0"
         if problem:
@@ -275,11 +243,18 @@ def validate_transaction(
                 if problem:
                     refuse("note", problem)
 
+    time: dt.time | None = None
+    raw_time = data.get("time")
+    if not _is_blank(raw_time):
+        time, problem = _parse_time(raw_time)
+        if problem:
+            refuse("time", problem)
+
     if errors:
         return None, errors
     assert day is not None and quantity is not None and price is not None and fees is not None
     if minor:  # pence, cents, agorot: stored in pounds, rand, shekels
         price, fees = in_major_unit(price), in_major_unit(fees)
     transaction = Transaction(date=day, ticker=ticker, type=kind, quantity=quantity, price=price,
-                              fees=fees, note=note, currency=currency, fx_rate=fx_rate)
+                              fees=fees, note=note, currency=currency, fx_rate=fx_rate, time=time, ratio=ratio)
     return transaction, []

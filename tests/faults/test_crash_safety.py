@@ -31,6 +31,11 @@ SMALL_CSV = """date,ticker,type,quantity,price,fees,note
 ENV = {"PRICE_WAIT_S": "1.5", "WARMUP_ENABLED": "0"}
 
 
+def _imported(count: int) -> dict:
+    """The import's answer when every row is new and none looks wrong (issue 15: always all three keys)."""
+    return {"imported": count, "skipped_duplicates": 0, "warnings": []}
+
+
 def _big_csv() -> bytes:
     tickers = ("AAPL", "MSFT", "KO", "XOM", "JNJ")
     rows = ["date,ticker,type,quantity,price,fees,note"]
@@ -97,7 +102,7 @@ def test_sigkill_in_the_middle_of_a_large_import_keeps_all_or_none(data_dir):
     body = _big_csv()
     server = AppServer(data_dir, ENV, name="crash-1").ready()
     pid = server.post("/api/portfolios", json={"name": "Big"}).json()["portfolio"]["id"]
-    assert server.post(f"/api/portfolios/{pid}/import", data=SMALL_CSV).json() == {"imported": 4}
+    assert server.post(f"/api/portfolios/{pid}/import", data=SMALL_CSV).json() == _imported(4)
     phase, killed_at = _kill_mid_import(server, pid, body)
     assert server.process.returncode == -9
 
@@ -110,13 +115,15 @@ def test_sigkill_in_the_middle_of_a_large_import_keeps_all_or_none(data_dir):
         # The database is whole: the same file imports in full now, and once only.
         again = restarted.post(f"/api/portfolios/{pid}/import", data=body, headers={"Content-Type": "text/csv"},
                                timeout=120)
-        assert again.json() == {"imported": ROWS}
-        assert _count(restarted, pid) == after + ROWS
+        # Rows equal to existing ones are skipped (issue 15): if all survived, the file adds nothing now.
+        imported = ROWS if after == 4 else 0
+        assert again.json() == {"imported": imported, "skipped_duplicates": ROWS - imported, "warnings": []}
+        assert _count(restarted, pid) == 4 + ROWS
         survived = "all" if after == 4 + ROWS else "none"
         report("SIGKILL mid-import", f"killed {killed_at:.2f} s into a {ROWS:,}-row import ({len(body) / 1e6:.1f} MB), "
                                      f"{phase}; after restart the ledger held {survived} of it ({after - 4} rows), "
-                                     f"integrity_check ok, the same file then imported whole "
-                                     f"({ROWS:,} rows)")
+                                     f"integrity_check ok, the same file then completed it once "
+                                     f"({imported:,} rows added, {ROWS - imported:,} skipped as duplicates)")
     finally:
         restarted.stop()
 
@@ -125,7 +132,7 @@ def test_cache_directory_deleted_while_running_is_rebuilt(data_dir):
     server = AppServer(data_dir, ENV, name="crash-3").ready()
     try:
         pid = server.post("/api/portfolios", json={"name": "Small"}).json()["portfolio"]["id"]
-        assert server.post(f"/api/portfolios/{pid}/import", data=SMALL_CSV).json() == {"imported": 4}
+        assert server.post(f"/api/portfolios/{pid}/import", data=SMALL_CSV).json() == _imported(4)
         warmed = wait_until(lambda: not server.get(f"/api/dashboard-holdings-data/{pid}").json()["prices"]["missing"]
                             and server.get(f"/api/dashboard-chart-data/{pid}").status_code == 200, 20, 0.2)
         assert warmed, (_cache_state(data_dir / "cache"), server.get(f"/api/dashboard-holdings-data/{pid}").json(),
@@ -180,7 +187,7 @@ def test_locks_of_a_killed_server_do_not_block_the_restarted_one(tmp_path):
     data_dir = tmp_path / "data"
     hung = AppServer(data_dir, {**ENV, "DEMO_LATENCY_MS": "30000"}, name="locks-1").ready()
     pid = hung.post("/api/portfolios", json={"name": "Cold"}).json()["portfolio"]["id"]
-    assert hung.post(f"/api/portfolios/{pid}/import", data=SMALL_CSV).json() == {"imported": 4}
+    assert hung.post(f"/api/portfolios/{pid}/import", data=SMALL_CSV).json() == _imported(4)
     assert hung.get(f"/api/dashboard-chart-data/{pid}").status_code == 202  # generating, waiting on the source
     held = wait_until(lambda: {k for k in _cache_state(data_dir / "cache") if k.startswith("lock:")} >= {
         f"lock:chart:{pid}", "lock:fetch:AAPL"}, 10, 0.1)

@@ -67,7 +67,7 @@ def _round_trip(client, notes: list[str]) -> list[list[str]]:
     text, cells = _export(client, source)
     copy = _portfolio(client, "Copy")
     imported = client.post(f"/api/portfolios/{copy}/import", data=text.encode(), content_type="text/csv")
-    assert imported.get_json() == {"imported": len(notes)}, imported.get_json()
+    assert imported.get_json() == {"imported": len(notes), "skipped_duplicates": 0, "warnings": []}, imported.get_json()
     assert _ledger(client, copy) == _ledger(client, source)
     assert [row[-1] for row in _ledger(client, copy)] == [n.strip() for n in notes]
     ROUND_TRIPS["ledgers"] += 1

@@ -57,7 +57,7 @@ def test_a_multipart_upload_imports(api, pid):
     upload = io.BytesIO(b"date,ticker,type,quantity,price\n2024-01-02,AAPL,BUY,1,100\n")
     response = client.post(f"/api/portfolios/{pid}/import", data={"file": (upload, "ledger.csv")},
                            content_type="multipart/form-data")
-    assert response.get_json() == {"imported": 1}
+    assert response.get_json() == {"imported": 1, "skipped_duplicates": 0, "warnings": []}
 
 
 @pytest.mark.parametrize("raw", [

@@ -24,6 +24,9 @@ from services.models import MAX_REPORTED_ERRORS, FieldError, Transaction, Valida
 
 HEADER = "date,ticker,type,quantity,price,fees,note"
 TOMORROW = (transaction_input.today() + dt.timedelta(days=1)).isoformat()
+# The first look-up of an exchange loads its calendar (~0.1 s): not inside a hypothesis example's deadline.
+for _ticker in ("AAPL", "VOD.L", "NPN.JO", "TEVA.TA", "7203.T"):
+    transaction_input.today(_ticker)
 
 
 def parse(text: str, **kwargs: int) -> list[Transaction]:
@@ -408,4 +411,4 @@ def test_a_file_of_bad_rates_names_the_first_hundred_and_counts_them_all() -> No
 def test_an_unknown_column_is_still_refused_and_names_the_nine() -> None:
     [message] = [e.message for e in rejected(f"{HEADER},fx rate\n").errors]
     assert message == ("unknown column(s): fx rate "
-                       "(expected date,ticker,type,quantity,price,fees,note,currency,fx_rate)")
+                       "(expected date,ticker,type,quantity,price,fees,note,currency,fx_rate,time)")

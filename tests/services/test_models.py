@@ -10,6 +10,7 @@ import pytest
 from services.models import (
     FieldError,
     Portfolio,
+    SplitRatio,
     Transaction,
     ValidationError,
     is_valid_ticker,
@@ -73,7 +74,20 @@ def test_transaction_json_has_iso_dates_and_numbers() -> None:
                               Decimal("0.5"), "first", id=7, portfolio_id=3)
     assert transaction.to_json() == {"id": 7, "date": "2024-01-02", "ticker": "AAPL", "type": "BUY",
                                      "quantity": 1.5, "price": 100.25, "fees": 0.5, "note": "first",
-                                     "currency": None, "fx_rate": None}
+                                     "currency": None, "fx_rate": None, "time": None}
+
+
+def test_a_ratio_split_keeps_quantity_a_number_and_adds_its_ratio() -> None:
+    split = Transaction(dt.date(2024, 1, 2), "X", "SPLIT", SplitRatio(1, 3).factor, Decimal(0),
+                        time=dt.time(9, 30), ratio=SplitRatio(1, 3))
+    data = split.to_json()
+    assert data["ratio"] == "1:3" and data["time"] == "09:30:00"
+    assert abs(data["quantity"] - 1 / 3) < 1e-12  # a number for old callers
+    assert split.quantity_text == "1:3"
+    # 99 x 1 / 3 = 33 exactly; 100 x 2 / 1 = 200; 7 x 1 / 3 = 2.333... (28 significant digits)
+    assert SplitRatio(1, 3).apply(Decimal(99)) == Decimal(33)
+    assert SplitRatio(2, 1).apply(Decimal(100)) == Decimal(200)
+    assert str(SplitRatio(1, 3).apply(Decimal(7))).startswith("2.33333333333")
 
 
 def test_a_field_error_names_its_line_only_when_it_has_one() -> None:

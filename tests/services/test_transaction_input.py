@@ -12,7 +12,7 @@ import pytest
 
 from services import transaction_input
 from services.csv_io import parse_transactions_csv_lines
-from services.models import FieldError, Transaction, ValidationError
+from services.models import FieldError, SplitRatio, Transaction, ValidationError
 from services.transaction_input import validate_transaction
 
 HEADER = "date,ticker,type,quantity,price,fees,note"
@@ -39,9 +39,59 @@ def test_today_is_today_wherever_the_user_is() -> None:
 
 
 def test_today_is_accepted_and_tomorrow_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transaction_input, "today", lambda: dt.date(2024, 6, 30))
+    # 2024-06-30 18:00 UTC is 14:00 in New York: still the 30th there.
+    monkeypatch.setattr(transaction_input, "now", lambda: dt.datetime(2024, 6, 30, 18, 0, tzinfo=dt.UTC))
     assert parse(f"{HEADER}\n2024-06-30,AAPL,BUY,1,1,,\n")[0].date == dt.date(2024, 6, 30)
     assert where(f"{HEADER}\n2024-07-01,AAPL,BUY,1,1,,\n") == [(2, "date")]
+
+
+def _buy_on(day: str, ticker: str) -> list[str]:
+    _, errors = validate_transaction({"date": day, "ticker": ticker, "type": "BUY", "quantity": 1, "price": 1})
+    return [e.field for e in errors]
+
+
+def test_the_future_is_judged_at_the_tickers_exchange(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 2026-12-03 10:00 UTC it is 05:00 on the 3rd in New York (UTC-5) and 19:00 on the 3rd in Tokyo (UTC+9)."""
+    monkeypatch.setattr(transaction_input, "now", lambda: dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC))
+    assert transaction_input.today("AAPL") == dt.date(2026, 12, 3)
+    assert _buy_on("2026-12-04", "AAPL") == ["date"]  # UTC+14 (already the 4th) used to accept it
+    assert _buy_on("2026-12-03", "AAPL") == []
+    assert _buy_on("2026-12-04", "7203.T") == ["date"]  # 19:00 on the 3rd in Tokyo
+    # 16:00 UTC is 01:00 on the 4th in Tokyo but 11:00 on the 3rd in New York.
+    monkeypatch.setattr(transaction_input, "now", lambda: dt.datetime(2026, 12, 3, 16, 0, tzinfo=dt.UTC))
+    assert _buy_on("2026-12-04", "7203.T") == []
+    assert _buy_on("2026-12-04", "AAPL") == ["date"]
+    # Without a valid ticker the earliest zone judges (UTC+14: 06:00 on the 4th), and the ticker is the error.
+    assert transaction_input.today() == dt.date(2026, 12, 4)
+
+
+def test_a_split_ratio_is_kept_exact_and_only_for_a_split() -> None:
+    split, errors = validate_transaction({"date": "2024-01-02", "ticker": "X", "type": "SPLIT", "quantity": "1:3"})
+    assert errors == [] and split is not None
+    assert split.ratio == SplitRatio(1, 3)
+    assert split.ratio.apply(Decimal(99)) == Decimal(33)  # 99 x 1 / 3, exactly
+    assert float(split.quantity) == pytest.approx(1 / 3)
+    assert split.to_json()["ratio"] == "1:3" and split.to_json()["quantity"] == pytest.approx(0.333333333)
+    _, errors = validate_transaction({"date": "2024-01-02", "ticker": "X", "type": "BUY", "quantity": "1:3",
+                                      "price": 1})
+    assert [e.field for e in errors] == ["quantity"] and "only for a SPLIT" in errors[0].message
+    for bad in ("0:3", "1:0", "1.5:3", "1:3:4", "a:b", "2000000:1"):
+        _, errors = validate_transaction({"date": "2024-01-02", "ticker": "X", "type": "SPLIT", "quantity": bad})
+        assert [e.field for e in errors] == ["quantity"], bad
+    plain, errors = validate_transaction({"date": "2024-01-02", "ticker": "X", "type": "SPLIT", "quantity": 0.5})
+    assert errors == [] and plain is not None and plain.ratio is None and plain.quantity == Decimal("0.5")
+
+
+def test_a_time_of_day_is_optional_and_checked() -> None:
+    row = {"date": "2024-01-02", "ticker": "X", "type": "BUY", "quantity": 1, "price": 1}
+    timed, errors = validate_transaction({**row, "time": "09:30"})
+    assert errors == [] and timed is not None and timed.time == dt.time(9, 30)
+    assert timed.to_json()["time"] == "09:30:00"
+    untimed, _ = validate_transaction({**row, "time": ""})
+    assert untimed is not None and untimed.time is None
+    for bad in ("9:30", "24:00", "12:60", "noon", 930):
+        _, errors = validate_transaction({**row, "time": bad})
+        assert [e.field for e in errors] == ["time"], bad
 
 
 # --- one JSON transaction ---------------------------------------------------------------------------------
