@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from services.config import Settings, SettingsError
 from services.container import build_services, shared_store
 from services.locks import StoreLocks
 from services.payloads import ChartPending
@@ -260,3 +261,14 @@ def test_pages_answer_honest_misses_while_redis_is_down(server, tmp_path, frozen
     finally:
         services.close()
         services.cache.close()
+
+
+def test_redis_settings_are_read_and_a_bad_url_is_refused_by_name():
+    assert Settings.from_env({}).redis_key_prefix == "stocktracker:"
+    settings = Settings.from_env({"REDIS_URL": "rediss://:pw@cache:6380/1", "REDIS_KEY_PREFIX": "blue:"})
+    assert (settings.redis_url, settings.redis_key_prefix) == ("rediss://:pw@cache:6380/1", "blue:")
+    with pytest.raises(SettingsError, match=r"REDIS_URL must start with redis:// or rediss:// \(it starts with 'http'"):
+        Settings.from_env({"REDIS_URL": "http://cache:6379"})
+    with pytest.raises(SettingsError, match="it has no scheme") as refused:
+        Settings.from_env({"REDIS_URL": "s3cret@cache:6379"})
+    assert "s3cret" not in str(refused.value)  # a password pasted without its scheme is not echoed to the log
