@@ -108,7 +108,11 @@ def _day_trades(positions: Mapping[str, Position], prices: Mapping[str, PriceInf
         return {}
     days = {t: trading_day(t, prices.get(t), now) for t, p in positions.items()
             if p.is_open or p.closed_on is not None}
-    return day_trades(transactions, days)
+    # Only a ticker traded on or after its day needs its history walked; the others held all day what they hold
+    # (two passes over the list instead of a replay of the whole ledger on every request).
+    traded = {t.ticker for t in transactions if t.ticker in days and t.date >= days[t.ticker]}
+    moves = day_trades([t for t in transactions if t.ticker in traded], {t: days[t] for t in traded})
+    return {t: moves[t] if t in traded else DayTrades(day, held=positions[t].quantity) for t, day in days.items()}
 
 
 def _open_valued(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], fx: FxView | None = None,
