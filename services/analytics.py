@@ -232,10 +232,11 @@ def summary(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], 
     unrealized_gain(_pct) compares it with the cost basis of those same holdings (`priced_cost_basis`, so
     unrealized_gain == market_value - priced_cost_basis to the cent), and an unpriced holding does not show up
     as a loss. cost_basis is the full cost of every open holding (it needs no price); `priced_count` says how
-    many of the `holdings_count` holdings are in market_value. day_change(_pct) covers the holdings with both a
-    price and a previous close. With holdings but none of them priced, the price-dependent values are None; an
-    empty portfolio is worth exactly 0. realized_gain and dividends include closed positions (each position
-    rounded to cents, then summed, like everything else here).
+    many of the `holdings_count` holdings are in market_value. day_change(_pct) covers the holdings whose day
+    change is known (a price, and a previous close unless every share was bought today). With holdings but
+    none of them priced, the price-dependent values are None; an empty portfolio is worth exactly 0.
+    realized_gain and dividends include closed positions (each position rounded to cents, then summed, like
+    everything else here).
 
     With `fx` every figure is in `currency`, the base (see `holdings_rows`); a missing rate is a missing price,
     and the money of a ticker whose cost has no rate (`fx.missing`) is left out of every total, cost basis,
