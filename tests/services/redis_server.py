@@ -51,7 +51,8 @@ class RedisServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                log = (self.root / "server.log").read_text(errors="replace") if (self.root / "server.log").exists() else ""
+                log_file = self.root / "server.log"
+                log = log_file.read_text(errors="replace") if log_file.exists() else ""
                 raise RuntimeError(f"redis-server exited with {self.process.returncode}: {log[-2000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as probe:
