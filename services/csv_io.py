@@ -167,7 +167,7 @@ def read_transactions_csv(text: str, max_rows: int = DEFAULT_MAX_ROWS, *,
                 read.bad_tickers.add(row.get("ticker", "").strip().upper())
             if transaction is not None and (keep_rows_on_error or not errors):
                 parsed.append((start, transaction))
-            elif errors and parsed:
+            elif errors and parsed and not keep_rows_on_error:
                 parsed.clear()  # the file is refused and only its errors are wanted: its good rows need not be held
     except csv.Error as exc:
         errors.add(FieldError("file", f"is not valid CSV: {exc}", line))

@@ -593,3 +593,63 @@ def test_an_import_of_a_price_in_pence_answers_a_warning_and_imports_the_row(env
                  "date,ticker,type,quantity,price\n2025-06-02,VOD.L,BUY,1000,0.71\n",
                  "date,ticker,type,quantity,price\n2025-05-01,VOD.L,BUY,1000,70\n"):  # no close near that day
         assert client.post(f"/api/portfolios/{pid}/import", data=text).get_json() == _imported(1), text
+
+
+# --- issue 15: imports that never double, every bad line at once ------------------------------------------------
+
+def test_a_reimport_answers_every_row_skipped_and_changes_nothing(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    text = "date,ticker,type,quantity,price\n2025-01-06,AAPL,BUY,1,10\n2025-01-06,AAPL,BUY,1,10\n"
+    url = f"/api/portfolios/{pid}/import"
+    assert client.post(url, data=text).get_json() == _imported(2)  # two equal buys in one file: both
+    again = client.post(url, data=text)
+    assert again.status_code == 200
+    assert again.get_json() == {"imported": 0, "skipped_duplicates": 2, "warnings": []}
+    assert len(client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"]) == 2
+
+
+def test_a_repeated_idempotency_key_answers_the_first_answer_and_imports_nothing(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    url = f"/api/portfolios/{pid}/import"
+    text = "date,ticker,type,quantity,price\n2025-01-06,AAPL,BUY,1,10\n"
+    first = client.post(url, data=text, headers={"Idempotency-Key": "upload-7"})
+    retry = client.post(url, data=text, headers={"Idempotency-Key": "upload-7"})
+    assert (first.status_code, retry.status_code) == (200, 200)
+    assert retry.get_json() == first.get_json() == _imported(1)  # not "skipped_duplicates": 1
+    other = client.post(url, data=text.replace("10", "11"), headers={"Idempotency-Key": "upload-7"})
+    assert other.status_code == 422
+    assert other.get_json()["errors"][0]["field"] == "Idempotency-Key"
+    assert len(client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"]) == 1
+
+
+def test_format_errors_and_an_oversell_are_named_in_one_answer(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    text = ("date,ticker,type,quantity,price\n"
+            "2025-01-06,AAPL,BUY,x,10\n"       # line 2: quantity
+            "2025-01-07,MSFT,SELL,5,300\n")    # line 3: MSFT never held
+    response = client.post(f"/api/portfolios/{pid}/import", data=text)
+    assert response.status_code == 422
+    body = response.get_json()
+    assert [(e["line"], e["field"]) for e in body["errors"]] == [(2, "quantity"), (3, "quantity")]
+    assert body["error_count"] == 2
+
+
+def test_a_sell_above_its_same_day_buy_and_a_ratio_split_import_over_http(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    text = ("date,ticker,type,quantity,price\n"
+            "2025-01-08,AAPL,SELL,33.33333333,30\n"   # newest first, as brokers export
+            "2025-01-07,AAPL,SPLIT,1:3,\n"
+            "2025-01-06,AAPL,BUY,100,10\n")
+    assert client.post(f"/api/portfolios/{pid}/import", data=text).get_json() == _imported(3)
+    rows = client.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"]
+    assert [(r["type"], r.get("ratio")) for r in rows] == [("BUY", None), ("SPLIT", "1:3"), ("SELL", None)]
+    assert abs(rows[1]["quantity"] - 1 / 3) < 1e-12
+    exported = client.get(f"/api/portfolios/{pid}/export").get_data(as_text=True)
+    assert "2025-01-07,AAPL,SPLIT,1:3,0,0," in exported
+    added = client.post(f"/api/portfolios/{pid}/transactions", json={
+        "date": "2025-01-09", "ticker": "MSFT", "type": "SPLIT", "quantity": "2:1"})
+    assert added.status_code == 201 and added.get_json()["transaction"]["ratio"] == "2:1"

@@ -17,10 +17,11 @@ from services.csv_io import (
     ErrorTally,
     escape_cell,
     parse_transactions_csv_lines,
+    read_transactions_csv,
     unescape_cell,
     write_transactions_csv,
 )
-from services.models import MAX_REPORTED_ERRORS, FieldError, Transaction, ValidationError
+from services.models import MAX_REPORTED_ERRORS, FieldError, SplitRatio, Transaction, ValidationError
 
 HEADER = "date,ticker,type,quantity,price,fees,note"
 TOMORROW = (transaction_input.today() + dt.timedelta(days=1)).isoformat()
@@ -412,3 +413,27 @@ def test_an_unknown_column_is_still_refused_and_names_the_nine() -> None:
     [message] = [e.message for e in rejected(f"{HEADER},fx rate\n").errors]
     assert message == ("unknown column(s): fx rate "
                        "(expected date,ticker,type,quantity,price,fees,note,currency,fx_rate,time)")
+
+
+# --- issue 15: split ratios and a time of day --------------------------------------------------------------------
+
+def test_a_ratio_split_and_a_time_round_trip_and_a_ledger_without_times_exports_as_before() -> None:
+    text = ("date,ticker,type,quantity,price,time\n"
+            "2024-01-02,X,BUY,99,10,09:30\n"
+            "2024-02-01,X,SPLIT,1:3,,\n")
+    rows = parse(text)
+    assert [(t.ratio, t.time) for t in rows] == [(None, dt.time(9, 30)), (SplitRatio(1, 3), None)]
+    written = write_transactions_csv(rows)
+    assert written.splitlines()[0].endswith(",fx_rate,time")
+    assert written.splitlines()[2] == "2024-02-01,X,SPLIT,1:3,0,0,,,,"
+    assert parse(written) == rows
+    untimed = write_transactions_csv([rows[1]])
+    assert untimed.splitlines()[0] == "date,ticker,type,quantity,price,fees,note,currency,fx_rate"
+
+
+def test_read_transactions_csv_keeps_the_good_rows_beside_the_errors() -> None:
+    read = read_transactions_csv("date,ticker,type,quantity,price\n2024-01-02,X,BUY,1,1\n2024-01-03,Y,BUY,0,1\n"
+                                 "2024-01-04,X,SELL,1,2\n")
+    assert [line for line, _ in read.rows] == [2, 4]
+    assert [(e.line, e.field) for e in read.errors.kept] == [(3, "quantity")]
+    assert read.bad_tickers == {"Y"}
