@@ -20,7 +20,12 @@ from services.day_change import DayTrades, day_change, day_trades, trading_day
 from services.models import PriceInfo, PriceStatus, Transaction
 from services.payloads import AllocationSlice, ClosedPosition, Holding, Summary
 from services.replay import Oversell, OversellError, Position, oversells, replay
-from services.rounding import _cents, _decimal, _fine, _float, _fraction, _ratio
+from services.rounding import as_float as _float
+from services.rounding import cents as _cents
+from services.rounding import fine as _fine
+from services.rounding import fraction as _fraction
+from services.rounding import from_float as _decimal
+from services.rounding import ratio as _ratio
 from services.value_series import RANGES, range_start, value_series
 
 __all__ = ["RANGES", "Oversell", "OversellError", "Position", "allocation", "allocation_slices", "closed_rows",
