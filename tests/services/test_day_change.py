@@ -147,3 +147,28 @@ def test_day_trades_walks_the_ledger_like_the_replay():
     assert trades["MSFT"] == DayTrades(dt.date(2026, 12, 3))  # never traded
     # 4 x 13 - 3 x 10 + 12 - 22 = 52 - 30 - 10 = 12; base 3 x 10 + 22 = 52
     assert day_change(trades["AAPL"], D(4), D(13), D(10)) == (D(12), D(52))
+
+
+def test_closed_rows_latest_first_and_unknown_without_a_rate():
+    ledger = [
+        tx("2026-11-02", "AAA", "BUY", 10, 10), tx("2026-11-20", "AAA", "SELL", 10, 12),  # 120 - 100 = 20
+        tx("2026-11-02", "BBB", "BUY", 5, 20), tx("2026-11-25", "BBB", "SELL", 5, 18),  # 90 - 100 = -10
+        tx("2026-11-02", "CCC", "BUY", 1, 5),  # still open: not closed
+    ]
+    closed = analytics.closed_rows(replay(ledger), {}, transactions=ledger, now=NOW)
+    assert [c.to_json() for c in closed] == [  # no sale today: no day_change key
+        {"ticker": "BBB", "realized_gain": -10.0, "dividends": 0.0, "closed_on": "2026-11-25"},
+        {"ticker": "AAA", "realized_gain": 20.0, "dividends": 0.0, "closed_on": "2026-11-20"},
+    ]
+    view = FxView({}, replay(ledger), missing=frozenset({"AAA"}))  # AAA's money has no rate into the base
+    aaa = next(c for c in analytics.closed_rows(replay(ledger), {}, fx=view) if c.ticker == "AAA")
+    assert (aaa.realized_gain, aaa.dividends) == (None, None)
+
+
+def test_holding_rows_carry_realized_gain_and_dividends_net_of_withholding():
+    # DESIGN: a DIVIDEND's fees are the withholding tax. 10 x 0.50 = 5.00 less 0.75 withheld = 4.25.
+    ledger = [tx("2026-11-02", "AAPL", "BUY", 12, 100), tx("2026-11-10", "AAPL", "SELL", 2, 110, fees=1),
+              tx("2026-11-12", "AAPL", "DIVIDEND", 10, "0.50", fees="0.75")]
+    row = rows_of(ledger, {"AAPL": quote("AAPL", 105.0, 104.0)})["AAPL"]
+    # realized 2 x 110 - 1 - 200 = 19; unrealized 10 x 105 - 1000 = 50; total 50 + 19 + 4.25
+    assert (row["realized_gain"], row["dividends"], row["total_return"]) == (19.0, 4.25, 73.25)
