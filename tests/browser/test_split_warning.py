@@ -88,3 +88,21 @@ def test_a_ledger_that_agrees_shows_no_warning(page, app_server):
     page.wait_for_load_state("networkidle")
     assert page.query_selector(WARNING) is None
     assert _api(app_server, "GET", f"/api/portfolios/{pid}/transactions")["transactions"][1]["type"] == "SPLIT"
+
+
+def test_fixing_one_of_two_leaves_the_other_warned_about(page, app_server):
+    pid, _name, _rows = _portfolio(app_server, ("2024-01-02", "NVDA", "BUY", "10", "50"),
+                                   ("2024-01-02", "AVGO", "BUY", "4", "100"))
+    page.goto(f"/portfolio/{pid}")
+    wait_for_dashboard(page, app_server)
+    assert_visible(page, WARNING, "AVGO: the price source split it 10:1 on 2024-07-15")
+    assert page.locator(f"{WARNING} li").count() == 2
+    page.get_by_role("button", name="Add the 10:1 split").first.click()  # AVGO's: the list is by ticker
+    assert_visible(page, "#split-fix-message .alert-success", "Added the 10:1 split of AVGO on 2024-07-15.")
+    page.wait_for_function("(s) => document.querySelectorAll(s).length === 1", arg=f"{WARNING} li")
+    assert "NVDA" in page.inner_text(WARNING)
+    page.wait_for_load_state("networkidle")
+    # Redrawing the buttons clicked nothing: only the one fix was written.
+    splits = [(t["ticker"], t["date"]) for t in _ledger(app_server, pid) if t["type"] == "SPLIT"]
+    assert splits == [("AVGO", "2024-07-15")]
+    assert page.problems == []
