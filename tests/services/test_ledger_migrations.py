@@ -379,6 +379,31 @@ def test_postgres_gets_the_two_columns_keeping_its_rows(postgres_url: str) -> No
         ledger.dispose()
 
 
+def test_postgres_gets_the_issue_15_columns_keeping_its_rows(postgres_url: str) -> None:
+    ledger = Ledger(postgres_url)
+    try:
+        ledger.create_all()
+        portfolio = ledger.create_portfolio("Before issue 15")
+        kept = ledger.add_transaction(portfolio.id, {"date": "2024-01-02", "ticker": "AAPL", "type": "BUY",
+                                                     "quantity": "99", "price": "185.64"})
+        with ledger.engine.begin() as connection:  # the table as the previous release made it
+            connection.execute(text("ALTER TABLE transactions DROP COLUMN trade_time, DROP COLUMN ratio_denominator"))
+        ledger.create_all()
+        ledger.create_all()  # the second start: nothing to add
+        with ledger.engine.connect() as connection:
+            types = dict(connection.execute(text(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'transactions' "
+                "AND column_name IN ('trade_time', 'ratio_denominator')")).all())
+        assert types == {"trade_time": "time without time zone", "ratio_denominator": "integer"}
+        assert ledger.list_transactions(portfolio.id) == [kept]
+        split = ledger.add_transaction(portfolio.id, {"date": "2024-02-01", "ticker": "AAPL", "type": "SPLIT",
+                                                      "quantity": "1:3", "time": "08:00"})
+        assert (str(split.ratio), split.time_text) == ("1:3", "08:00:00")
+        assert ledger.list_transactions(portfolio.id) == [kept, split]
+    finally:
+        ledger.dispose()
+
+
 # --- ids are never reused ------------------------------------------------------------------------------------------
 
 def _ids_never_reused(ledger: Ledger) -> None:

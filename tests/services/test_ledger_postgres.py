@@ -143,3 +143,20 @@ def test_the_app_on_postgres_shows_what_it_shows_on_sqlite(postgres_url: str, tm
     assert summary["realized_gain"] == pytest.approx(79.6, abs=0.005)
     assert summary["dividends"] == pytest.approx(1.5, abs=0.005)  # 3 shares x 0.50
     assert sorted((row["ticker"], row["quantity"]) for row in on_postgres["holdings"]) == [("AAPL", 6), ("KO", 3)]
+
+
+def test_a_ratio_split_a_time_and_an_idempotency_key_on_postgres(ledger: Ledger) -> None:
+    """Issue 15: NUMERIC(28, 10) rounds 1/3 to 0.3333333333; the denominator 3 brings back exactly 1:3."""
+    portfolio = ledger.create_portfolio("Ratio")
+    text_csv = (f"{HEADER},time\n2024-01-02,X,BUY,99,10,0,,09:30\n2024-02-01,X,SPLIT,1:3,,0,,\n")
+    first = ledger.import_transactions(portfolio.id, text_csv, idempotency_key="pg-1")
+    assert (first.imported, first.skipped_duplicates) == (2, 0)
+    assert ledger.import_transactions(portfolio.id, text_csv, idempotency_key="pg-1") == first
+    buy, split = ledger.list_transactions(portfolio.id)
+    assert (str(split.ratio), buy.time) == ("1:3", dt.time(9, 30))
+    assert split.ratio is not None and split.ratio.apply(buy.quantity) == Decimal(33)  # 99 x 1 / 3
+    with ledger.engine.connect() as connection:
+        row = connection.execute(text("SELECT quantity::text, ratio_denominator FROM transactions "
+                                      "WHERE type = 'SPLIT'")).one()
+    assert tuple(row) == ("0.3333333333", 3)
+    assert ledger.import_csv(portfolio.id, ledger.export_csv(portfolio.id)) == 0  # all duplicates
