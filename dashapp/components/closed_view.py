@@ -9,7 +9,7 @@ from dash import dcc, html
 
 from dashapp import ids
 from dashapp.components.format import DASH, money, tone
-from dashapp.components.holding_view import holding_href, holding_not_found
+from dashapp.components.holding_view import holding_href, holding_not_found, portfolio_store
 from dashapp.components.skeleton import skeleton_text
 from services.closed_positions import ClosedPositions
 
@@ -21,9 +21,10 @@ def closed_link_text(count: int) -> str:
     return f"Closed positions ({count})"
 
 
-def closed_page(portfolio_id: str | None) -> html.Div:
+def closed_page(portfolio_id: str | None, portfolio: dict | None = None) -> html.Div:
     """The page as it mounts: the portfolio's id and a shimmering table its callback fills."""
     return html.Div([
+        *portfolio_store(portfolio),
         dcc.Store(id=ids.CLOSED_KEY, data=str(portfolio_id or "")[:40]),
         html.H1("Closed positions", className="h4 mb-3 page-title"),
         html.Div([skeleton_text("100%", height="2rem")] * 3, id=ids.CLOSED_BODY, className="d-grid gap-2"),

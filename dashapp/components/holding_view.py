@@ -42,7 +42,12 @@ def closed_href(portfolio_id: int) -> str:
     return f"/portfolio/{int(portfolio_id)}/closed"
 
 
-def holding_page(key: dict | None) -> html.Div:
+def portfolio_store(portfolio: dict | None) -> list:
+    """The page's CURRENT_PORTFOLIO store when its portfolio exists: the shell's selector and links follow it."""
+    return [dcc.Store(id=ids.CURRENT_PORTFOLIO, data=portfolio)] if portfolio else []
+
+
+def holding_page(key: dict | None, portfolio: dict | None = None) -> html.Div:
     """The page as it mounts: the key of the holding to show, and shimmering parts its callback fills."""
     ticker = (key or {}).get("ticker") or ""
     body = [
@@ -51,6 +56,7 @@ def holding_page(key: dict | None) -> html.Div:
         part("holding-chart-part", html.Div(), height=f"{CHART_HEIGHT}px"),
     ]
     return html.Div([
+        *portfolio_store(portfolio),
         dcc.Store(id=ids.HOLDING_KEY, data=key),
         dcc.Interval(id=ids.HOLDING_POLL, interval=POLL_MS, max_intervals=POLL_TIMES, disabled=True),
         html.H1(ticker or skeleton_text("6rem", height="1.4rem"), className="h4 mb-3 page-title"),
@@ -182,7 +188,7 @@ def transactions_table(detail: HoldingDetail) -> html.Div:
         quantity = f"{_number(t.quantity)} for 1" if t.type == "SPLIT" else _number(t.quantity)
         rows.append(html.Tr([html.Td(t.date.isoformat(), className="text-nowrap"), html.Td(t.type),
                              html.Td(quantity, className="text-end"), html.Td(price, className="text-end"),
-                             html.Td(_number(t.fees), className="text-end"), html.Td(t.note or "")]))
+                             html.Td(f"{t.fees:,.2f}", className="text-end"), html.Td(t.note or "")]))
     return html.Div(html.Table([head, html.Tbody(rows)],
                                className="table table-sm table-striped mb-0 holding-transactions"),
                     className="table-responsive")

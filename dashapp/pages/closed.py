@@ -13,6 +13,7 @@ from dash.exceptions import PreventUpdate
 from dashapp import ids
 from dashapp.components.closed_view import closed_page
 from dashapp.pages._holding import closed_count_text, closed_outputs
+from dashapp.pages._services import resolve_portfolio
 from services.models import NotFoundError
 
 # `order` puts it before the dashboard's /portfolio/<portfolio_id>, whose pattern also matches this address.
@@ -21,7 +22,8 @@ dash.register_page(__name__, path_template="/portfolio/<portfolio_id>/closed", n
 
 
 def layout(portfolio_id: str | None = None, **_query: str):
-    return closed_page(portfolio_id)
+    portfolio, _problem = resolve_portfolio(portfolio_id)  # None: the callback says why
+    return closed_page(portfolio_id, portfolio)
 
 
 @callback(Output(ids.CLOSED_BODY, "children"), Input(ids.CLOSED_KEY, "data"))

@@ -13,6 +13,7 @@ from dash import Input, Output, callback
 from dashapp import ids
 from dashapp.components.holding_view import holding_page
 from dashapp.pages._holding import holding_key, holding_outputs
+from dashapp.pages._services import resolve_portfolio
 
 # `order` puts it before the dashboard's /portfolio/<portfolio_id>, whose pattern also matches this address.
 dash.register_page(__name__, path_template="/portfolio/<portfolio_id>/holding/<ticker>", name="Holding",
@@ -21,7 +22,8 @@ dash.register_page(__name__, path_template="/portfolio/<portfolio_id>/holding/<t
 
 def layout(portfolio_id: str | None = None, ticker: str | None = None, **_query: str):
     """The skeleton of the holding's view; `fill_holding` draws it."""
-    return holding_page(holding_key(portfolio_id, ticker))
+    portfolio, _problem = resolve_portfolio(portfolio_id)  # None: the callback says why
+    return holding_page(holding_key(portfolio_id, ticker), portfolio)
 
 
 @callback(Output(ids.HOLDING_BODY, "children"), Output(ids.HOLDING_POLL, "disabled"),
