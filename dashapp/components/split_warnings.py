@@ -85,12 +85,18 @@ def warning_view(actions: CorporateActions) -> dbc.Alert | None:
                      color="warning", className="split-warning mb-3")
 
 
+def _actions(portfolio_id: int) -> CorporateActions:
+    """The one builder, on the ledger as the dashboard's loader holds it (memoized per version)."""
+    scoped = services()
+    transactions = scoped.dashboard.load(portfolio_id).transactions
+    return corporate_actions(scoped.ledger, scoped.cache, portfolio_id, transactions)
+
+
 def _view(portfolio: dict | None) -> dbc.Alert | None:
     if not portfolio:
         raise PreventUpdate
-    scoped = services()
     try:
-        return warning_view(corporate_actions(scoped.ledger, scoped.cache, int(portfolio["id"])))
+        return warning_view(_actions(int(portfolio["id"])))
     except NotFoundError:
         raise PreventUpdate from None
 
@@ -121,8 +127,7 @@ def fix_split(_clicks: list[int | None], portfolio: dict | None):
     scoped = services()
     portfolio_id = int(portfolio["id"])
     try:
-        check = find_check(corporate_actions(scoped.ledger, scoped.cache, portfolio_id),
-                           button["ticker"], button["date"])
+        check = find_check(_actions(portfolio_id), button["ticker"], button["date"])
         if check is None or not check.fixable:
             return _message("That split already agrees with the price source.", "secondary"), dict(portfolio)
         apply_fix(scoped.ledger, portfolio_id, check)

@@ -13,6 +13,7 @@ import pytest
 
 from services.corporate_actions import (
     CorporateActions,
+    SourceSplits,
     SplitCheck,
     apply_fix,
     compare_splits,
@@ -54,6 +55,13 @@ def test_ratio_text_is_n_new_for_m_old():
     assert ratio_text(0.5) == "1:2"
     assert ratio_text(Decimal("0.33333333")) == "1:3"  # the 8-place decimal of a 1-for-3 reverse split
     assert ratio_text(1.5) == "3:2"
+
+
+def test_the_sources_splits_are_the_days_whose_ratio_is_not_one():
+    frame = bars({"2020-08-27": 1.0, "2020-08-28": 1.0, "2020-08-31": 1.0, "2020-09-01": 1.0},
+                 {"2020-08-27": float("nan"), "2020-08-28": 0.0, "2020-08-31": 4.0})  # NaN and 0: no split
+    assert SourceSplits.from_bars(frame) == SourceSplits(((SPLIT_DAY, 4),), D(2020, 8, 27), D(2020, 9, 1))
+    assert SourceSplits.from_bars(frame.iloc[:0]) == SourceSplits()
 
 
 def test_a_split_in_the_ledger_on_the_sources_day_is_recorded():
