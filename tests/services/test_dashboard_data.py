@@ -85,10 +85,19 @@ def test_initial_data_sums_the_rows(services, portfolio_id):
     assert services.dashboard.initial_data(portfolio_id) == payload.to_json()
 
 
-def test_a_cold_portfolio_is_missing_not_zero(services, portfolio_id):
-    payload = services.dashboard.initial(portfolio_id)  # reads the cache only: nothing there yet
-    assert payload.summary.market_value is None and payload.summary.cost_basis == 1755.0
-    assert payload.prices.status == "missing" and payload.prices.missing == ("AAA", "BBB")
+def test_a_cold_portfolio_is_missing_not_zero(settings, clock):
+    # The provider answers after 1 s: the background fetch the initial data starts cannot land before it reads
+    # the cache (with an instant one, a busy machine let it land first now and then).
+    built = build_services(settings.with_overrides(warmup_enabled=False), clock=clock,
+                           provider=CountingProvider(clock, delay_s=1.0))
+    try:
+        pid = built.ledger.create_portfolio("P").id
+        built.ledger.import_csv(pid, LEDGER)
+        payload = built.dashboard.initial(pid)  # reads the cache only: nothing there yet
+        assert payload.summary.market_value is None and payload.summary.cost_basis == 1755.0
+        assert payload.prices.status == "missing" and payload.prices.missing == ("AAA", "BBB")
+    finally:
+        built.close()
 
 
 def test_chart_is_pending_then_ready_with_the_rows_allocation(services, portfolio_id):
