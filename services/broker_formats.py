@@ -16,12 +16,12 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from services.csv_io import escape_cell, rows_rejected
-from services.models import FieldError, ValidationError
+from services.models import FieldError, Transaction, ValidationError
 
 OUR_COLUMNS: tuple[str, ...] = ("date", "ticker", "type", "quantity", "price", "fees", "note", "currency", "amount")
 REQUIRED: tuple[str, ...] = ("date", "ticker", "type", "quantity", "price")
@@ -31,6 +31,7 @@ DATE_FORMATS: dict[str, str] = {"YYYY-MM-DD": "%Y-%m-%d", "MM/DD/YYYY": "%m/%d/%
                                 "DD.MM.YYYY": "%d.%m.%Y", "YYYYMMDD": "%Y%m%d"}
 MAX_HEADER_SEARCH = 20  # lines looked through for the header row (a preamble is a line or two)
 _CURRENCY_SIGNS = re.compile(r"[$€£¥\s\u00a0]|USD|EUR|GBP")
+_CASH_MARK = "(dividend total)"  # the note's end on a dividend given only as its cash amount
 # "09/25/2023 as of 09/22/2023" (Schwab): the trade happened on the "as of" date.
 _AS_OF = re.compile(r"\bas of\b\s*(.+)$", re.IGNORECASE)
 
@@ -151,9 +152,12 @@ def _cell(cells: list[str], positions: dict[str, int], ours: str) -> str:
     return cells[index].strip() if index is not None and index < len(cells) else ""
 
 
-def convert(text: str, mapping: ColumnMapping) -> ConvertedCsv:
+def convert(text: str, mapping: ColumnMapping, existing: Sequence[Transaction] = ()) -> ConvertedCsv:
     """Our ledger CSV of a broker file read through `mapping`; ValidationError naming the user's lines when a
-    trade row's date or a number cannot be read, or no header row is found (nothing is half-converted)."""
+    trade row's date or a number cannot be read, or no header row is found (nothing is half-converted).
+
+    A dividend given only as cash (Schwab) becomes shares held that day x cash per share, the shares counted from
+    `existing` (the portfolio's transactions) and the file's own trades; held none, it stays 1 x the cash."""
     if text.startswith("\ufeff"):
         text = text[1:]
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -176,6 +180,8 @@ def convert(text: str, mapping: ColumnMapping) -> ConvertedCsv:
     writer.writerow(["date", "ticker", "type", "quantity", "price", "fees", "note", *(["currency"] if has_currency
                                                                                       else [])])
     line_map = [header_line]
+    out_rows: list[list[str]] = []
+    cash_rows: set[int] = set()  # indexes in out_rows of dividends given as cash only
     errors: list[FieldError] = []
     warnings: list[FieldError] = []
     skipped: dict[str, int] = {}
@@ -202,10 +208,14 @@ def convert(text: str, mapping: ColumnMapping) -> ConvertedCsv:
         if problems:
             errors.extend(problems)
             continue
-        writer.writerow([*row, *([_cell(cells, positions, "currency").upper()] if has_currency else [])])
+        if row[-1].endswith(_CASH_MARK):
+            cash_rows.add(len(out_rows))
+        out_rows.append([*row, *([_cell(cells, positions, "currency").upper()] if has_currency else [])])
         line_map.append(line)
     if errors:
         raise rows_rejected(errors)
+    spread_cash_dividends(out_rows, cash_rows, existing)
+    writer.writerows(out_rows)
     return ConvertedCsv(out.getvalue(), tuple(line_map), len(line_map) - 1, sum(skipped.values()), skipped,
                         tuple(warnings))
 
@@ -232,9 +242,45 @@ def _row(cells: list[str], positions: dict[str, int], ours: str, mapping: Column
     if ours == "DIVIDEND" and (quantity is None or price is None) and amount is not None:
         # A cash total without per-share figures (Schwab): one "share" of the whole cash amount.
         quantity, price = Decimal(1), abs(amount)
-        note = (note + " " if note else "") + "(dividend total)"
+        note = (note + " " if note else "") + _CASH_MARK
     # Sells are often negative quantities (IB), commissions negative cash (IB, Schwab's "Fees & Comm" is not).
     cells_out = [day, escape_cell(_cell(cells, positions, "ticker").upper()), ours,
                  "" if quantity is None else _plain(abs(quantity)), "" if price is None else _plain(abs(price)),
                  "" if fees is None else _plain(abs(fees)), escape_cell(note)]
     return cells_out, []
+
+
+def _held(events: list[tuple[str, str, str, Decimal]], ticker: str, day: str) -> Decimal:
+    """Shares of `ticker` held at the end of `day` (ISO) after `events` (date, ticker, type, quantity)."""
+    held = Decimal(0)
+    for when, name, kind, quantity in sorted(events, key=lambda e: e[0]):
+        if name != ticker or when > day:
+            continue
+        if kind == "BUY":
+            held += quantity
+        elif kind == "SELL":
+            held -= quantity
+        elif kind == "SPLIT":
+            held *= quantity
+    return held
+
+
+def spread_cash_dividends(rows: list[list[str]], cash_rows: set[int], existing: Sequence[Transaction]) -> None:
+    """Rewrite each cash-only dividend row (1 x the cash) as shares held that day x cash per share (8 places, the
+    most a price has: the total moves by less than a millionth of a cent per share)."""
+    if not cash_rows:
+        return
+    events = [(t.date.isoformat(), t.ticker, t.type, t.quantity) for t in existing]
+    for index, row in enumerate(rows):
+        if index not in cash_rows and row[2] in ("BUY", "SELL", "SPLIT"):
+            try:
+                events.append((row[0], row[1], row[2], Decimal(row[3])))
+            except InvalidOperation:
+                continue  # a ratio such as 2:1: the ledger reads it; the count here does without it
+    for index in sorted(cash_rows):
+        row = rows[index]
+        held = _held(events, row[1], row[0])
+        if held > 0:
+            cash = Decimal(row[4])
+            row[3], row[4] = _plain(held), _plain((cash / held).quantize(Decimal("1e-8")))
+            row[6] = f"{row[6][: -len(_CASH_MARK)]}(dividend total {_plain(cash)})".strip()

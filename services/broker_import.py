@@ -77,7 +77,7 @@ def import_broker_csv(services, portfolio_id: int, text: str, mapping: ColumnMap
         imported, duplicates, warnings = import_canonical(services, portfolio_id, text,
                                                           idempotency_key=idempotency_key)
         return BrokerImportResult(imported, duplicates, warnings=tuple(warnings), format=format_key)
-    converted: ConvertedCsv = convert(text, mapping)
+    converted: ConvertedCsv = convert(text, mapping, services.ledger.list_transactions(portfolio_id))
     if converted.trades == 0:
         raise ValidationError("no trades", [FieldError(
             "file", f"has no trade rows for {mapping.name} ({_rows_not_trades(converted.not_trades)})", None)])

@@ -17,6 +17,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashapp import ids
+from dashapp.components.broker_import import format_chooser
 from dashapp.components.skeleton import card, field_placeholder, live_or_placeholder, part, skeleton_text
 from services.models import TRANSACTION_TYPES
 
@@ -274,7 +275,7 @@ def _add_form(static: bool, today: str) -> html.Div:
     ], id=ids.TXN_FORM)
 
 
-def _upload(static: bool, max_bytes: int) -> html.Div:
+def _upload(static: bool, max_bytes: int, import_format: dict | None = None) -> html.Div:
     prompt = html.Div(["Drop a CSV file here or ", html.Span("choose one", className="link-primary")],
                       className="upload-prompt")
     # The label around the upload names its file input (dcc.Upload passes no aria-label to it) and opens the file
@@ -285,7 +286,8 @@ def _upload(static: bool, max_bytes: int) -> html.Div:
                                    className="d-block mb-0"),
         html.Div(prompt, className="upload-area"))
     return html.Div([
-        html.P(["Columns: ", html.Code("date,ticker,type,quantity,price,fees,note,currency,fx_rate"),
+        format_chooser(import_format, static),
+        html.P(["Our columns: ", html.Code("date,ticker,type,quantity,price,fees,note,currency,fx_rate"),
                 " (fees, note, currency and fx_rate optional; currency GBp or GBX for prices in pence), at most "
                 f"{megabytes(max_bytes)}. A file with any bad row imports nothing."],
                className="small text-muted"),
@@ -381,7 +383,7 @@ def _missing_title(problem: str | None, portfolios: list[dict]) -> str:
 
 def transactions_page(portfolio: dict | None, *, static: bool = False, today: str = "",
                       max_upload_bytes: int = 5 * 1024 * 1024, problem: str | None = None,
-                      portfolios: list[dict] | None = None) -> html.Div:
+                      portfolios: list[dict] | None = None, import_format: dict | None = None) -> html.Div:
     """The transactions page of `portfolio`; without one, only the create form, with `problem` (why there is
     none, e.g. an unknown id) and links to the `portfolios` that exist. "No portfolio yet" only when none does."""
     portfolios = portfolios or []
@@ -424,8 +426,8 @@ def transactions_page(portfolio: dict | None, *, static: bool = False, today: st
         html.Div([html.Div(ledger, className="col-lg-8"),
                   html.Div(card(form_title, _add_form(static, today), body_class="card-body"),
                            className="col-lg-4")], className="row g-3 mb-3"),
-        html.Div([html.Div(card("Import a CSV", _upload(static, max_upload_bytes), body_class="card-body"),
-                           className="col-lg-6"),
+        html.Div([html.Div(card("Import a CSV", _upload(static, max_upload_bytes, import_format),
+                                body_class="card-body"), className="col-lg-6"),
                   html.Div(admin, className="col-lg-6")], className="row g-3"),
     ]
     if not static:

@@ -3,7 +3,8 @@
 Each callback calls one Ledger method and renders its answer; a rejection (ValidationError) is shown where it
 belongs: at the form's fields, or as a table of CSV lines. Every change bumps TXN_VERSION, which refills the grid.
 The form edits instead of adding while TXN_EDITING holds a transaction id ("Edit selected" puts it there, Save and
-Cancel take it out). Every message is text in an alert (or Bootstrap's field feedback), never bare text.
+Cancel take it out). The import's callbacks (our CSV or a broker's export) are in pages/_broker_import.py.
+Every message is text in an alert (or Bootstrap's field feedback), never bare text.
 """
 
 from __future__ import annotations
@@ -19,29 +20,26 @@ from dash.exceptions import PreventUpdate
 from dashapp import ids
 from dashapp.components.skeleton import LOADED
 from dashapp.components.transactions import (
-    csv_errors_view,
-    decode_upload,
     delete_outcome,
     delete_question,
     download_name,
     edit_values,
     form_errors,
     form_mode,
-    import_warnings_view,
     name_problem,
-    too_large_view,
     transactions_page,
     txn_rows,
-    upload_size,
 )
+from dashapp.pages import _broker_import
 from dashapp.pages._services import currency_of, resolve_portfolio
 from dashapp.services_access import services
 from services.csv_io import plain_decimal
-from services.import_checks import csv_warnings
+from services.import_mappings import ImportMappings
 from services.models import NotFoundError, Transaction, ValidationError
 
 log = logging.getLogger(__name__)
 
+_broker_import.register()  # the import's callbacks: file, mapping, save (again for every app built)
 dash.register_page(__name__, path="/transactions", name="Transactions", title="Transactions · MyStockTracker",
                    order=1)
 
@@ -53,7 +51,18 @@ def layout(portfolio: str | None = None, **_query: str) -> html.Div:
     others = [] if found else [p.to_json() for p in services().ledger.list_portfolios()]
     asked = portfolio is not None and str(portfolio).strip() != ""
     return transactions_page(found, today=_today(), max_upload_bytes=settings.max_upload_bytes,
-                             problem=problem if asked else None, portfolios=others)
+                             problem=problem if asked else None, portfolios=others,
+                             import_format=_saved_format(found))
+
+
+def _saved_format(portfolio: dict | None) -> dict | None:
+    """The portfolio's saved import format (the select starts on it); None without a portfolio."""
+    if not portfolio:
+        return None
+    try:
+        return ImportMappings(services().ledger).get(int(portfolio["id"])).to_json()
+    except NotFoundError:
+        return None
 
 
 def _today() -> str:
@@ -242,46 +251,6 @@ def delete_transactions(confirmed: int | None, selected: list[dict] | None, port
     text, tone = delete_outcome(deleted, missing, refused)
     # Refill the grid when anything changed, or when rows it still shows are gone (deleted elsewhere).
     return (version or 0) + (1 if deleted or missing else 0), _alert(text, tone), []
-
-
-@callback(
-    Output(ids.TXN_VERSION, "data", allow_duplicate=True), Output(ids.CSV_UPLOAD_RESULT, "children"),
-    Output(ids.CSV_UPLOAD, "contents"),
-    Input(ids.CSV_UPLOAD, "contents"),
-    State(ids.CSV_UPLOAD, "filename"), State(ids.CURRENT_PORTFOLIO, "data"), State(ids.TXN_VERSION, "data"),
-    prevent_initial_call=True,
-)
-def import_csv(contents: str | None, filename: str | None, portfolio: dict | None, version: int):
-    """Import an uploaded CSV in full, or show the rejected lines (the first ones, and how many more) and import
-    nothing. A file over the limit is stopped in the browser (the clientside check below); here too, in case."""
-    if not contents:
-        raise PreventUpdate
-    limit = services().settings.max_upload_bytes
-    size = upload_size(contents)
-    if size > limit:
-        return no_update, too_large_view(filename or "the file", size, limit), None
-    text, problem = decode_upload(contents)
-    if problem is not None:
-        return no_update, csv_errors_view("the file is not UTF-8 text", [problem]), None
-    try:
-        count = services().ledger.import_csv(_id(portfolio), text or "")
-    except ValidationError as error:
-        return no_update, csv_errors_view(error.message, [e.to_json() for e in error.errors], error.total), None
-    name = filename or "the file"
-    warnings = _import_warnings(text or "") if count else []
-    if warnings:
-        return (version or 0) + 1, import_warnings_view(count, name, [w.to_json() for w in warnings]), None
-    return (version or 0) + 1, _alert(f"Imported {count} transaction{'s' if count != 1 else ''} from {name}.",
-                                      "success"), None
-
-
-def _import_warnings(text: str) -> list:
-    """Rows just imported that look wrong (typed in pence...); a check that fails shows none, never undoes."""
-    try:
-        return csv_warnings(text, services().prices.cache.get_closes)
-    except Exception:
-        log.exception("import warnings failed")
-        return []
 
 
 # dcc.Upload's max_size (the server's MAX_UPLOAD_BYTES) makes its drop zone drop a larger file without a word: it

@@ -182,3 +182,78 @@ def test_name_problem_reads_as_a_sentence():
     assert name_problem([{"field": "name", "message": "is required"}]) == "Name is required."
     assert name_problem([{"field": "name", "message": "a portfolio named \u201cMain\u201d exists already"}]) == (
         "A portfolio named \u201cMain\u201d exists already.")
+
+
+# -- the broker-style import's views (dashapp/components/broker_import.py) ---------------------------------------
+def _text(component) -> str:
+    return to_html(component)
+
+
+def test_file_header_passes_over_a_preamble_line():
+    from dashapp.components.broker_import import file_header
+
+    text = '"Transactions  for account XXXX-1234"\n"Date","Action","Symbol","Quantity"\n"01/02/2024","Buy","A","1"\n'
+    assert file_header(text) == ["Date", "Action", "Symbol", "Quantity"]
+    assert file_header("") == []
+
+
+def test_guess_columns_by_common_header_names():
+    from dashapp.components.broker_import import guess_columns
+
+    guessed = guess_columns(["Run Date", "Action", "Symbol", "Qty", "Price ($)", "Commission", "Trade day"])
+    assert guessed["date"] == "Run Date"  # "rundate" is a known date header; "Trade day" is not tried after it
+    assert (guessed["type"], guessed["ticker"], guessed["quantity"], guessed["fees"]) == (
+        "Action", "Symbol", "Qty", "Commission")
+    assert guessed["price"] == "Price ($)"  # Fidelity's header: "($)" is dropped when headers are compared
+    assert guessed["currency"] == ""
+
+
+def test_custom_from_form_drops_empty_choices_and_splits_words():
+    from dashapp.components.broker_import import custom_from_form
+
+    custom = custom_from_form({"date": "Day", "fees": "", "note": None}, {"BUY": " Kauf, Bought ,", "SELL": ""},
+                              None)
+    assert custom == {"columns": {"date": "Day"}, "actions": {"BUY": ["Kauf", "Bought"]},
+                      "date_format": "YYYY-MM-DD"}
+
+
+def test_import_answer_says_counts_not_trades_and_warnings():
+    from dashapp.components.broker_import import import_answer
+
+    answer = import_answer({"imported": 6, "skipped_duplicates": 2, "not_trades": 3,
+                            "not_trade_actions": {"Journal": 2, "Bank Interest": 1},
+                            "warnings": [{"line": 10, "field": "type", "message": "<b>split</b> by hand"}]},
+                           "schwab.csv")
+    text = _text(answer)
+    assert "Imported 6 transactions from schwab.csv." in text
+    assert "6 imported, 2 duplicates skipped; 3 rows were not trades (2 Journal, 1 Bank Interest)." in text
+    assert "alert-warning" in text and "<td>10</td>" in text
+    assert "&lt;b&gt;split&lt;/b&gt;" in text  # a file's text is shown as text
+    single = _text(import_answer({"imported": 1, "skipped_duplicates": 1}, "a.csv"))
+    assert "Imported 1 transaction from a.csv." in single and "1 imported, 1 duplicate skipped." in single
+    assert "alert-success" in single
+
+
+def test_the_import_card_offers_the_formats_and_starts_on_the_saved_one():
+    page = transactions_page({"id": 1, "name": "P", "base_currency": "USD"}, today="2025-01-02",
+                             import_format={"format": "custom", "custom": {"columns": {"date": "Day"}}})
+    select = _find(page, ids.IMPORT_FORMAT)
+    assert [o["value"] for o in select.options] == ["mystocktracker", "schwab", "ibkr", "custom"]
+    assert select.value == "custom"
+    assert "d-none" not in _find(page, ids.IMPORT_CUSTOM).className  # the custom form is shown
+    plain = transactions_page({"id": 1, "name": "P", "base_currency": "USD"}, today="2025-01-02")
+    assert _find(plain, ids.IMPORT_FORMAT).value == "mystocktracker"
+    assert "d-none" in _find(plain, ids.IMPORT_CUSTOM).className
+
+
+def _find(component, component_id):
+    """The component of `component_id` in a layout tree."""
+    if getattr(component, "id", None) == component_id:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            found = _find(child, component_id)
+            if found is not None:
+                return found
+    return None

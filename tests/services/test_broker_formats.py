@@ -62,10 +62,12 @@ def test_schwab_sample_converts_trades_and_counts_the_rest():
     D = Decimal
     assert rows(converted.text) == [
         (2, "2024-03-04", "MSFT", "SELL", D("1000"), D("390.25"), D("1.2")),  # "1,000", "$390.25", "$1.20"
-        (3, "2024-02-14", "AAPL", "DIVIDEND", D("1"), D("2.4"), D("0")),  # the "as of" day; $2.40 as one share
+        # The "as of" day; $2.40 cash on the 10 AAPL bought on 01/02: 10 x 0.24.
+        (3, "2024-02-14", "AAPL", "DIVIDEND", D("10"), D("0.24"), D("0")),
         (4, "2024-01-10", "MSFT", "BUY", D("1500"), D("370"), D("0")),  # empty Fees & Comm: 0
         (5, "2024-01-05", "SCHD", "BUY", D("0.5123"), D("75.4"), D("0")),  # Reinvest Shares is a buy
-        (6, "2024-01-05", "SCHD", "DIVIDEND", D("1"), D("38.63"), D("0")),
+        # $38.63 on the 0.5123 SCHD held that day: 38.63 / 0.5123 = 75.4050361116..., 8 places.
+        (6, "2024-01-05", "SCHD", "DIVIDEND", D("0.5123"), D("75.40503611"), D("0")),
         (7, "2024-01-02", "AAPL", "BUY", D("10"), D("185.64"), D("0.65")),
     ]
     # Our line 3 (the dividend) is the user's line 4; the header is theirs at line 2.
@@ -156,3 +158,22 @@ def test_formula_cells_are_escaped_like_our_export():
     converted = convert("d,t,k,q,p,n\n2024-01-02,AAPL,BUY,1,2,=HYPERLINK(\"x\")\n", mapping)
     [(_, transaction)] = parse_transactions_csv_lines(converted.text)
     assert transaction.note == '=HYPERLINK("x")'  # escaped on the way out, unescaped on import: unchanged
+
+
+def test_a_cash_dividend_counts_the_portfolios_shares_and_stays_one_share_when_none_are_held():
+    import datetime as dt
+
+    from services.models import Transaction
+
+    text = ('"Date","Action","Symbol","Description","Quantity","Price","Fees & Comm","Amount"\n'
+            '"03/01/2024","Cash Dividend","KO","COCA COLA","","","","$9.70"\n'
+            '"03/02/2024","Cash Dividend","PEP","PEPSICO","","","","$1.00"\n')
+    existing = [Transaction(date=dt.date(2023, 5, 1), ticker="KO", type="BUY", quantity=Decimal(20),
+                            price=Decimal(60)),
+                Transaction(date=dt.date(2023, 6, 1), ticker="KO", type="SPLIT", quantity=Decimal("0.5"),
+                            price=Decimal(0))]
+    converted = convert(text, SCHWAB, existing)
+    got = [(t.ticker, t.quantity, t.price, t.note) for _, t in parse_transactions_csv_lines(converted.text)]
+    # KO: 20 shares, then a 1-for-2 split: 10 held; $9.70 / 10 = 0.97. PEP never held: 1 x $1.00.
+    assert got == [("KO", Decimal(10), Decimal("0.97"), "COCA COLA (dividend total 9.7)"),
+                   ("PEP", Decimal(1), Decimal(1), "PEPSICO (dividend total)")]
