@@ -65,6 +65,7 @@ class Row:
     note: str
     currency: str = ""
     fx_rate: str = ""
+    time: str = ""
 
     def cells(self, columns: tuple[str, ...]) -> list[str]:
         return [getattr(self, column) for column in columns]
