@@ -81,10 +81,13 @@ def holding_not_found(message: str, portfolio_id: int | None = None) -> html.Div
     ], className="alert alert-light border holding-not-found", role="alert")
 
 
-def _figure(label: str, value: str, class_name: str = "") -> html.Div:
-    return html.Div([html.Div(label, className="figure-label small text-muted"),
-                     html.Div(value, className=f"figure-value fw-semibold {class_name}".strip())],
-                    className="holding-figure")
+def _figure(label: str, value: str, class_name: str = "", sub: str | None = None) -> html.Div:
+    """One tile: its label, its value and, below it, a smaller line (a percentage) when there is one."""
+    children = [html.Div(label, className="figure-label small text-muted"),
+                html.Div(value, className=f"figure-value fw-semibold {class_name}".strip())]
+    if sub is not None:
+        children.append(html.Div(sub, className=f"figure-sub small {class_name}".strip()))
+    return html.Div(children, className="holding-figure")
 
 
 def _status_badge(detail: HoldingDetail, now: dt.datetime) -> html.Span:
@@ -104,10 +107,10 @@ def figures_view(detail: HoldingDetail, currency: str) -> html.Div:
             _figure("Shares", f"{f.quantity:,.6g}"),
             _figure("Avg cost", money(f.avg_cost, currency)),
             _figure("Market value", money(f.market_value, currency)),
-            _figure("Unrealized", f"{money(f.unrealized_gain, currency, signed=True)} "
-                                  f"({percent(f.unrealized_gain_pct)})", tone(f.unrealized_gain)),
-            _figure("Day change", f"{money(f.day_change, currency, signed=True)} ({percent(f.day_change_pct)})",
-                    tone(f.day_change)),
+            _figure("Unrealized", money(f.unrealized_gain, currency, signed=True), tone(f.unrealized_gain),
+                    percent(f.unrealized_gain_pct)),
+            _figure("Day change", money(f.day_change, currency, signed=True), tone(f.day_change),
+                    percent(f.day_change_pct)),
         ]
     else:
         items = [_figure("Closed on", f.closed_on.isoformat() if f.closed_on else DASH),

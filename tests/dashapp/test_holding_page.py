@@ -162,3 +162,60 @@ def test_the_json_api_answers_a_holding_and_404s_what_is_not_there(world):
         assert missing.status_code == 404 and "error" in missing.get_json()
     closed = client.get(f"/api/portfolios/{pid}/closed-positions").get_json()
     assert [(c["ticker"], c["realized_gain"], c["total"]) for c in closed["closed"]] == [("NFLX", -40.0, -40.0)]
+
+
+def _detail(**figures):
+    from services.holding_detail import HoldingDetail, HoldingFigures
+    from services.payloads import PortfolioInfo
+
+    base = dict(quantity=6.0, avg_cost=100.5, cost_basis=603.0, price=None, market_value=None, unrealized_gain=None,
+                unrealized_gain_pct=None, day_change=None, day_change_pct=None, realized_gain=116.0, dividends=3.0,
+                total_return=None, price_status="missing", price_as_of=None, first_date=dt.date(2025, 3, 3),
+                closed_on=None)
+    is_open = figures.pop("is_open", True)
+    return HoldingDetail(PortfolioInfo(1, "P", "EUR"), "AAA", is_open, HoldingFigures(**{**base, **figures}), (),
+                         PriceHistory("not_loaded", (), (), None, ()))
+
+
+def _tiles(children) -> dict[str, list[str]]:
+    """{label: [value, sub]} of the rendered figure tiles."""
+    tiles = {}
+
+    def walk(node):
+        if node is None or isinstance(node, str | int | float):
+            return
+        if isinstance(node, list | tuple):
+            for child in node:
+                walk(child)
+            return
+        if getattr(node, "className", None) == "holding-figure":
+            texts = [child.children for child in node.children]
+            tiles[texts[0]] = texts[1:]
+            return
+        walk(getattr(node, "children", None))
+
+    walk(children)
+    return tiles
+
+
+def test_an_unpriced_holding_reads_missing_and_shows_no_made_up_value():
+    from dashapp.components.holding_view import holding_body
+
+    children = holding_body(_detail(), SATURDAY)
+    tiles = _tiles(children)
+    assert tiles["Market value"] == ["—"] and tiles["Total return"] == ["—"]
+    assert tiles["Unrealized"] == ["—", "—"]
+    assert tiles["Realized"] == ["+€116.00"] and tiles["Dividends"] == ["€3.00"]  # in the portfolio's currency
+    assert '"Missing"' in text_of(children) and "text-bg-danger" in text_of(children)
+    assert PRICES_NOT_LOADED in text_of(children)
+
+
+def test_a_position_closed_today_shows_its_day_change():
+    from dashapp.components.holding_view import holding_body
+
+    closed = dict(is_open=False, quantity=0.0, avg_cost=None, cost_basis=None, price_status=None,
+                  closed_on=dt.date(2025, 11, 28), total_return=119.0)
+    tiles = _tiles(holding_body(_detail(**closed, day_change=-2.5), SATURDAY))
+    assert tiles["Closed on"] == ["2025-11-28"] and tiles["Day change"] == ["-€2.50"]
+    assert tiles["Total return"] == ["+€119.00"]
+    assert "Day change" not in _tiles(holding_body(_detail(**closed), SATURDAY))  # not closed today: none
