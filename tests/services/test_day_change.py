@@ -172,3 +172,14 @@ def test_holding_rows_carry_realized_gain_and_dividends_net_of_withholding():
     row = rows_of(ledger, {"AAPL": quote("AAPL", 105.0, 104.0)})["AAPL"]
     # realized 2 x 110 - 1 - 200 = 19; unrealized 10 x 105 - 1000 = 50; total 50 + 19 + 4.25
     assert (row["realized_gain"], row["dividends"], row["total_return"]) == (19.0, 4.25, 73.25)
+
+
+def test_a_reverse_split_today_given_as_a_ratio_is_exact():
+    from services.models import SplitRatio
+
+    split = Transaction(dt.date(2026, 12, 3), "AAPL", "SPLIT", D(1) / D(3), D(0), ratio=SplitRatio(1, 3))
+    ledger = [tx("2026-12-01", "AAPL", "BUY", 99, 10), split]
+    row = rows_of(ledger, {"AAPL": quote("AAPL", 31.0, 30.0)})["AAPL"]
+    assert row["quantity"] == 33.0  # 99 x 1/3 exactly
+    assert row["day_change"] == 33.0  # 33 x (31 - 30): the previous close 30 is the split-adjusted one
+    assert row["day_change_pct"] == 0.033333  # 33 / (33 x 30 = 990)
