@@ -21,7 +21,7 @@ from services import ledger_rules as rules
 from services import metrics
 from services.container import Services, scheduler_status
 from services.idempotency import HEADER as IDEMPOTENCY_HEADER
-from services.importing import import_ledger_csv
+from services.importing import import_ledger_csv, transaction_warnings
 from services.models import MAX_REPORTED_ERRORS, FieldError, NotFoundError, ValidationError
 from services.payloads import Error, FieldProblem, Rejected
 
@@ -134,7 +134,11 @@ def list_transactions(portfolio_id: int):
 @api.post("/api/portfolios/<int:portfolio_id>/transactions")
 def add_transaction(portfolio_id: int):
     transaction = _services().ledger.add_transaction(portfolio_id, _json_body())
-    return {"transaction": transaction.to_json()}, 201
+    answer: dict[str, object] = {"transaction": transaction.to_json()}
+    warnings = transaction_warnings(_services(), portfolio_id, transaction)
+    if warnings:  # only when there are some: the answer old callers know is unchanged
+        answer["warnings"] = [w.to_json() for w in warnings]
+    return answer, 201
 
 
 @api.patch("/api/portfolios/<int:portfolio_id>/transactions/<int:transaction_id>")

@@ -16,9 +16,10 @@ from typing import Any
 
 from services.csv_io import DEFAULT_MAX_ROWS, read_transactions_csv
 from services.import_checks import _MINOR_UNIT_SUFFIX, close_lookup, minor_unit_warnings
-from services.models import ImportResult, ImportWarning, ValidationError
+from services.ledger_import import dividend_warnings
+from services.models import FieldError, ImportResult, ImportWarning, Transaction, ValidationError
 
-__all__ = ["ImportResult", "ImportWarning", "import_ledger_csv"]
+__all__ = ["ImportResult", "ImportWarning", "import_ledger_csv", "transaction_warnings"]
 
 log = logging.getLogger(__name__)
 
@@ -44,3 +45,16 @@ def import_ledger_csv(services: Any, portfolio_id: int, text: str, *, idempotenc
     ledger.get_portfolio(portfolio_id)  # NotFoundError before any work
     return ledger.import_transactions(portfolio_id, text, max_rows, idempotency_key=idempotency_key,
                                       warnings=_price_warnings(services, text, max_rows))
+
+
+def transaction_warnings(services: Any, portfolio_id: int, added: Transaction) -> list[FieldError]:
+    """What looks wrong in one transaction just added (the single POST's `warnings`): a dividend paid on a share
+    count other than the shares held that day. Read after the write, so a check that fails warns of nothing."""
+    if added.type != "DIVIDEND":
+        return []
+    try:
+        others = [t for t in services.ledger.list_transactions(portfolio_id) if t.id != added.id]
+        return [FieldError(w.field, w.message) for w in dividend_warnings(others, [(0, added)])]
+    except Exception:
+        log.exception("transaction warnings failed")
+        return []

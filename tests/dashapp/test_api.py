@@ -653,3 +653,19 @@ def test_a_sell_above_its_same_day_buy_and_a_ratio_split_import_over_http(env):
     added = client.post(f"/api/portfolios/{pid}/transactions", json={
         "date": "2025-01-09", "ticker": "MSFT", "type": "SPLIT", "quantity": "2:1"})
     assert added.status_code == 201 and added.get_json()["transaction"]["ratio"] == "2:1"
+
+
+def test_one_dividend_on_another_share_count_is_added_with_a_warning(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    url = f"/api/portfolios/{pid}/transactions"
+    buy = client.post(url, json={"date": "2025-01-06", "ticker": "KO", "type": "BUY", "quantity": 10, "price": 60})
+    assert "warnings" not in buy.get_json()
+    paid = client.post(url, json={"date": "2025-02-03", "ticker": "KO", "type": "DIVIDEND", "quantity": 1000,
+                                  "price": 0.46, "fees": 69})
+    assert paid.status_code == 201
+    assert paid.get_json()["warnings"] == [
+        {"field": "quantity", "message": "pays on 1000 shares but 10 KO are held on 2025-02-03"}]
+    never = client.post(url, json={"date": "2025-02-03", "ticker": "PG", "type": "DIVIDEND", "quantity": 5,
+                                   "price": 0.94})
+    assert never.status_code == 422 and never.get_json()["errors"][0]["field"] == "ticker"
