@@ -136,3 +136,4 @@ IMPORT_MAPPING_FORM = "import-mapping-form"  # dcc.Store: the custom form's mapp
 SPLIT_WARNINGS = "split-warnings"  # the dashboard's warning: splits that disagree with the price source
 SPLIT_FIX = "split-fix"  # pattern type {"type", "ticker", "date"}: the one-click fix of one split
 SPLIT_FIX_MESSAGE = "split-fix-message"  # what the last fix did (or why it was refused)
+SPLIT_FIX_REQUEST = "split-fix-request"  # dcc.Store: {"ticker", "date", "nonce"} of the fix button last clicked

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, ctx, html
+from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashapp import ids
@@ -25,8 +25,8 @@ PAGE_TOOLBAR_CLASS = "page-toolbar"
 
 def split_warning_area() -> html.Div:
     """The empty places of the warning and of the last fix's message (no height until filled)."""
-    return html.Div([html.Div(id=ids.SPLIT_WARNINGS), html.Div(id=ids.SPLIT_FIX_MESSAGE, role="status")],
-                    className="split-warning-area")
+    return html.Div([html.Div(id=ids.SPLIT_WARNINGS), html.Div(id=ids.SPLIT_FIX_MESSAGE, role="status"),
+                     dcc.Store(id=ids.SPLIT_FIX_REQUEST, data=None)], className="split-warning-area")
 
 
 def with_split_warnings(page: html.Div) -> html.Div:
@@ -116,26 +116,44 @@ def refill_split_warnings(_prices: str | None, _chart: str | None, portfolio: di
     return _view(portfolio)
 
 
+# A click on one of the fix buttons (pattern ids, drawn per problem) becomes one request in a plain store, in the
+# browser: the server's callback then takes an ordinary input, and buttons drawn anew (n_clicks 0) request nothing.
+clientside_callback(
+    """
+    function(clicks) {
+        const context = dash_clientside.callback_context;
+        const button = context.triggered_id;
+        const fired = context.triggered.length && context.triggered[0].value;
+        if (!button || !fired) { return dash_clientside.no_update; }
+        return {ticker: button.ticker, date: button.date, nonce: Date.now()};
+    }
+    """,
+    Output(ids.SPLIT_FIX_REQUEST, "data"),
+    Input({"type": ids.SPLIT_FIX, "ticker": ALL, "date": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+
+
 @callback(Output(ids.SPLIT_FIX_MESSAGE, "children"), Output(ids.CURRENT_PORTFOLIO, "data", allow_duplicate=True),
-          Input({"type": ids.SPLIT_FIX, "ticker": ALL, "date": ALL}, "n_clicks"),
-          State(ids.CURRENT_PORTFOLIO, "data"), prevent_initial_call=True)
-def fix_split(_clicks: list[int | None], portfolio: dict | None):
-    """Apply the clicked fix to the ledger, then set the portfolio store again so every part fills anew."""
-    button = ctx.triggered_id
-    if not portfolio or not isinstance(button, dict) or not (ctx.triggered and ctx.triggered[0]["value"]):
-        raise PreventUpdate  # buttons drawn (or redrawn), not clicked
-    scoped = services()
+          Input(ids.SPLIT_FIX_REQUEST, "data"), State(ids.CURRENT_PORTFOLIO, "data"), prevent_initial_call=True)
+def fix_split(request: dict | None, portfolio: dict | None):
+    """Apply the requested fix ({"ticker", "date"}) to the ledger, then set the portfolio store again so every
+    part fills anew."""
+    if not portfolio or not isinstance(request, dict):
+        raise PreventUpdate
     portfolio_id = int(portfolio["id"])
     try:
-        check = find_check(_actions(portfolio_id), button["ticker"], button["date"])
+        check = find_check(_actions(portfolio_id), str(request.get("ticker")), str(request.get("date")))
         if check is None or not check.fixable:
             return _message("That split already agrees with the price source.", "secondary"), dict(portfolio)
-        apply_fix(scoped.ledger, portfolio_id, check)
+        apply_fix(services().ledger, portfolio_id, check)
     except NotFoundError:
         raise PreventUpdate from None
-    except ValidationError as error:
-        reasons = "; ".join(e.message for e in error.errors) or str(error)
-        return _message(f"The ledger refused the fix: {reasons}", "danger"), dict(portfolio)
+    except ValueError as error:  # a date that is not ISO (ValidationError, the ledger's refusal, is handled below)
+        if isinstance(error, ValidationError):
+            reasons = "; ".join(e.message for e in error.errors) or str(error)
+            return _message(f"The ledger refused the fix: {reasons}", "danger"), dict(portfolio)
+        raise PreventUpdate from None
     if check.status == "misdated":
         done = f"Moved the {check.ratio} split of {check.ticker} to {check.date}."
     elif check.transaction_id is not None:

@@ -73,4 +73,4 @@ def test_the_warning_sits_under_the_toolbar():
     toolbar = next(i for i, name in enumerate(classes) if "page-toolbar" in name)
     assert classes[toolbar + 1] == "split-warning-area"
     area = page.children[toolbar + 1]
-    assert [child.id for child in area.children] == [ids.SPLIT_WARNINGS, ids.SPLIT_FIX_MESSAGE]
+    assert [child.id for child in area.children] == [ids.SPLIT_WARNINGS, ids.SPLIT_FIX_MESSAGE, ids.SPLIT_FIX_REQUEST]
