@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,9 +122,41 @@ class PriceCache:
             self._memo[ticker] = (stamp, last)
         return True, last
 
+    def bars_tails(self, tickers: Iterable[str]) -> dict[str, tuple[bool, dt.date | None]]:
+        """`bars_tail` of every ticker in at most two store calls: the stamps, then the bars whose stamp the memo
+        does not know (none on a warm page). On Redis one call per ticker cost ~0.2 ms each, per page and read."""
+        tickers = list(dict.fromkeys(tickers))
+        stamps = dict(zip(tickers, self._many(BARS_STAMP.key(t) for t in tickers), strict=True))
+        tails: dict[str, tuple[bool, dt.date | None]] = {}
+        unknown: list[str] = []
+        with self._memo_lock:
+            for ticker, stamp in stamps.items():
+                memo = self._memo.get(ticker) if stamp is not None else None
+                if stamp is None:
+                    tails[ticker] = (False, None)
+                elif memo is not None and memo[0] == stamp:
+                    tails[ticker] = (True, memo[1])
+                else:
+                    unknown.append(ticker)
+        for ticker, stored in zip(unknown, self._many(BARS.key(t) for t in unknown), strict=True):
+            if stored is None:
+                tails[ticker] = (False, None)
+                continue
+            dates = stored["date"] if isinstance(stored, dict) else stored.index.asi8
+            last = pd.Timestamp(int(dates[-1])).date() if len(dates) else None
+            with self._memo_lock:
+                self._memo[ticker] = (stamps[ticker], last)
+            tails[ticker] = (True, last)
+        return tails
+
     def history_from(self, ticker: str) -> dt.date | None:
         """The earliest date the cached bars of a ticker were fetched from (they cover it onwards)."""
         return self.store.get(BARS_FROM.key(ticker))
+
+    def histories_from(self, tickers: Iterable[str]) -> dict[str, dt.date | None]:
+        """`history_from` of every ticker, in one store call."""
+        tickers = list(dict.fromkeys(tickers))
+        return dict(zip(tickers, self._many(BARS_FROM.key(t) for t in tickers), strict=True))
 
     def put_bars(self, ticker: str, new_bars: pd.DataFrame, requested_from: dt.date) -> pd.DataFrame:
         """Merge freshly fetched bars: rows before the new first date stay, the rest are replaced."""
@@ -133,12 +166,27 @@ class PriceCache:
     def get_quote(self, ticker: str) -> Quote | None:
         return self.store.get(QUOTES.key(ticker))
 
+    def get_quotes(self, tickers: Iterable[str]) -> dict[str, Quote | None]:
+        """The cached quote of every ticker (None if none), in one store call (Redis: one MGET)."""
+        tickers = list(dict.fromkeys(tickers))
+        return dict(zip(tickers, self._many(QUOTES.key(t) for t in tickers), strict=True))
+
     def put_quote(self, quote: Quote) -> None:
         self.store.set(QUOTES.key(quote.ticker), quote)
         self.store.delete(FAILURES.key(quote.ticker))
 
     def get_failure(self, ticker: str) -> FailureRecord | None:
         return self.store.get(FAILURES.key(ticker))
+
+    def get_failures(self, tickers: Iterable[str]) -> dict[str, FailureRecord | None]:
+        """The failure record of every ticker (None if none), in one store call."""
+        tickers = list(dict.fromkeys(tickers))
+        return dict(zip(tickers, self._many(FAILURES.key(t) for t in tickers), strict=True))
+
+    def _many(self, keys: Iterable[str]) -> list[Any]:
+        """`get_many` of `keys`; no call at all for none (a page of no tickers asks nothing)."""
+        keys: Sequence[str] = list(keys)
+        return self.store.get_many(keys) if keys else []
 
     def put_failure(self, record: FailureRecord) -> None:
         self.store.set(FAILURES.key(record.ticker), record)

@@ -83,7 +83,7 @@ class PriceService:
     # -- the questions callers ask --------------------------------------------------------------------------------
     def quotes_newer_than(self, tickers: Iterable[str], moment: dt.datetime) -> bool:
         """True if any ticker's cached quote was fetched after `moment` (is a chart drawn then out of date?)."""
-        quotes = (self.cache.get_quote(ticker) for ticker in tickers)
+        quotes = self.cache.get_quotes(tickers).values()  # one store call for all of them
         return any(quote.fetched_at > moment for quote in quotes if quote is not None)
 
     def has_history(self, ticker: str, start: dt.date | None = None) -> bool:
@@ -104,14 +104,19 @@ class PriceService:
 
     # -- reads: the cache only, never the source ------------------------------------------------------------------
     def prices(self, tickers: Iterable[str]) -> dict[str, PriceInfo]:
-        """The cached quote of each ticker with its freshness status (`missing` if none)."""
+        """The cached quote of each ticker with its freshness status (`missing` if none).
+
+        Two store calls at most, whatever the count: every quote, then the failures of the misses.
+        """
         now = self.clock.now()
+        quotes = self.cache.get_quotes(tickers)
+        misses = [t for t, quote in quotes.items() if quote is None or quote.price is None]
+        failures = self.cache.get_failures(misses)
         infos: dict[str, PriceInfo] = {}
-        for ticker in tickers:
-            quote = self.cache.get_quote(ticker)
+        for ticker, quote in quotes.items():
             if quote is None or quote.price is None:
                 CACHE_LOOKUPS.labels(result="miss").inc()
-                failure = self.cache.get_failure(ticker)
+                failure = failures[ticker]
                 infos[ticker] = PriceInfo(ticker, None, None, None, None, "missing",
                                           failure.error if failure else None)
                 continue

@@ -140,3 +140,25 @@ def test_quote_currencies_survive_a_cold_fetch_and_a_warm_read(price_cache, sett
     # ... and the price service hands it on with each price, for the conversion into a base currency.
     infos = make_service(DemoProvider(clock), price_cache).prices(tickers)
     assert {t: info.currency for t, info in infos.items()} == tickers
+
+
+def test_batched_reads_answer_as_the_single_reads(price_cache):
+    """get_quotes / get_failures / histories_from / bars_tails: one entry per distinct ticker, None or (False,
+    None) where nothing is cached, the same values `get_quote`, `get_failure`, `history_from`, `bars_tail` give."""
+    price_cache.put_quote(QUOTE)
+    price_cache.put_failure(FailureRecord("BBB", "BBB: gone", FAILURE.failed_at, FAILURE.retry_after))
+    price_cache.put_bars("AAA", bars(["2025-07-07", "2025-07-08"], [1.0, 2.0]), dt.date(2025, 7, 1))
+    price_cache.put_bars("EMPTY", empty_bars(), dt.date(2025, 7, 1))
+    asked = ["AAA", "BBB", "AAA", "EMPTY"]
+    assert price_cache.get_quotes(asked) == {"AAA": QUOTE, "BBB": None, "EMPTY": None}
+    assert price_cache.get_failures(asked) == {"AAA": None, "BBB": price_cache.get_failure("BBB"), "EMPTY": None}
+    assert price_cache.histories_from(asked) == {"AAA": dt.date(2025, 7, 1), "BBB": None,
+                                                 "EMPTY": dt.date(2025, 7, 1)}
+    tails = {"AAA": (True, dt.date(2025, 7, 8)), "BBB": (False, None), "EMPTY": (True, None)}
+    assert price_cache.bars_tails(asked) == tails  # cold memo: read from the bars
+    assert price_cache.bars_tails(asked) == tails  # warm memo
+    price_cache.put_bars("AAA", bars(["2025-07-09"], [3.0]), dt.date(2025, 7, 9))  # a new stamp: read again
+    assert price_cache.bars_tails(["AAA"]) == {"AAA": (True, dt.date(2025, 7, 9))}
+    singles = {t: price_cache.bars_tail(t) for t in ["AAA", "BBB", "EMPTY"]}
+    assert singles == {**tails, "AAA": (True, dt.date(2025, 7, 9))}
+    assert price_cache.get_quotes([]) == {} and price_cache.bars_tails([]) == {}
