@@ -35,7 +35,7 @@ HELP: dict[str, str] = {
 MAPPED: tuple[tuple[str, str, bool], ...] = (
     ("date", "Date", True), ("ticker", "Ticker", True), ("type", "Action / type", True),
     ("quantity", "Quantity", True), ("price", "Price", True), ("fees", "Fees", False),
-    ("note", "Note", False), ("currency", "Currency", False), ("amount", "Cash amount (dividends)", False))
+    ("note", "Note", False), ("currency", "Currency", False), ("amount", "Dividend cash", False))
 # Header names guessed for our columns when a file is chosen (normalized; the first found wins).
 GUESSES: dict[str, tuple[str, ...]] = {
     "date": ("date", "tradedate", "rundate", "time", "datetime", "day"),
@@ -91,8 +91,9 @@ def _select(column: str, label: str, required: bool, header: list[str], value: s
     options = ([] if required else [{"label": "(none)", "value": NONE}]) + [{"label": h, "value": h} for h in header]
     if value and value not in header:
         options.append({"label": value, "value": value})  # a saved header this file lacks stays visible
+    hint = "choose a column" if required else "(none)"
     control = live_or_placeholder(static, lambda: dbc.Select(id=column_id(column), options=options, value=value,
-                                                             size="sm", placeholder="choose a column"),
+                                                             size="sm", placeholder=hint),
                                   field_placeholder("form-select form-select-sm"))
     # The label wraps its select: a pattern-matching id has no plain DOM id for htmlFor to name.
     return html.Div(html.Label([html.Span(label + ("" if required else " (optional)"), className="d-block mb-1"),
@@ -114,12 +115,12 @@ def custom_form(custom: dict | None, header: list[str], static: bool = False, sh
                    className="form-label small d-block mb-0"),
     ], className="col-6") for kind in TYPES]
     date_format = (custom or {}).get("date_format") or "YYYY-MM-DD"
-    date = html.Div([
-        html.Label("Date layout", htmlFor=ids.IMPORT_DATE_FORMAT, className="form-label small mb-1"),
+    date = html.Div(html.Label([
+        html.Span("Date layout", className="d-block mb-1"),
         live_or_placeholder(static, lambda: dbc.Select(id=ids.IMPORT_DATE_FORMAT, size="sm", value=date_format,
                                                        options=[{"label": f, "value": f} for f in DATE_FORMATS]),
                             field_placeholder("form-select form-select-sm")),
-    ], className="col-6")
+    ], className="form-label small d-block mb-0"), className="col-6")
     return html.Div([
         html.Div([*fields, date], className="row g-2 mb-2"),
         html.Div("Action words (comma-separated; BUY, SELL, DIVIDEND and SPLIT always work):",
@@ -188,5 +189,5 @@ def waiting_for_mapping(filename: str, header: list[str]) -> html.Div:
     """A custom-format file chosen: it waits for its columns (listed) and "Import with these columns"."""
     listed = ", ".join(header[:12]) + ("\u2026" if len(header) > 12 else "")
     return html.Div([html.Strong(f"{filename} is ready: "),
-                     f"map its {len(header)} columns ({listed}) below, then Import with these columns."],
+                     f"map its {len(header)} columns ({listed}) above, then Import with these columns."],
                     className="alert alert-info mb-0", role="status")
