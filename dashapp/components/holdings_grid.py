@@ -19,7 +19,9 @@ from services.payloads import Holding
 
 _RIGHT = {"cellClass": "ag-right-aligned-cell", "headerClass": "ag-right-aligned-header",
           "filter": "agNumberColumnFilter", "cellDataType": "number", "flex": 1}
-_GAIN_RULES = {"text-gain": "x > 0", "text-loss": "x < 0"}
+# dash-ag-grid evaluates these as expressions of `params`; AG Grid's old `x` shorthand is not defined there (every
+# gain cell stayed uncoloured), so the rules read params.value.
+_GAIN_RULES = {"text-gain": "params.value > 0", "text-loss": "params.value < 0"}
 
 
 def _money(field: str, header: str, *, signed: bool = False, coloured: bool = False, min_width: int = 100,

@@ -94,6 +94,10 @@ def test_the_dashboards_ticker_link_opens_the_holding_view_with_its_markers(page
     wait_for_settled_dashboard(page)
     link = page.locator("#holdings-table a.ticker-link", has_text="KO")
     link.wait_for()
+    # The gain cells are coloured by their sign (the rules once read an undefined `x` and coloured nothing).
+    gain = page.locator("#holdings-table .ag-row[row-id='KO'] [col-id='unrealized_gain']").first
+    text, classes = gain.inner_text(), gain.get_attribute("class")
+    assert ("text-loss" in classes) == text.startswith("-") and ("text-gain" in classes) == text.startswith("+")
     assert link.get_attribute("href") == f"/portfolio/{pid}/holding/KO"
     link.click()
     page.wait_for_url(f"**/portfolio/{pid}/holding/KO")

@@ -12,6 +12,7 @@ NOW = dt.datetime(2026, 11, 30, 15, 0, tzinfo=dt.UTC)
 PAYLOAD_KEYS = {"ticker", "quantity", "avg_cost", "cost_basis", "price", "market_value", "unrealized_gain",
                 "unrealized_gain_pct", "day_change", "day_change_pct", "weight", "price_as_of", "price_status",
                 "currency", "fx_rate", "fx_gain", "realized_gain", "dividends", "total_return"}
+GAIN_RULES = {"text-gain": "params.value > 0", "text-loss": "params.value < 0"}  # null (unknown) is neither
 # A portfolio's rows carry these only when they hold something quoted in another currency (issue 14).
 FX_KEYS = {"currency", "fx_rate", "fx_gain"}
 
@@ -35,7 +36,7 @@ def test_every_column_reads_a_payload_field_or_a_derived_one():
 def test_gains_are_coloured_and_numbers_formatted():
     by_field = {column["field"]: column for column in COLUMN_DEFS}
     for field in ("day_change", "day_change_pct", "unrealized_gain", "unrealized_gain_pct"):
-        assert by_field[field]["cellClassRules"] == {"text-gain": "x > 0", "text-loss": "x < 0"}
+        assert by_field[field]["cellClassRules"] == GAIN_RULES
     assert "stMoney" in by_field["market_value"]["valueFormatter"]["function"]
     assert "stPercent" in by_field["weight"]["valueFormatter"]["function"]
     assert by_field["status_label"]["cellRenderer"] == "StatusBadge"
@@ -89,7 +90,7 @@ def test_fx_columns_show_the_quote_currency_its_rate_and_the_fx_gain():
         assert "params.data.base_currency" in by_field[field]["valueFormatter"]["function"], field
     assert by_field["price"]["valueFormatter"]["function"] == (
         "stMoney(params.value, params.data.currency || params.data.base_currency, false)")
-    assert by_field["fx_gain"]["cellClassRules"] == {"text-gain": "x > 0", "text-loss": "x < 0"}
+    assert by_field["fx_gain"]["cellClassRules"] == GAIN_RULES
     assert by_field["fx_gain"]["valueFormatter"][
         "function"] == "stMoney(params.value, params.data.base_currency, true)"
     assert by_field["fx_rate"]["valueFormatter"]["function"] == "stRate(params.value)"
@@ -111,8 +112,8 @@ def test_realized_dividends_and_total_return_columns_are_base_currency_money():
     for field, signed in (("realized_gain", "true"), ("dividends", "false"), ("total_return", "true")):
         assert by_field[field]["valueFormatter"]["function"] == (
             f"stMoney(params.value, params.data.base_currency, {signed})"), field
-    assert by_field["realized_gain"]["cellClassRules"] == {"text-gain": "x > 0", "text-loss": "x < 0"}
-    assert by_field["total_return"]["cellClassRules"] == {"text-gain": "x > 0", "text-loss": "x < 0"}
+    assert by_field["realized_gain"]["cellClassRules"] == GAIN_RULES
+    assert by_field["total_return"]["cellClassRules"] == GAIN_RULES
     assert "cellClassRules" not in by_field["dividends"]  # never negative: nothing to colour
     assert [by_field[f]["headerName"] for f in ("realized_gain", "dividends", "total_return")] == [
         "Realized", "Dividends", "Total return"]
