@@ -7,7 +7,10 @@ portfolio row elsewhere. Each such write bumps `PortfolioRow.version`, which cac
 Creating or renaming a portfolio checks that its owner has no other of the same name under the same lock (on
 Postgres, a transaction-scoped advisory lock per owner, since there is no row to lock for a new name).
 The tables are in `ledger_schema`, the connections in `ledger_engine`, what is refused in `ledger_rules`, the
-portfolio-level methods (list, create, rename, base currency, delete, version) in `ledger_portfolios`.
+portfolio-level methods (list, create, rename, base currency, delete, version) in `ledger_portfolios`. An import
+(`import_transactions`) is planned by `ledger_import` (duplicates of existing rows skipped, every bad line named in
+one pass, dividend share-count warnings) and may carry an `Idempotency-Key` (`idempotency`: the first answer is
+kept in the database, per portfolio, read and written under the same lock as the import).
 
 Owner scoping happens here and nowhere else: `ledger.for_owner(owner_id)` is a view of the same database in which
 every lookup of a portfolio (and so of its transactions, version and tickers) also matches its owner, so another

@@ -717,3 +717,17 @@ def test_the_base_currency_of_another_owners_portfolio_is_not_found(ledger: Ledg
         ledger.for_owner("alice").set_base_currency(bobs.id, "EUR", clear_fx_rates=True)
     assert ledger.for_owner("bob").get_portfolio(bobs.id).base_currency == "USD"
     assert ledger.for_owner("bob").set_base_currency(bobs.id, "EUR").base_currency == "EUR"
+
+
+def test_an_edit_keeps_a_ratio_split_and_a_time_exact(ledger: Ledger, portfolio: Portfolio) -> None:
+    ledger.add_transaction(portfolio.id, buy("2024-01-02", "AAPL", "99"))
+    split = ledger.add_transaction(portfolio.id, {"date": "2024-02-01", "ticker": "AAPL", "type": "SPLIT",
+                                                  "quantity": "1:3", "time": "09:30"})
+    edited = ledger.update_transaction(portfolio.id, split.id, {"note": "reverse split"})
+    assert (str(edited.ratio), edited.time, edited.note) == ("1:3", dt.time(9, 30), "reverse split")
+    # 99 x 1 / 3 = 33 exactly: selling 33 closes the holding, selling 33.00000001 oversells.
+    ledger.add_transaction(portfolio.id, sell("2024-03-01", "AAPL", "33"))
+    with pytest.raises(ValidationError):
+        ledger.add_transaction(portfolio.id, sell("2024-03-02", "AAPL", "0.00000001"))
+    unset = ledger.update_transaction(portfolio.id, split.id, {"time": None, "quantity": "2"})
+    assert (unset.ratio, unset.time, unset.quantity) == (None, None, Decimal(2))
