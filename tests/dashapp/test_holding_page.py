@@ -219,3 +219,31 @@ def test_a_position_closed_today_shows_its_day_change():
     assert tiles["Closed on"] == ["2025-11-28"] and tiles["Day change"] == ["-€2.50"]
     assert tiles["Total return"] == ["+€119.00"]
     assert "Day change" not in _tiles(holding_body(_detail(**closed), SATURDAY))  # not closed today: none
+
+
+def test_the_api_answers_match_their_openapi_schemas(world):
+    from jsonschema import Draft202012Validator
+
+    from dashapp.openapi import openapi_spec
+    from dashapp.openapi_holding import HOLDING_PATHS, HOLDING_SCHEMAS
+
+    app, services, pid, *_ = world
+    schemas = {**openapi_spec()["components"]["schemas"], **HOLDING_SCHEMAS}
+
+    def problems(name: str, body: dict) -> list[str]:
+        validator = Draft202012Validator({"$ref": f"#/components/schemas/{name}", "components": {"schemas": schemas}},
+                                         format_checker=Draft202012Validator.FORMAT_CHECKER)
+        return [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(body)]
+
+    client = app.server.test_client()
+    services.dashboard.holdings(pid, wait_s=10)  # KO priced and charted: the ready chart's shape is checked too
+    for ticker in ("KO", "NFLX"):
+        body = client.get(f"/api/portfolios/{pid}/holdings/{ticker}").get_json()
+        assert problems("HoldingDetail", body) == [], ticker
+    ko = client.get(f"/api/portfolios/{pid}/holdings/KO").get_json()
+    assert ko["chart"]["status"] == "ready" and ko["chart"]["markers"]
+    closed = client.get(f"/api/portfolios/{pid}/closed-positions").get_json()
+    assert problems("ClosedPositions", closed) == []
+    assert problems("HoldingDetail", {**ko, "is_open": "yes"}) != []  # the check can fail
+    assert set(HOLDING_PATHS) == {"/api/portfolios/{portfolio_id}/holdings/{ticker}",
+                                  "/api/portfolios/{portfolio_id}/closed-positions"}
