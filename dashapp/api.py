@@ -133,7 +133,8 @@ def list_transactions(portfolio_id: int):
 
 @api.post("/api/portfolios/<int:portfolio_id>/transactions")
 def add_transaction(portfolio_id: int):
-    transaction = _services().ledger.add_transaction(portfolio_id, _json_body())
+    transaction = _services().ledger.add_transaction(portfolio_id, _json_body(),
+                                                     idempotency_key=request.headers.get(IDEMPOTENCY_HEADER))
     answer: dict[str, object] = {"transaction": transaction.to_json()}
     warnings = transaction_warnings(_services(), portfolio_id, transaction)
     if warnings:  # only when there are some: the answer old callers know is unchanged

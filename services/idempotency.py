@@ -1,4 +1,5 @@
-"""`Idempotency-Key` for imports: the first answer to a key is kept in the database, per portfolio, for
+"""`Idempotency-Key` for imports (and a single added transaction): the first answer to a key is kept in the
+database, per portfolio, for
 `KEEP_FOR` (24 h), so a client that retries after a timeout gets that answer again and nothing is imported twice,
 whichever worker process or machine the retry reaches.
 
@@ -48,14 +49,26 @@ def fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def json_fingerprint(kind: str, data: object) -> str:
+    """The fingerprint of a JSON body (key order does not matter), with what it is for (`kind`)."""
+    return fingerprint(kind + "\n" + json.dumps(data, sort_keys=True, default=str, ensure_ascii=False))
+
+
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)  # SQLite drops the zone
 
 
 def recall(session: Session, portfolio_id: int, key: str, print_: str,
            now: dt.datetime | None = None) -> ImportResult | None:
-    """The answer first given to `key` (within KEEP_FOR), None for a new key; ValidationError when the key was
-    used for a different body."""
+    """The import's answer first given to `key` (within KEEP_FOR), None for a new key; ValidationError when the key
+    was used for a different body."""
+    body = recall_json(session, portfolio_id, key, print_, now)
+    return None if body is None else ImportResult.from_json(body)
+
+
+def recall_json(session: Session, portfolio_id: int, key: str, print_: str,
+                now: dt.datetime | None = None) -> dict | None:
+    """The JSON kept for `key` (within KEEP_FOR), None for a new key; ValidationError for another body's key."""
     row = session.scalars(select(IdempotencyRow).where(IdempotencyRow.portfolio_id == portfolio_id,
                                                        IdempotencyRow.key == key)).one_or_none()
     if row is None or _aware(row.created_at) < (now or utcnow()) - KEEP_FOR:
@@ -63,16 +76,21 @@ def recall(session: Session, portfolio_id: int, key: str, print_: str,
     if row.fingerprint != print_:
         raise ValidationError("Idempotency-Key reused", [FieldError(
             HEADER, "was used for a different request body; use a new key for a new file")])
-    return ImportResult.from_json(json.loads(row.body))
+    return json.loads(row.body)
 
 
 def remember(session: Session, portfolio_id: int, key: str, print_: str, result: ImportResult,
              now: dt.datetime | None = None) -> None:
     """Keep `result` as the answer to `key` (replacing an expired one), and drop the portfolio's expired keys."""
+    remember_json(session, portfolio_id, key, print_, result.to_json(), now)
+
+
+def remember_json(session: Session, portfolio_id: int, key: str, print_: str, body: dict,
+                  now: dt.datetime | None = None) -> None:
     moment = now or utcnow()
     session.execute(delete(IdempotencyRow).where(IdempotencyRow.portfolio_id == portfolio_id,
                                                  (IdempotencyRow.created_at < moment - KEEP_FOR)
                                                  | (IdempotencyRow.key == key)))
     session.add(IdempotencyRow(portfolio_id=portfolio_id, key=key, fingerprint=print_, status=200,
-                               body=json.dumps(result.to_json()), created_at=moment))
+                               body=json.dumps(body), created_at=moment))
     session.flush()

@@ -158,12 +158,21 @@ class Ledger(PortfolioMethods):
             self._portfolio(session, portfolio_id)
             return load_transactions(session, portfolio_id)
 
-    def add_transaction(self, portfolio_id: int, data: Mapping[str, object]) -> Transaction:
-        """Validate one transaction (JSON values: numbers or strings) and add it unless it oversells."""
+    def add_transaction(self, portfolio_id: int, data: Mapping[str, object], *,
+                        idempotency_key: str | None = None) -> Transaction:
+        """Validate one transaction (JSON values: numbers or strings) and add it unless it oversells (or is a
+        dividend on a ticker never held). A repeated `idempotency_key` returns the transaction it first added."""
         transaction, errors = validate_transaction(data)
         if transaction is None:
             raise ValidationError("transaction rejected", errors)
+        key = None if idempotency_key is None else idempotency.check_key(idempotency_key)
+        print_ = idempotency.json_fingerprint("transaction", dict(data)) if key is not None else ""
         with self._write(portfolio_id) as (session, _):
+            if key is not None and (first := idempotency.recall_json(session, portfolio_id, key, print_)):
+                row = session.get(TransactionRow, first["transaction_id"])
+                if row is None or row.portfolio_id != portfolio_id:
+                    raise NotFoundError(f"the transaction first added with this {idempotency.HEADER} was deleted")
+                return row.to_domain()
             existing = load_transactions(session, portfolio_id)
             guards.refuse_transactions_over_quota(self.max_transactions, len(existing), 1, "quantity")
             rules.refuse_added_oversells(existing, transaction)
@@ -172,6 +181,8 @@ class Ledger(PortfolioMethods):
             session.flush()
             self._bump(session, portfolio_id)
             added = row.to_domain()
+            if key is not None:
+                idempotency.remember_json(session, portfolio_id, key, print_, {"transaction_id": added.id})
         self._changed(portfolio_id)
         return added
 

@@ -669,3 +669,19 @@ def test_one_dividend_on_another_share_count_is_added_with_a_warning(env):
     never = client.post(url, json={"date": "2025-02-03", "ticker": "PG", "type": "DIVIDEND", "quantity": 5,
                                    "price": 0.94})
     assert never.status_code == 422 and never.get_json()["errors"][0]["field"] == "ticker"
+
+
+def test_a_repeated_post_with_an_idempotency_key_adds_one_transaction(env):
+    client, _, _ = env
+    pid = _portfolio(client)
+    url = f"/api/portfolios/{pid}/transactions"
+    body = {"date": "2025-01-06", "ticker": "AAPL", "type": "BUY", "quantity": 3, "price": 10}
+    first = client.post(url, json=body, headers={"Idempotency-Key": "tap-1"})
+    retry = client.post(url, json=dict(reversed(body.items())), headers={"Idempotency-Key": "tap-1"})
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert retry.get_json() == first.get_json()
+    assert len(client.get(url).get_json()["transactions"]) == 1
+    other = client.post(url, json={**body, "quantity": 4}, headers={"Idempotency-Key": "tap-1"})
+    assert other.status_code == 422 and other.get_json()["errors"][0]["field"] == "Idempotency-Key"
+    assert client.post(url, json=body).status_code == 201  # without a key: a second, equal trade
+    assert len(client.get(url).get_json()["transactions"]) == 2
