@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.holding_detail import add_known, cents, entry_field
+from services.holding_detail import add_known, cents, entry_field, given_or
 from services.payloads import OMIT_IF_NONE, HoldingsData, Money, Payload, PortfolioInfo
 from services.portfolio_load import LoadedPortfolio
 
@@ -50,10 +50,8 @@ def closed_positions(loaded: LoadedPortfolio, holdings: HoldingsData) -> ClosedP
         if position.is_open:
             continue
         entry = given.get(ticker)
-        realized = entry_field(entry, "realized_gain")
-        dividends = entry_field(entry, "dividends")
-        realized = cents(position.realized_gain) if realized is None else realized
-        dividends = cents(position.dividends) if dividends is None else dividends
+        realized = given_or(entry, "realized_gain", cents(position.realized_gain))
+        dividends = given_or(entry, "dividends", cents(position.dividends))
         closed_on = _as_date(entry_field(entry, "closed_on")) or position.closed_on or position.last_date
         rows.append(ClosedRow(ticker, closed_on, realized, dividends, add_known(realized, dividends),
                               entry_field(entry, "day_change")))

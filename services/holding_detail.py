@@ -51,6 +51,15 @@ def entry_field(entry: Any, name: str) -> Any:
     return getattr(entry, name, None)
 
 
+def given_or(entry: Any, name: str, fallback: float | None) -> float | None:
+    """The valuation's own figure when the entry has the field (its null too: unknown, e.g. a missing rate), else
+    `fallback` (the replayed position's, for a payload without the field)."""
+    if entry is None:
+        return fallback
+    has = name in entry if isinstance(entry, dict) else hasattr(entry, name)
+    return entry_field(entry, name) if has else fallback
+
+
 def find_ticker(loaded: LoadedPortfolio, ticker: str) -> str:
     """The ledger's spelling of `ticker` (case-insensitive), or NotFoundError naming what is missing."""
     asked = (ticker or "").strip()
@@ -150,17 +159,13 @@ def _closed_entry(holdings: HoldingsData, ticker: str) -> Any:
 def _figures(position: Position, row: Holding | None, closed: Any) -> HoldingFigures:
     """The payload's own fields where it has them (the valuation's), else the replayed position's, to the cent."""
     source = row if row is not None else closed
-    realized = entry_field(source, "realized_gain")
-    dividends = entry_field(source, "dividends")
-    realized = cents(position.realized_gain) if realized is None else realized
-    dividends = cents(position.dividends) if dividends is None else dividends
+    realized = given_or(source, "realized_gain", cents(position.realized_gain))
+    dividends = given_or(source, "dividends", cents(position.dividends))
     if row is None:  # closed: nothing unrealized, its result is what it made
         return HoldingFigures(0.0, None, None, None, None, None, None, entry_field(closed, "day_change"), None,
                               realized, dividends, add_known(realized, dividends), None, None,
                               position.first_date, position.closed_on or position.last_date)
-    total = entry_field(row, "total_return")
-    if total is None:
-        total = add_known(row.unrealized_gain, realized, dividends)
+    total = given_or(row, "total_return", add_known(row.unrealized_gain, realized, dividends))
     return HoldingFigures(row.quantity, row.avg_cost, row.cost_basis, row.price, row.market_value,
                           row.unrealized_gain, row.unrealized_gain_pct, row.day_change, row.day_change_pct,
                           realized, dividends, total, row.price_status, row.price_as_of, position.first_date, None)
