@@ -21,11 +21,13 @@ def closed_link_text(count: int) -> str:
     return f"Closed positions ({count})"
 
 
-def closed_page(portfolio_id: str | None, portfolio: dict | None = None) -> html.Div:
-    """The page as it mounts: the portfolio's id and a shimmering table its callback fills."""
+def closed_page(portfolio_id: str | None, portfolio: dict | None = None, *, static: bool = False) -> html.Div:
+    """The page as it mounts: the portfolio's id and a shimmering table its callback fills (`static`: the plain-HTML
+    skeleton of the first paint, without the stores)."""
+    live = [] if static else [*portfolio_store(portfolio),
+                              dcc.Store(id=ids.CLOSED_KEY, data=str(portfolio_id or "")[:40])]
     return html.Div([
-        *portfolio_store(portfolio),
-        dcc.Store(id=ids.CLOSED_KEY, data=str(portfolio_id or "")[:40]),
+        *live,
         html.H1("Closed positions", className="h4 mb-3 page-title"),
         html.Div([skeleton_text("100%", height="2rem")] * 3, id=ids.CLOSED_BODY, className="d-grid gap-2"),
     ], className="container-fluid app-container page py-3")

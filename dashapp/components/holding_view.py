@@ -47,18 +47,22 @@ def portfolio_store(portfolio: dict | None) -> list:
     return [dcc.Store(id=ids.CURRENT_PORTFOLIO, data=portfolio)] if portfolio else []
 
 
-def holding_page(key: dict | None, portfolio: dict | None = None) -> html.Div:
-    """The page as it mounts: the key of the holding to show, and shimmering parts its callback fills."""
+def holding_page(key: dict | None, portfolio: dict | None = None, *, static: bool = False) -> html.Div:
+    """The page as it mounts: the key of the holding to show, and shimmering parts its callback fills. `static`:
+    the plain-HTML skeleton of the first paint (no stores; the ticker not known yet)."""
     ticker = (key or {}).get("ticker") or ""
     body = [
         html.Div([skeleton_text("100%", height="3.2rem")] * 4, className="holding-figures mb-3",
                  **{"aria-hidden": "true"}),
         part("holding-chart-part", html.Div(), height=f"{CHART_HEIGHT}px"),
     ]
-    return html.Div([
+    live = [] if static else [
         *portfolio_store(portfolio),
         dcc.Store(id=ids.HOLDING_KEY, data=key),
         dcc.Interval(id=ids.HOLDING_POLL, interval=POLL_MS, max_intervals=POLL_TIMES, disabled=True),
+    ]
+    return html.Div([
+        *live,
         html.H1(ticker or skeleton_text("6rem", height="1.4rem"), className="h4 mb-3 page-title"),
         html.Div(body, id=ids.HOLDING_BODY),
     ], className="container-fluid app-container page py-3")

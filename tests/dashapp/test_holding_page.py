@@ -247,3 +247,15 @@ def test_the_api_answers_match_their_openapi_schemas(world):
     assert problems("HoldingDetail", {**ko, "is_open": "yes"}) != []  # the check can fail
     assert set(HOLDING_PATHS) == {"/api/portfolios/{portfolio_id}/holdings/{ticker}",
                                   "/api/portfolios/{portfolio_id}/closed-positions"}
+
+
+def test_the_static_skeletons_render_as_plain_html():
+    """What a page-registry entry would paint before any JavaScript (dashapp/page_registry.py lists the kinds)."""
+    from dashapp.components.closed_view import closed_page
+    from dashapp.components.holding_view import holding_page
+    from dashapp.components.static_html import to_html
+
+    holding = to_html(holding_page(None, static=True))
+    assert "skeleton" in holding and "holding-key" not in holding and "part is-loading" in holding
+    closed = to_html(closed_page(None, static=True))
+    assert "Closed positions" in closed and "closed-key" not in closed
