@@ -132,7 +132,6 @@ IMPORT_SAVE = "import-save"  # "Save mapping for this portfolio"
 IMPORT_RUN = "import-run"  # "Import with these columns" (the file waiting in IMPORT_PENDING)
 IMPORT_PENDING = "import-pending"  # dcc.Store: {"text", "filename", "header"} of a file waiting for its mapping
 IMPORT_MAPPING_MESSAGE = "import-mapping-message"  # saved / refused mapping
-IMPORT_MAPPING_FORM = "import-mapping-form"  # dcc.Store: the custom form's mapping, read by the upload
 SPLIT_WARNINGS = "split-warnings"  # the dashboard's warning: splits that disagree with the price source
 SPLIT_FIX = "split-fix"  # pattern type {"type", "ticker", "date"}: the one-click fix of one split
 SPLIT_FIX_MESSAGE = "split-fix-message"  # what the last fix did (or why it was refused)

@@ -251,10 +251,11 @@ def _row(cells: list[str], positions: dict[str, int], ours: str, mapping: Column
 
 
 def _held(events: list[tuple[str, str, str, Decimal]], ticker: str, day: str) -> Decimal:
-    """Shares of `ticker` held at the end of `day` (ISO) after `events` (date, ticker, type, quantity)."""
+    """Shares of `ticker` a dividend on `day` (ISO) is paid on, after `events` (date, ticker, type, quantity):
+    the ledger's day order is SPLIT, BUY, DIVIDEND, SELL, so that day's sells come after it."""
     held = Decimal(0)
     for when, name, kind, quantity in sorted(events, key=lambda e: e[0]):
-        if name != ticker or when > day:
+        if name != ticker or when > day or (when == day and kind == "SELL"):
             continue
         if kind == "BUY":
             held += quantity

@@ -148,8 +148,7 @@ def format_chooser(saved: dict | None, static: bool = False) -> html.Div:
         html.Div(HELP.get(key, ""), id=ids.IMPORT_FORMAT_HELP, className="small text-muted mb-2"),
         html.Div(id=ids.IMPORT_MAPPING_MESSAGE, className="small mb-2"),
         custom_form((saved or {}).get("custom"), [], static, shown=key == CUSTOM),
-        *([] if static else [dcc.Store(id=ids.IMPORT_PENDING, data=None),
-                             dcc.Store(id=ids.IMPORT_MAPPING_FORM, data=(saved or {}).get("custom"))]),
+        *([] if static else [dcc.Store(id=ids.IMPORT_PENDING, data=None)]),
     ])
 
 

@@ -1,7 +1,7 @@
 """The Transactions page's import callbacks (docs/broker-import.md): a file dropped on the upload is imported in
-the chosen format (our CSV, a broker preset, or custom columns); a custom-format file whose columns are not mapped
-yet waits (IMPORT_PENDING) while its headers fill the mapping form; Save mapping stores the format for the
-portfolio. Every answer names the lines of the user's file. pages/transactions.py registers them (`register`).
+the chosen format (our CSV or a broker preset); a custom-format file waits (IMPORT_PENDING) while its headers fill
+the mapping form, for "Import with these columns"; Save mapping stores the format for the portfolio.
+Every answer names the lines of the user's file. pages/transactions.py registers them (`register`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dashapp.components.broker_import import (
 )
 from dashapp.components.transactions import csv_errors_view, decode_upload, too_large_view, upload_size
 from dashapp.services_access import services
-from services.broker_formats import REQUIRED, normalized
+from services.broker_formats import normalized
 from services.broker_import import import_broker_csv
 from services.broker_presets import CUSTOM, OWN_FORMAT, mapping_for
 from services.import_mappings import ImportMappings
@@ -71,14 +71,10 @@ def show_format(key: str | None, classes: str | None):
     return HELP.get(key or OWN_FORMAT, ""), base if key == CUSTOM else f"{base} d-none"
 
 
-def mapping_of_form(values, col_ids, words, word_ids, date_format) -> dict:
-    """The custom form's mapping, kept in a store the upload reads (its callback takes no pattern-matching ids)."""
-    return _custom(values, col_ids, words, word_ids, date_format)
-
-
-def import_upload(contents, filename, portfolio, version, key, custom):
-    """Import a dropped file in the chosen format; a custom-format file whose mapped headers it lacks waits for
-    its columns (IMPORT_PENDING, which fills the selects). Nothing is half-imported."""
+def import_upload(contents, filename, portfolio, version, key):
+    """Import a dropped file in the chosen format. A custom-format file waits (IMPORT_PENDING) for "Import with
+    these columns": its headers fill the selects. (The upload reads no select: they are downstream of it, and
+    Dash would hold it back behind itself.) Nothing is half-imported."""
     if not contents:
         raise PreventUpdate
     name = filename or "the file"
@@ -92,27 +88,27 @@ def import_upload(contents, filename, portfolio, version, key, custom):
     text = text or ""
     if key == CUSTOM:
         header = file_header(text)
-        present = {normalized(h) for h in header}
-        mapped = (custom or {}).get("columns") or {}
-        if not all(mapped.get(c) and normalized(mapped[c]) in present for c in REQUIRED):
-            chosen = {c: mapped[c] if mapped.get(c) and normalized(mapped[c]) in present else guessed
-                      for c, guessed in guess_columns(header).items()}
-            pending = {"text": text, "filename": name, "header": header, "columns": chosen}
-            return no_update, waiting_for_mapping(name, header), None, pending
-    done, view = run_import(portfolio, text, name, key, custom if key == CUSTOM else None)
+        return no_update, waiting_for_mapping(name, header), None, {"text": text, "filename": name,
+                                                                     "header": header}
+    done, view = run_import(portfolio, text, name, key, None)
     return ((version or 0) + 1 if done else no_update), view, None, None
 
 
-def fill_columns(pending: dict | None, col_ids: list[dict]):
-    """A waiting file's headers in the selects, each on its guessed (or still valid) column."""
+def fill_columns(pending: dict | None, col_ids: list[dict], current: list[str | None]):
+    """A waiting file's headers in the selects: a column already chosen (or saved) that the file has stays,
+    the others are guessed from the headers' names."""
     if not pending:
         raise PreventUpdate
     required = {c for c, _, req in MAPPED if req}
     header = pending.get("header") or []
+    present = {normalized(h) for h in header}
+    guessed = guess_columns(header)
     order = [i["column"] for i in col_ids]
     options = [([] if c in required else [{"label": "(none)", "value": NONE}])
                + [{"label": h, "value": h} for h in header] for c in order]
-    return options, [(pending.get("columns") or {}).get(c, NONE) for c in order]
+    chosen = [value if value and normalized(value) in present else guessed.get(c, NONE)
+              for c, value in zip(order, current or [None] * len(order), strict=False)]
+    return options, chosen
 
 
 def import_pending(clicks, pending, portfolio, version, values, col_ids, words, word_ids, date_format):
@@ -120,10 +116,12 @@ def import_pending(clicks, pending, portfolio, version, values, col_ids, words, 
     if not clicks:
         raise PreventUpdate
     if not pending:
-        return no_update, _alert("Choose a file first (drop it on the area above).", "warning"), no_update
+        return no_update, _alert("Choose a file first (drop it on the area below).", "warning")
     custom = _custom(values, col_ids, words, word_ids, date_format)
     done, view = run_import(portfolio, pending["text"], pending.get("filename") or "the file", CUSTOM, custom)
-    return ((version or 0) + 1 if done else no_update), view, (None if done else no_update)
+    # The file stays chosen (clearing IMPORT_PENDING would refill the selects this reads: a loop Dash holds
+    # back); a second press imports nothing new: its rows are skipped as duplicates.
+    return ((version or 0) + 1 if done else no_update), view
 
 
 def save_mapping(clicks, key, portfolio, values, col_ids, words, word_ids, date_format):
@@ -154,28 +152,21 @@ def register() -> None:
         prevent_initial_call=True,
     )(show_format)
     callback(
-        Output(ids.IMPORT_MAPPING_FORM, "data"),
-        Input(_COLUMNS, "value"), State(_COLUMNS, "id"), Input(_ACTIONS, "value"), State(_ACTIONS, "id"),
-        Input(ids.IMPORT_DATE_FORMAT, "value"),
-        prevent_initial_call=True,
-    )(mapping_of_form)
-    callback(
         Output(ids.TXN_VERSION, "data", allow_duplicate=True), Output(ids.CSV_UPLOAD_RESULT, "children"),
         Output(ids.CSV_UPLOAD, "contents"), Output(ids.IMPORT_PENDING, "data"),
         Input(ids.CSV_UPLOAD, "contents"),
         State(ids.CSV_UPLOAD, "filename"), State(ids.CURRENT_PORTFOLIO, "data"), State(ids.TXN_VERSION, "data"),
-        State(ids.IMPORT_FORMAT, "value"), State(ids.IMPORT_MAPPING_FORM, "data"),
+        State(ids.IMPORT_FORMAT, "value"),
         prevent_initial_call=True,
     )(import_upload)
     callback(
         Output(_COLUMNS, "options"), Output(_COLUMNS, "value"),
-        Input(ids.IMPORT_PENDING, "data"), State(_COLUMNS, "id"),
+        Input(ids.IMPORT_PENDING, "data"), State(_COLUMNS, "id"), State(_COLUMNS, "value"),
         prevent_initial_call=True,
     )(fill_columns)
     callback(
         Output(ids.TXN_VERSION, "data", allow_duplicate=True), Output(ids.CSV_UPLOAD_RESULT, "children",
                                                                       allow_duplicate=True),
-        Output(ids.IMPORT_PENDING, "data", allow_duplicate=True),
         Input(ids.IMPORT_RUN, "n_clicks"),
         State(ids.IMPORT_PENDING, "data"), State(ids.CURRENT_PORTFOLIO, "data"), State(ids.TXN_VERSION, "data"),
         *_FORM,

@@ -177,3 +177,15 @@ def test_a_cash_dividend_counts_the_portfolios_shares_and_stays_one_share_when_n
     # KO: 20 shares, then a 1-for-2 split: 10 held; $9.70 / 10 = 0.97. PEP never held: 1 x $1.00.
     assert got == [("KO", Decimal(10), Decimal("0.97"), "COCA COLA (dividend total 9.7)"),
                    ("PEP", Decimal(1), Decimal(1), "PEPSICO (dividend total)")]
+
+
+def test_a_cash_dividend_is_paid_on_the_shares_before_that_days_sell():
+    # The ledger's day order is SPLIT, BUY, DIVIDEND, SELL: 20 bought on 03/01; on 03/04 a sell of 5 and a $2.00
+    # dividend, paid on the 20 held before the sell: 2.00 / 20 = 0.10 a share.
+    text = ('"Date","Action","Symbol","Description","Quantity","Price","Fees & Comm","Amount"\n'
+            '"03/04/2024","Sell","KO","COCA COLA","5","$61.00","",""\n'
+            '"03/04/2024","Cash Dividend","KO","COCA COLA","","","","$2.00"\n'
+            '"03/01/2024","Buy","KO","COCA COLA","20","$60.00","",""\n')
+    converted = convert(text, SCHWAB)
+    dividend = [t for _, t in parse_transactions_csv_lines(converted.text) if t.type == "DIVIDEND"]
+    assert [(t.quantity, t.price) for t in dividend] == [(Decimal(20), Decimal("0.1"))]
