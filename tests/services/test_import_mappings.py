@@ -111,3 +111,15 @@ def test_a_file_with_no_trades_is_refused(ledger):
         import_broker_csv(services_of(ledger), pid, text, IBKR_FLEX, format_key="ibkr")
     message = info.value.errors[0].message
     assert "no trade rows" in message and "(1 row was not a trade)" in message
+
+
+def test_a_cash_dividend_on_a_ticker_never_held_is_refused_on_its_line(ledger):
+    pid = ledger.create_portfolio("Schwab").id
+    text = ('"Transactions for account XXXX-1234"\n'
+            '"Date","Action","Symbol","Description","Quantity","Price","Fees & Comm","Amount"\n'
+            '"03/02/2024","Cash Dividend","PEP","PEPSICO","","","","$1.00"\n')
+    with pytest.raises(ValidationError) as info:
+        import_broker_csv(services_of(ledger), pid, text, SCHWAB, format_key="schwab")
+    # Line 3 of the user's file (a preamble line, then the header); our CSV had it on line 2.
+    assert [(e.line, e.field) for e in info.value.errors] == [(3, "ticker")]
+    assert "PEP" in info.value.errors[0].message
