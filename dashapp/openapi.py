@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from dashapp.openapi_holding import HOLDING_PATHS, HOLDING_SCHEMAS
 from services.corporate_actions import MISDATED_WINDOW_DAYS, SPLIT_STATUSES
 from services.models import MAX_REPORTED_ERRORS, TRANSACTION_TYPES
 from services.payloads import json_schemas
@@ -325,6 +326,10 @@ _PATHS: dict[str, dict] = {
                     "content": {"text/plain": {"schema": {"type": "string"}}}}}, tag="ops"),
     },
 }
+
+# The holding and closed-positions routes (dashapp/api_holding.py): their schemas come from their payload dataclasses.
+_SCHEMAS.update(HOLDING_SCHEMAS)
+_PATHS.update(HOLDING_PATHS)
 
 _SPEC: dict[str, Any] = {
     "openapi": "3.1.0",

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from dash import html
 
+from dashapp.components.closed_view import closed_page
 from dashapp.components.dashboard import dashboard_page
+from dashapp.components.holding_view import holding_page
 from dashapp.components.transactions import transactions_page
 
 
@@ -29,6 +31,10 @@ class PageKind:
 PAGE_KINDS: tuple[PageKind, ...] = (
     PageKind("transactions", "/transactions", lambda path: path.rstrip("/").endswith("/transactions"),
              lambda: transactions_page(None, static=True)),
+    PageKind("holding", "/portfolio/1/holding/X", lambda path: "/holding/" in path,
+             lambda: holding_page(None, static=True)),
+    PageKind("closed", "/portfolio/1/closed", lambda path: path.rstrip("/").endswith("/closed"),
+             lambda: closed_page(None, static=True)),
     # Last: every other address (/, /portfolio/<id>, and the 404 page's) is drawn as the dashboard until Dash
     # has the page.
     PageKind("dashboard", "/", lambda path: True, lambda: dashboard_page(None, static=True)),

@@ -106,8 +106,10 @@ class World:
     market_values: dict[str, float]  # alice's holdings' market values (demo prices)
 
     def ids(self, who: str) -> dict[str, int]:
-        return {"alice": {"portfolio_id": self.pid, "transaction_id": self.tid, "token_id": self.token_id},
-                "missing": {"portfolio_id": MISSING_PID, "transaction_id": MISSING_TID, "token_id": MISSING_TOKEN},
+        return {"alice": {"portfolio_id": self.pid, "transaction_id": self.tid, "token_id": self.token_id,
+                          "ticker": ALICE_TICKERS[0]},
+                "missing": {"portfolio_id": MISSING_PID, "transaction_id": MISSING_TID, "token_id": MISSING_TOKEN,
+                            "ticker": "NEVERHELD"},
                 }[who]
 
 
@@ -122,7 +124,7 @@ def build_world(tmp_path) -> World:
 
     pid = created(alice.post("/api/portfolios", json={"name": ALICE_NAME}, headers=ORIGIN))["portfolio"]["id"]
     imported = alice.post(f"/api/portfolios/{pid}/import", data=ALICE_CSV, content_type="text/csv", headers=ORIGIN)
-    assert created(imported, 200) == {"imported": 2}
+    assert created(imported, 200) == {"imported": 2, "skipped_duplicates": 0, "warnings": []}
     transactions = alice.get(f"/api/portfolios/{pid}/transactions").get_json()["transactions"]
     tid = transactions[0]["id"]
     holdings = alice.get(f"/api/dashboard-holdings-data/{pid}").get_json()["holdings"]

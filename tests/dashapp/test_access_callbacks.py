@@ -34,12 +34,15 @@ from tests.dashapp.test_access import (
 ROUTER = "_pages_location"  # Dash Pages' own dcc.Location: the page path and its ?portfolio=
 # The (component, property) pairs that carry a portfolio id into a callback.
 CARRIERS = {(ids.CURRENT_PORTFOLIO, "data"), (ids.PRICES_PENDING, "data"), (ids.CHART_PENDING, "data"),
-            (ROUTER, "pathname"), (ROUTER, "search"), (ids.URL, "pathname"), (ids.URL, "search"), (ids.URL, "href")}
+            (ROUTER, "pathname"), (ROUTER, "search"), (ids.URL, "pathname"), (ids.URL, "search"), (ids.URL, "href"),
+            (ids.HOLDING_KEY, "data"), (ids.CLOSED_KEY, "data")}
 # The callbacks known to take one today: a refactor that loses one from the table fails here.
 KNOWN = {"sync_shell", "fill_ledger", "submit_transaction", "edit_or_cancel", "delete_transactions", "import_csv",
          "download_csv", "rename_portfolio", "delete_portfolio", "fill_summary", "refill_summary", "fill_holdings",
          "refill_holdings", "wait_for_prices", "fill_allocation", "refill_allocation", "fill_chart", "refill_chart",
-         "redraw_chart_with_prices", "wait_for_chart", "update", "change_base_currency"}  # update: Dash Pages' router
+         "redraw_chart_with_prices", "wait_for_chart", "update", "change_base_currency",
+         "fill_split_warnings", "refill_split_warnings", "fix_split", "fill_holding", "fill_closed",
+         "count_closed"}  # update: Dash Pages' router
 WRITES = {"submit_transaction", "delete_transactions", "import_csv", "rename_portfolio", "delete_portfolio",
           "change_base_currency"}
 NONCE = "0123456789abcdef0123456789abcdef"
@@ -76,6 +79,11 @@ def values(pid: int, tid: int, name: str) -> dict[tuple[str, str], list[Any]]:
         (ids.PORTFOLIO_DELETE_CONFIRM, "submit_n_clicks"): [1],
         (ids.PORTFOLIO_BASE_APPLY, "n_clicks"): [1],
         (ids.PORTFOLIO_BASE_CURRENCY, "value"): ["EUR"],
+        # fix_split is not in WRITES: alice's scratch ledger has no split to fix, so the check is that bob's
+        # request answers as for a missing portfolio and changes nothing.
+        (ids.SPLIT_FIX_REQUEST, "data"): [{"ticker": "BOBT", "date": "2025-03-03", "nonce": NONCE}],
+        (ids.HOLDING_KEY, "data"): [{"portfolio_id": str(pid), "ticker": "BOBT"}],
+        (ids.CLOSED_KEY, "data"): [str(pid)],
     }
     # The form as bob fills it: a BUY (a SELL would be refused for want of shares, scoped or not).
     form = {"date": "2025-03-03", "ticker": "BOBT", "type": "BUY", "quantity": "1", "price": "150", "fees": "0",

@@ -9,7 +9,7 @@ from dashapp.page_registry import KIND_NAMES, PAGE_KINDS, kind_named, page_kind
 
 
 def test_each_kind_is_named_once_and_shown_by_its_own_path():
-    assert sorted(KIND_NAMES) == ["dashboard", "transactions"]
+    assert sorted(KIND_NAMES) == ["closed", "dashboard", "holding", "transactions"]
     assert len(set(KIND_NAMES)) == len(PAGE_KINDS)
     for kind in PAGE_KINDS:
         assert page_kind(kind.path) is kind
@@ -18,7 +18,8 @@ def test_each_kind_is_named_once_and_shown_by_its_own_path():
 
 @pytest.mark.parametrize(("path", "name"), [("/", "dashboard"), ("/portfolio/3", "dashboard"),
                                             ("/transactions", "transactions"), ("/transactions/", "transactions"),
-                                            ("/nope", "dashboard")])
+                                            ("/nope", "dashboard"), ("/portfolio/3/holding/AAPL", "holding"),
+                                            ("/portfolio/3/closed", "closed"), ("/portfolio/3/closed/", "closed")])
 def test_every_path_has_a_kind(path, name):
     assert page_kind(path).name == name
 

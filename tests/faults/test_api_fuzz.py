@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from urllib.parse import quote
 
@@ -135,6 +136,6 @@ def test_the_description_is_valid_openapi_served_as_json_and_covers_every_route(
     for rule in client.application.url_map.iter_rules():
         if not rule.rule.startswith(("/api/", "/healthz", "/metrics")) or "<path:" in rule.rule:
             continue  # the Dash routes, and the catch-all that answers unknown API paths with a JSON 404
-        described = rule.rule.replace("<int:", "{").replace(">", "}")
+        described = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         routes |= {(described, method.lower()) for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert routes == {(op.path, op.method) for op in OPERATIONS}
