@@ -31,7 +31,9 @@ def _app():
     # raced it (a 500 "dictionary changed size during iteration", or a callback list missing the pages'). One
     # request here, before any client's, runs it in this thread alone (gunicorn.conf.py warms more paths).
     app.server.test_client().get("/healthz", headers={"Host": "localhost"})
-    if settings.warmup_enabled:
+    # With REDIS_URL the warm-up is the Celery beat's (services/celery_app.py, the Procfile's `worker`): no web
+    # process runs a scheduler then.
+    if settings.warmup_enabled and not settings.redis_url:
         from dashapp.services_access import services_of
         from services.background_tasks import start_warmup
 

@@ -46,7 +46,8 @@ keepalive = 5
 # max_requests so the workers' limits differ widely; HeadFirstThreadWorker spaces the recycles on top of that.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = max_requests // 2
-# Not --preload: each worker builds its own app after the fork, and the scheduler elects one leader among them.
+# Not --preload: each worker builds its own app after the fork, and the scheduler elects one leader among them
+# (embedded mode; with REDIS_URL no web worker runs a scheduler: the Celery beat of the `worker` process does).
 preload_app = False
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = "-"

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import dash
 from dash import DiskcacheManager
+from dash.background_callback.managers import BaseBackgroundCallbackManager
 
+from dashapp import api_actions, api_broker, api_holding  # noqa: F401  (their routes join the api blueprint before it is mounted)
 from dashapp.api import register_api
 from dashapp.auth import current_account, register_auth
 from dashapp.auth_views import register_account_views
@@ -32,14 +34,23 @@ ROOT = Path(__file__).resolve().parent.parent
 LAZY_ASSET_DIRS = ["^vendor$"]
 
 
-def background_callback_manager(settings: Settings) -> DiskcacheManager:
-    """The one place that picks the background-callback backend: diskcache, shared by the workers of one machine.
+def background_callback_manager(settings: Settings) -> BaseBackgroundCallbackManager:
+    """The one place that picks the background-callback backend.
 
-    The diskcache lives in CACHE_DIR so every gunicorn worker shares it: a `diskcache.Cache()` without a path is a
-    private temp folder per process, and a poll that reaches another worker then answers 204 and the output never
-    updates (measured in Dash 4.4.1). Celery on Redis (REDIS_URL) comes back here with the scale-out work; until
-    then REDIS_URL is not read (the branch that named it failed at start-up: celery is not a dependency).
+    With REDIS_URL: Dash's CeleryManager on the deployment's Celery app (services/celery_app.py), so a poll that
+    reaches any web process of any machine finds the job; the jobs run on the `worker` process, which builds this
+    same app (dashapp/celery_callbacks.py) so that the pages' callbacks are registered there as tasks.
+
+    Without it: diskcache in CACHE_DIR, shared by the workers of one machine. A `diskcache.Cache()` without a path
+    is a private temp folder per process, and a poll that reaches another worker then answers 204 and the output
+    never updates (measured in Dash 4.4.1).
     """
+    if settings.redis_url:
+        from dash import CeleryManager
+
+        from services.celery_app import celery_for
+
+        return CeleryManager(celery_for(settings))
     return DiskcacheManager(SelfHealingCache(str(settings.cache_dir / "callbacks")))
 
 

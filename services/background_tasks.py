@@ -4,7 +4,8 @@ APScheduler's FAQ: one job store cannot be shared by several processes, and with
 would run its own scheduler (jobs N times). So every worker runs a scheduler, but only the worker holding an
 exclusive lock in DATA_DIR (`services.locks.FileLeaderLock`) does the work; the kernel drops the lock when that
 process dies, and another worker takes it at its next tick, within one interval. The lock is behind `LeaderLock`,
-so a Redis lock can replace the file when workers span machines.
+so a Redis lock can replace the file when workers span machines. With REDIS_URL no web process runs this
+scheduler: one Celery beat per deployment sends the warm-up to a worker (`services.celery_tasks.warmup`).
 
 Run one warm-up and exit (Heroku Scheduler, cron): `python -m services.background_tasks`.
 """
@@ -172,9 +173,15 @@ class WarmupScheduler:
         self.lock.release()
 
 
+def warmup_updater(services) -> BackgroundPriceUpdater:
+    """The warm-up of a process's services: the APScheduler job's, the one-shot command's and the Celery task's."""
+    return BackgroundPriceUpdater(services.ledger, services.prices, services.cache, services.charts)
+
+
 def start_warmup(services) -> WarmupScheduler:
-    """Start this process's scheduler for the app (every worker calls this; one leads)."""
-    updater = BackgroundPriceUpdater(services.ledger, services.prices, services.cache, services.charts)
+    """Start this process's scheduler for the app (every worker calls this; one leads). Embedded mode only: with
+    REDIS_URL the deployment's one Celery beat schedules the warm-up (services/celery_app.py)."""
+    updater = warmup_updater(services)
     lock = FileLeaderLock(services.settings.data_dir / "scheduler.lock")
     scheduler = WarmupScheduler(updater, lock, services.cache, services.settings.warmup_interval_s)
     scheduler.start()
@@ -188,8 +195,7 @@ def main() -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     services = build_services(Settings.from_env())
-    updater = BackgroundPriceUpdater(services.ledger, services.prices, services.cache, services.charts)
-    result = updater.run_once()
+    result = warmup_updater(services).run_once()
     print(json.dumps(asdict(result), sort_keys=True))
     return 0 if result.failed == 0 else 1
 

@@ -102,8 +102,15 @@ def build_services(settings: Settings, *, clock: MarketClock | None = None,
 
 
 def on_ledger_change(services: Services, portfolio_id: int) -> None:
-    """Drop that portfolio's derived caches (and nothing else), then regenerate its chart in the background."""
+    """Drop that portfolio's derived caches (and nothing else), then regenerate its chart in the background: on a
+    Celery worker with REDIS_URL (this process's own thread if the broker cannot take it), else on this process's
+    chart thread. A page asking for the chart meanwhile still generates it itself if nobody holds its lock."""
     services.charts.store.invalidate(portfolio_id)
+    if services.settings.redis_url:
+        from services.celery_app import send_chart_generation
+
+        if send_chart_generation(services.settings, portfolio_id):
+            return
     services.charts.request(portfolio_id)
 
 
@@ -124,7 +131,9 @@ def seed_sample_portfolio(services: Services) -> None:
 
 
 def scheduler_status(cache: PriceCache) -> dict:
-    """The warm-up scheduler as the whole deployment sees it (kept in the shared cache)."""
+    """The warm-up scheduler as the whole deployment sees it (kept in the shared cache). With REDIS_URL the leader
+    is the Celery beat holding RedBeat's lock (its pid, gone when no beat has ticked for the lock's timeout), and
+    warm-ups are counted by the worker's task, wherever it ran."""
     return {
         "leader_pid": cache.get(SCHEDULER.key("leader_pid")),
         "warmup_runs": cache.get(WARMUP_RUNS_COUNTER, 0),
