@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from dashapp.openapi_broker import BROKER_PATHS, BROKER_SCHEMAS
 from dashapp.openapi_holding import HOLDING_PATHS, HOLDING_SCHEMAS
 from services.corporate_actions import MISDATED_WINDOW_DAYS, SPLIT_STATUSES
 from services.models import MAX_REPORTED_ERRORS, TRANSACTION_TYPES
@@ -69,7 +70,10 @@ _SCHEMAS: dict[str, dict] = {
         "fx_rate": {"type": ["number", "null"], "exclusiveMinimum": 0,
                     "description": "transaction currency -> the portfolio's base currency on that day; null: the "
                                    "day's rate of the pair"},
-    }),
+        "time": {"type": ["string", "null"], "description": "HH:MM:SS; orders one ticker's rows on one date"},
+        "ratio": {"type": "string", "pattern": r"^\d+:\d+$",
+                  "description": "only on a SPLIT given as N:M (N new shares for M old); `quantity` is then N/M"},
+    }, required=["id", "date", "ticker", "type", "quantity", "price", "fees", "note", "currency", "fx_rate", "time"]),
     "TransactionInput": {
         "type": "object",
         "description": "Amounts as JSON numbers or as decimal strings (exact). Other keys are ignored.",
@@ -78,8 +82,10 @@ _SCHEMAS: dict[str, dict] = {
             "ticker": {"type": "string", "pattern": r"^\^?[A-Za-z0-9][A-Za-z0-9.\-]{0,14}(=[XFxf])?$"},
             "type": {"type": "string", "description": "BUY, SELL, DIVIDEND or SPLIT (any case)",
                      "examples": ["BUY", "sell", "Dividend", "SPLIT"]},
-            "quantity": {"type": ["number", "string"], "description": "> 0, at most 8 decimal places",
-                         "examples": [10, 2.5, "0.00000001", "1000000"]},
+            "quantity": {"type": ["number", "string"],
+                         "description": "> 0, at most 8 decimal places; a SPLIT may be a ratio \"N:M\" (1:3 = one "
+                                        "new share for three old), kept exact",
+                         "examples": [10, 2.5, "0.00000001", "1000000", "1:3"]},
             "price": {"type": ["number", "string", "null"],
                       "description": "> 0 for BUY, SELL, DIVIDEND; empty or 0 for SPLIT",
                       "examples": [101.25, "0.0001", 0, None]},
@@ -97,6 +103,10 @@ _SCHEMAS: dict[str, dict] = {
                         "description": "> 0, at most 10 decimal places: one unit of the transaction's currency in "
                                        "the portfolio's base currency on that day. Null or empty: the day's rate",
                         "examples": [1.0825, "0.0067567568", None]},
+            "time": {"type": ["string", "null"], "pattern": r"^\d{2}:\d{2}(:\d{2})?$",
+                     "description": "optional time of day; rows of one ticker on one date apply by time, else "
+                                    "SPLIT, BUY, DIVIDEND, SELL",
+                     "examples": ["09:31", "15:59:59", None]},
         },
         "required": ["date", "ticker", "type", "quantity"],
     },
@@ -106,11 +116,15 @@ _SCHEMAS: dict[str, dict] = {
                          "properties": {}, "required": []},
     "Imported": _obj({
         "imported": {"type": "integer", "minimum": 0},
-        "warnings": {"type": "array", "description": "rows imported that look wrong (absent when there are none), "
-                                                     "e.g. a .L price about 100x the day's close: typed in pence",
+        "skipped_duplicates": {"type": "integer", "minimum": 0,
+                               "description": "rows equal to an existing transaction on date, ticker, type, "
+                                              "quantity, price and fees: skipped one for one, never doubled"},
+        "warnings": {"type": "array", "description": "rows imported that look wrong (an empty list when none): a "
+                                                     ".L price about 100x the day's close (typed in pence), a "
+                                                     "DIVIDEND on a share count other than the shares held that day",
                      "items": _obj({"line": {"type": "integer", "minimum": 2}, "field": {"type": "string"},
                                     "message": {"type": "string"}}, required=["line", "field", "message"])},
-    }, required=["imported"]),
+    }, required=["imported", "skipped_duplicates", "warnings"]),
     "Health": _obj({
         "status": {"enum": ["ok", "degraded"]},
         "checks": _obj({"database": {"type": "boolean"}, "cache": {"type": "boolean"}}),
@@ -180,6 +194,14 @@ _INVALID = _json(_ref("ValidationError"), "rejected: every bad field is named")
 _TOO_LARGE = _json(_ERROR, "the body is larger than MAX_UPLOAD_BYTES, whether or not it declared its length "
                            "(Transfer-Encoding: chunked); nothing was read into the ledger")
 _NO_CONTENT = {"description": "done"}
+_IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    "description": "printable ASCII; a repeat within 24 h answers the first answer and changes "
+                                   "nothing; the same key with another body is a 422"}
+_WARNINGS = {"type": "array", "description": "present only when the transaction looks wrong (a DIVIDEND on a share "
+                                             "count other than the shares held)",
+             "items": _obj({"field": {"type": "string"}, "message": {"type": "string"}},
+                           required=["field", "message"])}
 _TOKEN_ID = {"name": "token_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
 _TOO_MANY = _json(_ERROR, "too many failed logins from this address or for this account: wait")
 
@@ -221,9 +243,10 @@ _PATHS: dict[str, dict] = {
             "200": _json(_obj({"transactions": {"type": "array", "items": _ref("Transaction")}}), "the ledger"),
             "404": _NOT_FOUND}),
         "post": _op("addTransaction", "Add one transaction (refused if it would sell more than is held)", {
-            "201": _json(_obj({"transaction": _ref("Transaction")}), "added"),
+            "201": _json(_obj({"transaction": _ref("Transaction"), "warnings": _WARNINGS},
+                              required=["transaction"]), "added"),
             "400": _BAD_BODY, "404": _NOT_FOUND, "413": _TOO_LARGE, "422": _INVALID},
-            body=_json_body("TransactionInput")),
+            parameters=[_IDEMPOTENCY_KEY], body=_json_body("TransactionInput")),
     },
     "/api/portfolios/{portfolio_id}/transactions/{transaction_id}": {
         "parameters": [_PORTFOLIO_ID, _TRANSACTION_ID],
@@ -237,16 +260,19 @@ _PATHS: dict[str, dict] = {
     },
     "/api/portfolios/{portfolio_id}/import": {
         "parameters": [_PORTFOLIO_ID],
-        "post": _op("importCsv", "Import a CSV ledger: every row, or none", {
-            "200": _json(_ref("Imported"), "every row imported"),
+        "post": _op("importCsv", "Import a CSV ledger: every new row, or none (rows already in the ledger are "
+                    "skipped and counted)", {
+            "200": _json(_ref("Imported"), "every new row imported"),
             "404": _NOT_FOUND,
             "413": _TOO_LARGE,
-            "422": _json(_ref("ValidationError"), "nothing imported: the bad lines and fields are named, the first "
+            "422": _json(_ref("ValidationError"), "nothing imported: format errors, oversells and dividends on a "
+                         "ticker never held, in one pass; the bad lines and fields are named, the first "
                          f"{MAX_REPORTED_ERRORS} of them, and `error_count` counts them all"),
-        }, body={"required": True, "content": {
+        }, parameters=[_IDEMPOTENCY_KEY], body={"required": True, "content": {
             "text/csv": {"schema": {"type": "string",
                                     "description": "UTF-8 (a BOM is allowed); header date,ticker,type,quantity,"
-                                                   "price[,fees][,note][,currency][,fx_rate] in any order and "
+                                                   "price[,fees][,note][,currency][,fx_rate][,time] in any order "
+                                                   "and "
                                                    "case"}},
             "multipart/form-data": {"schema": _obj({"file": {"type": "string", "contentMediaType": "text/csv"}})},
         }}),
@@ -330,6 +356,9 @@ _PATHS: dict[str, dict] = {
 # The holding and closed-positions routes (dashapp/api_holding.py): their schemas come from their payload dataclasses.
 _SCHEMAS.update(HOLDING_SCHEMAS)
 _PATHS.update(HOLDING_PATHS)
+# The broker import routes (dashapp/api_broker.py).
+_SCHEMAS.update(BROKER_SCHEMAS)
+_PATHS.update(BROKER_PATHS)
 
 _SPEC: dict[str, Any] = {
     "openapi": "3.1.0",

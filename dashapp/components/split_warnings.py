@@ -101,41 +101,16 @@ def _view(portfolio: dict | None) -> dbc.Alert | None:
         raise PreventUpdate from None
 
 
-@callback(Output(ids.SPLIT_WARNINGS, "children", allow_duplicate=True), Input(ids.CURRENT_PORTFOLIO, "data"),
-          prevent_initial_call="initial_duplicate")
 def fill_split_warnings(portfolio: dict | None):
     """The warning as the page mounts (or after a fix), from the bars already cached."""
     return _view(portfolio)
 
 
-@callback(Output(ids.SPLIT_WARNINGS, "children", allow_duplicate=True),
-          Input(ids.PRICES_READY, "data"), Input(ids.CHART_READY, "data"), State(ids.CURRENT_PORTFOLIO, "data"),
-          prevent_initial_call=True)
 def refill_split_warnings(_prices: str | None, _chart: str | None, portfolio: dict | None):
     """The warning once the prices' or the chart's wait has ended: their bars may have just been cached."""
     return _view(portfolio)
 
 
-# A click on one of the fix buttons (pattern ids, drawn per problem) becomes one request in a plain store, in the
-# browser: the server's callback then takes an ordinary input, and buttons drawn anew (n_clicks 0) request nothing.
-clientside_callback(
-    """
-    function(clicks) {
-        const context = dash_clientside.callback_context;
-        const button = context.triggered_id;
-        const fired = context.triggered.length && context.triggered[0].value;
-        if (!button || !fired) { return dash_clientside.no_update; }
-        return {ticker: button.ticker, date: button.date, nonce: Date.now()};
-    }
-    """,
-    Output(ids.SPLIT_FIX_REQUEST, "data"),
-    Input({"type": ids.SPLIT_FIX, "ticker": ALL, "date": ALL}, "n_clicks"),
-    prevent_initial_call=True,
-)
-
-
-@callback(Output(ids.SPLIT_FIX_MESSAGE, "children"), Output(ids.CURRENT_PORTFOLIO, "data", allow_duplicate=True),
-          Input(ids.SPLIT_FIX_REQUEST, "data"), State(ids.CURRENT_PORTFOLIO, "data"), prevent_initial_call=True)
 def fix_split(request: dict | None, portfolio: dict | None):
     """Apply the requested fix ({"ticker", "date"}) to the ledger, then set the portfolio store again so every
     part fills anew."""
@@ -165,3 +140,32 @@ def fix_split(request: dict | None, portfolio: dict | None):
 
 def _message(text: str, color: str) -> dbc.Alert:
     return dbc.Alert(text, color=color, className="split-fix-result mb-3", dismissable=True)
+
+
+def register() -> None:
+    """Register the callbacks with the app being built. Called by the dashboard page, which Dash runs again for every
+    app it builds (decorated at import, they would join the first app only)."""
+    callback(Output(ids.SPLIT_WARNINGS, "children", allow_duplicate=True), Input(ids.CURRENT_PORTFOLIO, "data"),
+             prevent_initial_call="initial_duplicate")(fill_split_warnings)
+    callback(Output(ids.SPLIT_WARNINGS, "children", allow_duplicate=True),
+             Input(ids.PRICES_READY, "data"), Input(ids.CHART_READY, "data"), State(ids.CURRENT_PORTFOLIO, "data"),
+             prevent_initial_call=True)(refill_split_warnings)
+    # A click on one of the fix buttons (pattern ids, drawn per problem) becomes one request in a plain store, in the
+    # browser: the server's callback then takes an ordinary input, and buttons drawn anew (n_clicks 0) request nothing.
+    clientside_callback(
+        """
+        function(clicks) {
+            const context = dash_clientside.callback_context;
+            const button = context.triggered_id;
+            const fired = context.triggered.length && context.triggered[0].value;
+            if (!button || !fired) { return dash_clientside.no_update; }
+            return {ticker: button.ticker, date: button.date, nonce: Date.now()};
+        }
+        """,
+        Output(ids.SPLIT_FIX_REQUEST, "data"),
+        Input({"type": ids.SPLIT_FIX, "ticker": ALL, "date": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    callback(Output(ids.SPLIT_FIX_MESSAGE, "children"), Output(ids.CURRENT_PORTFOLIO, "data", allow_duplicate=True),
+             Input(ids.SPLIT_FIX_REQUEST, "data"), State(ids.CURRENT_PORTFOLIO, "data"),
+             prevent_initial_call=True)(fix_split)

@@ -16,6 +16,7 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, 
 from dash.exceptions import PreventUpdate
 
 from dashapp import ids
+from dashapp.components import split_warnings
 from dashapp.components.cold_path import POLL_INTERVAL_MS, POLL_S, Stall, price_progress, wait_request
 from dashapp.components.dashboard import DEFAULT_RANGE, HIDDEN, SHOWN_FLEX, dashboard_page, no_portfolio_page
 from dashapp.components.figures import allocation_figure, blank_figure, value_figure
@@ -38,6 +39,7 @@ from services.analytics import allocation_slices
 from services.models import NotFoundError
 from services.payloads import ChartReady, PriceBlock
 
+split_warnings.register()  # the split warning's callbacks (again for every app built)
 dash.register_page(__name__, path_template="/portfolio/<portfolio_id>", name="Dashboard",
                    title="MyStockTracker")
 

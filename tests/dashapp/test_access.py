@@ -57,6 +57,7 @@ JSON_BODIES: dict[str, dict] = {
     "TransactionPatch": {"ticker": "BOBT", "quantity": 1},
     "TokenInput": {"name": "bob's token"},
     "Login": {"email": ALICE, "password": PASSWORDS[ALICE]},
+    "ImportMapping": {"format": "schwab"},
 }
 ID_PARAMETERS = ("{portfolio_id}", "{transaction_id}", "{token_id}")
 

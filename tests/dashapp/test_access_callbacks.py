@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from dashapp import ids
+from dashapp.components.broker_import import MAPPED
 from tests.dashapp.test_access import (
     ALICE_CSV,
     ALICE_NAME,
@@ -37,17 +38,35 @@ CARRIERS = {(ids.CURRENT_PORTFOLIO, "data"), (ids.PRICES_PENDING, "data"), (ids.
             (ROUTER, "pathname"), (ROUTER, "search"), (ids.URL, "pathname"), (ids.URL, "search"), (ids.URL, "href"),
             (ids.HOLDING_KEY, "data"), (ids.CLOSED_KEY, "data")}
 # The callbacks known to take one today: a refactor that loses one from the table fails here.
-KNOWN = {"sync_shell", "fill_ledger", "submit_transaction", "edit_or_cancel", "delete_transactions", "import_csv",
+KNOWN = {"sync_shell", "fill_ledger", "submit_transaction", "edit_or_cancel", "delete_transactions", "import_upload",
+         "import_pending", "save_mapping",
          "download_csv", "rename_portfolio", "delete_portfolio", "fill_summary", "refill_summary", "fill_holdings",
          "refill_holdings", "wait_for_prices", "fill_allocation", "refill_allocation", "fill_chart", "refill_chart",
          "redraw_chart_with_prices", "wait_for_chart", "update", "change_base_currency",
          "fill_split_warnings", "refill_split_warnings", "fix_split", "fill_holding", "fill_closed",
          "count_closed"}  # update: Dash Pages' router
-WRITES = {"submit_transaction", "delete_transactions", "import_csv", "rename_portfolio", "delete_portfolio",
-          "change_base_currency"}
+WRITES = {"submit_transaction", "delete_transactions", "import_upload", "import_pending", "rename_portfolio",
+          "delete_portfolio", "change_base_currency"}
 NONCE = "0123456789abcdef0123456789abcdef"
 UPLOAD_CSV = "date,ticker,type,quantity,price\n2025-03-03,BOBT,BUY,1,150\n"
+# A broker's file waiting for its column mapping (the Custom columns form), and that form filled in.
+CUSTOM_HEADER = ["Trade Date", "Symbol", "Action", "Qty", "Price"]
+CUSTOM_CSV = "Trade Date,Symbol,Action,Qty,Price\n2025-03-04,BOBT,Buy,2,151\n"
+CUSTOM_COLUMNS = {"date": "Trade Date", "ticker": "Symbol", "type": "Action", "quantity": "Qty", "price": "Price"}
+CUSTOM_WORDS = {"BUY": "Buy", "SELL": "Sell", "DIVIDEND": "Dividend", "SPLIT": "Split"}
 POLL_TIMEOUT_S = 30
+
+
+COLUMNS = [column for column, _, _ in MAPPED]
+
+
+def _pattern(kind: str, key: str) -> str:
+    """The id of an ALL pattern as /_dash-dependencies writes it."""
+    return json.dumps({key: ["ALL"], "type": kind}, separators=(",", ":"), sort_keys=True)
+
+
+def _matched(kind: str, key: str, name: str, prop: str, value: Any) -> dict:
+    return {"id": {"type": kind, key: name}, "property": prop, "value": value}
 
 
 def values(pid: int, tid: int, name: str) -> dict[tuple[str, str], list[Any]]:
@@ -84,6 +103,23 @@ def values(pid: int, tid: int, name: str) -> dict[tuple[str, str], list[Any]]:
         (ids.SPLIT_FIX_REQUEST, "data"): [{"ticker": "BOBT", "date": "2025-03-03", "nonce": NONCE}],
         (ids.HOLDING_KEY, "data"): [{"portfolio_id": str(pid), "ticker": "BOBT"}],
         (ids.CLOSED_KEY, "data"): [str(pid)],
+        (ids.HOLDING_POLL, "n_intervals"): [0],
+        (ids.IMPORT_FORMAT, "value"): ["mystocktracker"],
+        (ids.IMPORT_RUN, "n_clicks"): [1],
+        (ids.IMPORT_SAVE, "n_clicks"): [1],
+        (ids.IMPORT_PENDING, "data"): [{"text": CUSTOM_CSV, "filename": "bob.csv", "header": CUSTOM_HEADER}],
+        (ids.IMPORT_DATE_FORMAT, "value"): ["YYYY-MM-DD"],
+        # Pattern-matching (ALL) states: each is the whole list of matched components, as the renderer sends it.
+        (_pattern(ids.IMPORT_COLUMN, "column"), "value"): [
+            [_matched(ids.IMPORT_COLUMN, "column", c, "value", CUSTOM_COLUMNS.get(c, "")) for c in COLUMNS]],
+        (_pattern(ids.IMPORT_COLUMN, "column"), "id"): [
+            [_matched(ids.IMPORT_COLUMN, "column", c, "id", {"type": ids.IMPORT_COLUMN, "column": c})
+             for c in COLUMNS]],
+        (_pattern(ids.IMPORT_ACTION, "kind"), "value"): [
+            [_matched(ids.IMPORT_ACTION, "kind", k, "value", w) for k, w in CUSTOM_WORDS.items()]],
+        (_pattern(ids.IMPORT_ACTION, "kind"), "id"): [
+            [_matched(ids.IMPORT_ACTION, "kind", k, "id", {"type": ids.IMPORT_ACTION, "kind": k})
+             for k in CUSTOM_WORDS]],
     }
     # The form as bob fills it: a BUY (a SELL would be refused for want of shares, scoped or not).
     form = {"date": "2025-03-03", "ticker": "BOBT", "type": "BUY", "quantity": "1", "price": "150", "fees": "0",
@@ -116,6 +152,12 @@ def scoped_callbacks(world: World) -> list[dict]:
     return found
 
 
+def _item(item: dict, chosen: dict) -> dict | list:
+    """An input or state as the renderer sends it: {id, property, value}, or for a pattern the matched list."""
+    value = chosen[(item["id"], item["property"])]
+    return value if item["id"].startswith("{") else {**item, "value": value}
+
+
 def bodies(dependency: dict, pid: int, tid: int, name: str) -> list[dict]:
     """The callback's request bodies as the renderer builds them, one for each combination of tried values."""
     table = values(pid, tid, name)
@@ -131,8 +173,8 @@ def bodies(dependency: dict, pid: int, tid: int, name: str) -> list[dict]:
         found.append({
             "output": dependency["output"],
             "outputs": outputs if dependency["output"].startswith("..") else outputs[0],
-            "inputs": [{**i, "value": chosen[(i["id"], i["property"])]} for i in dependency["inputs"]],
-            "state": [{**i, "value": chosen[(i["id"], i["property"])]} for i in dependency["state"]],
+            "inputs": [_item(i, chosen) for i in dependency["inputs"]],
+            "state": [_item(i, chosen) for i in dependency["state"]],
             "changedPropIds": [f"{trigger['id']}.{trigger['property']}"],
         })
     return found

@@ -22,6 +22,8 @@ SATURDAY = dt.datetime(2025, 11, 29, 15, 0, tzinfo=dt.UTC)
 SELF = "http://localhost"  # the test client's own origin (Host: localhost, http)
 EVIL = "http://evil.example"
 CSV = "date,ticker,type,quantity,price\n2025-01-06,AAPL,BUY,10,100\n2025-02-03,MSFT,BUY,2,300\n"
+# Another file: the same one again would be skipped as duplicates (imported 0), which is not what these tests ask.
+CSV_OTHER = "date,ticker,type,quantity,price\n2025-01-07,AAPL,BUY,10,101\n2025-02-04,MSFT,BUY,2,301\n"
 
 
 def _build(tmp_path, **overrides):
@@ -277,11 +279,11 @@ def test_a_same_origin_import_is_accepted(local, portfolio):
     response = client.post(f"/api/portfolios/{pid}/import", data=CSV, content_type="text/plain",
                            headers={"Origin": SELF})
     assert response.status_code == 200, response.get_json()
-    assert response.get_json() == {"imported": 2}
+    assert response.get_json() == {"imported": 2, "skipped_duplicates": 0, "warnings": []}
     response = client.post(f"/api/portfolios/{pid}/import", headers={"Referer": SELF + "/transactions"},
-                           data={"file": (io.BytesIO(CSV.encode()), "ledger.csv")},
+                           data={"file": (io.BytesIO(CSV_OTHER.encode()), "ledger.csv")},
                            content_type="multipart/form-data")
-    assert response.get_json() == {"imported": 2}
+    assert response.get_json() == {"imported": 2, "skipped_duplicates": 0, "warnings": []}
     # The default port is the same origin written either way.
     assert client.patch(f"/api/portfolios/{pid}", json={"name": "Kept"},
                         headers={"Origin": "http://localhost:80"}).status_code == 200
@@ -325,12 +327,12 @@ def test_the_csrf_token_lets_a_write_through_whatever_its_origin(local, portfoli
     assert len(_ledger(services, pid)) == 1
     response = client.post(f"/api/portfolios/{pid}/import", data=CSV, content_type="text/plain",
                            headers={"Origin": EVIL, "X-CSRF-Token": token})
-    assert response.get_json() == {"imported": 2}
+    assert response.get_json() == {"imported": 2, "skipped_duplicates": 0, "warnings": []}
     # The login forms' hidden field.
     response = client.post(f"/api/portfolios/{pid}/import", headers={"Origin": "null"},
-                           data={"file": (io.BytesIO(CSV.encode()), "ledger.csv"), "csrf_token": token},
+                           data={"file": (io.BytesIO(CSV_OTHER.encode()), "ledger.csv"), "csrf_token": token},
                            content_type="multipart/form-data")
-    assert response.get_json() == {"imported": 2}
+    assert response.get_json() == {"imported": 2, "skipped_duplicates": 0, "warnings": []}
     # Another browser (no session, so no token) cannot replay it.
     other = app.server.test_client()
     _refused(other.post(f"/api/portfolios/{pid}/import", data=CSV, content_type="text/plain",
