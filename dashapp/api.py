@@ -98,12 +98,13 @@ def create_portfolio():
 
 @api.patch("/api/portfolios/<int:portfolio_id>")
 def rename_portfolio(portfolio_id: int):
-    """Rename and/or change the base currency (`clear_fx_rates: true` drops the stored rates into the old base)."""
+    """Rename and/or change the base currency (`clear_fx_rates: true` drops the stored rates into the old base)
+    and/or the benchmark (a ticker; null: the default ^GSPC)."""
     body = _json_body()
-    changes = [field for field in ("name", "base_currency") if field in body]
+    changes = [field for field in ("name", "base_currency", "benchmark") if field in body]
     clear = body.get("clear_fx_rates", False)
     errors = [FieldError(field, f"{field} must be a string") for field in changes
-              if not isinstance(body[field], str)]
+              if not isinstance(body[field], str) and not (field == "benchmark" and body[field] is None)]
     if not isinstance(clear, bool):
         errors.append(FieldError("clear_fx_rates", "clear_fx_rates must be true or false"))
     if not changes and not errors:
@@ -113,10 +114,14 @@ def rename_portfolio(portfolio_id: int):
     ledger = _services().ledger
     if "base_currency" in body:
         rules.check_currency(body["base_currency"])  # refused before the name changes, not after
+    if "benchmark" in body:
+        rules.check_benchmark(body["benchmark"])
     if "name" in body:
         portfolio = ledger.rename_portfolio(portfolio_id, body["name"])
     if "base_currency" in body:
         portfolio = ledger.set_base_currency(portfolio_id, body["base_currency"], clear_fx_rates=clear)
+    if "benchmark" in body:
+        portfolio = ledger.set_benchmark(portfolio_id, body["benchmark"])
     return {"portfolio": portfolio.to_json()}
 
 

@@ -53,8 +53,12 @@ _SCHEMAS: dict[str, dict] = {
         "clear_fx_rates": {"type": "boolean", "default": False,
                            "description": "a stored fx_rate converts into the old base: with a new base_currency "
                                           "they are refused (422 on base_currency) unless this drops them"},
-    }, required=[], anyOf=[{"required": ["name"]}, {"required": ["base_currency"]}],
-        description="at least one of name and base_currency"),
+        "benchmark": {"type": ["string", "null"], "pattern": r"^\^?[A-Za-z0-9][A-Za-z0-9.\-]{0,14}(=[XFxf])?$",
+                      "examples": ["^GSPC", "VWRL.L"],
+                      "description": "the ticker the returns are compared with (its version changes, so the charts "
+                                     "are made again); null: the default ^GSPC"},
+    }, required=[], anyOf=[{"required": ["name"]}, {"required": ["base_currency"]}, {"required": ["benchmark"]}],
+        description="at least one of name, base_currency and benchmark"),
     "Transaction": _obj({
         "id": {"type": "integer"},
         "date": {"type": "string", "format": "date"},
@@ -230,7 +234,7 @@ _PATHS: dict[str, dict] = {
     },
     "/api/portfolios/{portfolio_id}": {
         "parameters": [_PORTFOLIO_ID],
-        "patch": _op("renamePortfolio", "Rename a portfolio or change its base currency", {
+        "patch": _op("renamePortfolio", "Rename a portfolio or change its base currency or benchmark", {
             "200": _json(_obj({"portfolio": _ref("Portfolio")}), "changed"),
             "400": _BAD_BODY, "404": _NOT_FOUND, "413": _TOO_LARGE, "422": _INVALID},
             body=_json_body("PortfolioRename")),

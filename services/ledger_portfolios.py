@@ -1,4 +1,5 @@
-"""The portfolio-level half of `Ledger` (list, get, create, rename, change the base currency, delete, version).
+"""The portfolio-level half of `Ledger` (list, get, create, rename, change the base currency or the benchmark,
+delete, version).
 
 A mixin: it relies on `Ledger`'s plumbing (`_read`, `_write`, `_portfolio`, `_creator`, `_changed`), so owner
 scoping stays exactly where `services/ledger.py` describes it.
@@ -75,6 +76,22 @@ class PortfolioMethods:
             if count:
                 session.execute(update(TransactionRow).where(*with_rate).values(fx_rate=None))
             row.base_currency = currency
+            row.version = row.version + 1
+            session.flush()
+            changed = row.to_domain()
+        self._changed(portfolio_id)
+        return changed
+
+    def set_benchmark(self, portfolio_id: int, benchmark: str | None) -> Portfolio:
+        """Change the ticker the portfolio's returns are compared with (None: the default, ^GSPC), and bump its
+        version so its charts are made again with the new line. ValidationError on `benchmark` for a string that
+        is no ticker symbol; the same benchmark again changes nothing."""
+        symbol = rules.check_benchmark(benchmark)
+        with self._write(portfolio_id) as (session, row):
+            assert row is not None
+            if symbol == row.benchmark:
+                return row.to_domain()
+            row.benchmark = symbol
             row.version = row.version + 1
             session.flush()
             changed = row.to_domain()

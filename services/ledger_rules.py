@@ -19,6 +19,7 @@ from services.models import (
     NotFoundError,
     Transaction,
     ValidationError,
+    is_valid_ticker,
     plain_decimal,
 )
 from services.replay import Oversell, UnheldDividend, oversells, unheld_dividends
@@ -54,6 +55,19 @@ def check_currency(base_currency: object) -> str:
         raise ValidationError("invalid portfolio",
                               [FieldError("base_currency", "must be a 3-letter currency code like USD")])
     return currency
+
+
+def check_benchmark(benchmark: object) -> str | None:
+    """The benchmark ticker trimmed and in upper case (None: back to the default, DEFAULT_BENCHMARK), or
+    ValidationError on `benchmark` for anything that is not a symbol the price providers can look up."""
+    if benchmark is None:
+        return None
+    symbol = benchmark.strip().upper() if isinstance(benchmark, str) else ""
+    if not is_valid_ticker(symbol):
+        shown = repr(benchmark)[:40] if isinstance(benchmark, str) else type(benchmark).__name__
+        raise ValidationError("invalid portfolio", [FieldError(
+            "benchmark", f"{shown} is not a ticker symbol (like ^GSPC, SPY or VWRL.L)")])
+    return symbol
 
 
 def name_key(name: str) -> str:

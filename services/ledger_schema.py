@@ -20,7 +20,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from services.models import Portfolio, SplitRatio, Transaction, plain_decimal
+from services.models import DEFAULT_BENCHMARK, Portfolio, SplitRatio, Transaction, plain_decimal
 from services.replay import in_ledger_order
 
 MAX_NAME_CHARS = 100  # a portfolio name's column width
@@ -72,9 +72,12 @@ class PortfolioRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Bumped by every change to the portfolio's transactions: the key of anything cached from them.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Issue 16: the ticker the returns are compared with; NULL (every portfolio made before) is DEFAULT_BENCHMARK.
+    benchmark: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
     def to_domain(self) -> Portfolio:
-        return Portfolio(id=self.id, name=self.name, base_currency=self.base_currency, owner_id=self.owner_id)
+        return Portfolio(id=self.id, name=self.name, base_currency=self.base_currency, owner_id=self.owner_id,
+                         benchmark=self.benchmark or DEFAULT_BENCHMARK)
 
 
 class TransactionRow(Base):

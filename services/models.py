@@ -84,15 +84,20 @@ PriceStatus = Literal["fresh", "market_closed", "stale", "missing"]
 PageStatus = Literal["fresh", "market_closed", "stale", "missing", "partial"]
 
 
+# The index a portfolio's returns are compared with unless its owner picks another (issue 16).
+DEFAULT_BENCHMARK = "^GSPC"
+
+
 @dataclass(frozen=True)
 class Portfolio:
     id: int
     name: str
     base_currency: str
     owner_id: str
+    benchmark: str = DEFAULT_BENCHMARK  # the ticker of the performance chart's comparison line
 
     def to_json(self) -> dict:
-        return {"id": self.id, "name": self.name, "base_currency": self.base_currency}
+        return {"id": self.id, "name": self.name, "base_currency": self.base_currency, "benchmark": self.benchmark}
 
 
 @dataclass(frozen=True)

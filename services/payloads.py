@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, get_args
 
-from services.models import MAX_REPORTED_ERRORS, PageStatus, Portfolio, PriceStatus
+from services.models import DEFAULT_BENCHMARK, MAX_REPORTED_ERRORS, PageStatus, Portfolio, PriceStatus
 from services.payload_schema import OMIT_IF_NONE, Payload, json_schema, schema_name
 from services.value_series import RangeName
 
@@ -43,10 +43,12 @@ class PortfolioInfo(Payload):
     id: int
     name: Annotated[str, {"minLength": 1, "maxLength": 100}]
     base_currency: Annotated[str, {"pattern": "^[A-Z]{3}$"}]
+    benchmark: Annotated[str, {"description": "the ticker the returns are compared with (^GSPC by default)"}] = (
+        DEFAULT_BENCHMARK)
 
     @classmethod
     def of(cls, portfolio: Portfolio) -> PortfolioInfo:
-        return cls(portfolio.id, portfolio.name, portfolio.base_currency)
+        return cls(portfolio.id, portfolio.name, portfolio.base_currency, portfolio.benchmark)
 
 
 @dataclass(frozen=True)

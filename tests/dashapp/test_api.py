@@ -72,7 +72,7 @@ def test_portfolio_crud(env):
     client, _, _ = env
     pid = _portfolio(client, "Retirement")
     listed = client.get("/api/portfolios").get_json()["portfolios"]
-    assert listed == [{"id": pid, "name": "Retirement", "base_currency": "USD"}]
+    assert listed == [{"id": pid, "name": "Retirement", "base_currency": "USD", "benchmark": "^GSPC"}]
     assert client.delete(f"/api/portfolios/{pid}").status_code == 204
     assert client.get("/api/portfolios").get_json()["portfolios"] == []
     assert client.delete(f"/api/portfolios/{pid}").status_code == 404
@@ -524,13 +524,15 @@ def test_patch_base_currency_changes_it_and_the_version(env):
     version = services.ledger.version(pid)
     response = client.patch(f"/api/portfolios/{pid}", json={"base_currency": "eur"})
     assert response.status_code == 200
-    assert response.get_json() == {"portfolio": {"id": pid, "name": "Main", "base_currency": "EUR"}}
+    assert response.get_json() == {"portfolio": {"id": pid, "name": "Main", "base_currency": "EUR",
+                                                  "benchmark": "^GSPC"}}
     assert client.get("/api/portfolios").get_json()["portfolios"] == [
-        {"id": pid, "name": "Main", "base_currency": "EUR"}]
+        {"id": pid, "name": "Main", "base_currency": "EUR", "benchmark": "^GSPC"}]
     assert services.ledger.version(pid) == version + 1
     # With a name: both change.
     both = client.patch(f"/api/portfolios/{pid}", json={"name": "Europe", "base_currency": "CHF"})
-    assert both.get_json()["portfolio"] == {"id": pid, "name": "Europe", "base_currency": "CHF"}
+    assert both.get_json()["portfolio"] == {"id": pid, "name": "Europe", "base_currency": "CHF",
+                                            "benchmark": "^GSPC"}
     assert services.ledger.version(pid) == version + 2
     # Not a currency, not a string, nothing to change: 422, nothing changed (the name neither).
     for body, field in (({"base_currency": "EURO", "name": "X"}, "base_currency"),

@@ -540,3 +540,50 @@ def test_no_quota_by_default(tmp_path: Path) -> None:
         assert len(ledger.list_portfolios()) == 60
     finally:
         ledger.dispose()
+
+
+# --- the portfolios' benchmark (issue 16): a column added to an existing portfolios table -------------------------
+
+def test_the_previous_database_gets_the_benchmark_column_null_read_as_the_default(previous_db: Path) -> None:
+    ledger = Ledger(f"sqlite:///{previous_db}")
+    try:
+        ledger.create_all()
+        assert ("benchmark", "VARCHAR(20)", 0) in columns(previous_db, "portfolios")
+        # Every old row keeps its values and gets NULL, which the domain reads as ^GSPC.
+        assert raw(previous_db, "SELECT id, name, benchmark FROM portfolios ORDER BY id") == [
+            (1, "Main", None), (2, "Pension", None), (4, "Crypto-ish", None), (5, "Empty", None)]
+        assert [p.benchmark for p in ledger.list_portfolios()] == ["^GSPC"] * 4
+        changed = ledger.set_benchmark(2, "vwrl.l")
+        assert changed.benchmark == "VWRL.L"
+        assert raw(previous_db, "SELECT benchmark, version FROM portfolios WHERE id = 2") == [("VWRL.L", 2)]
+        ledger.create_all()  # a second start adds nothing and keeps the value
+        assert raw(previous_db, "SELECT benchmark FROM portfolios WHERE id = 2") == [("VWRL.L",)]
+        assert table_sql(previous_db)["portfolios"].count("benchmark") == 1
+    finally:
+        ledger.dispose()
+
+
+def test_the_oldest_database_is_rebuilt_with_the_benchmark_column(upgraded: Ledger, old_db: Path) -> None:
+    assert ("benchmark", "VARCHAR(20)", 0) in columns(old_db, "portfolios")
+    assert {p.benchmark for p in upgraded.list_portfolios()} == {"^GSPC"}
+
+
+def test_postgres_gets_the_benchmark_column_keeping_its_rows(postgres_url: str) -> None:
+    ledger = Ledger(postgres_url)
+    try:
+        ledger.create_all()
+        portfolio = ledger.create_portfolio("Before issue 16")
+        with ledger.engine.begin() as connection:  # the table as the previous release made it
+            connection.execute(text("ALTER TABLE portfolios DROP COLUMN benchmark"))
+        ledger.create_all()
+        ledger.create_all()  # the second start: nothing to add
+        with ledger.engine.connect() as connection:
+            kinds = connection.execute(text(
+                "SELECT data_type, is_nullable FROM information_schema.columns WHERE table_name = 'portfolios' "
+                "AND column_name = 'benchmark'")).all()
+        assert kinds == [("character varying", "YES")]
+        assert ledger.get_portfolio(portfolio.id).benchmark == "^GSPC"
+        assert ledger.set_benchmark(portfolio.id, "^STOXX50E").benchmark == "^STOXX50E"
+        assert ledger.get_portfolio(portfolio.id).benchmark == "^STOXX50E"
+    finally:
+        ledger.dispose()

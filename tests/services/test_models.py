@@ -66,7 +66,7 @@ def test_plain_decimal_has_no_exponent_and_no_trailing_zeros(value: Decimal, wri
 
 def test_portfolio_json_leaves_the_owner_out() -> None:
     portfolio = Portfolio(id=3, name="Main", base_currency="EUR", owner_id="someone")
-    assert portfolio.to_json() == {"id": 3, "name": "Main", "base_currency": "EUR"}
+    assert portfolio.to_json() == {"id": 3, "name": "Main", "base_currency": "EUR", "benchmark": "^GSPC"}
 
 
 def test_transaction_json_has_iso_dates_and_numbers() -> None:
