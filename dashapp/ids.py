@@ -136,3 +136,12 @@ SPLIT_WARNINGS = "split-warnings"  # the dashboard's warning: splits that disagr
 SPLIT_FIX = "split-fix"  # pattern type {"type", "ticker", "date"}: the one-click fix of one split
 SPLIT_FIX_MESSAGE = "split-fix-message"  # what the last fix did (or why it was refused)
 SPLIT_FIX_REQUEST = "split-fix-request"  # dcc.Store: {"ticker", "date", "nonce"} of the fix button last clicked
+# Issue 16: the performance chart (the value chart card's "Value | Performance" toggle) and the benchmark picker
+CHART_MODE = "chart-mode"  # dcc.Store: "value" or "performance", what the value chart card draws
+CHART_MODE_BUTTON = "chart-mode-button"  # pattern-matching type: {"type": CHART_MODE_BUTTON, "mode": "value"}
+CHART_TITLE = "chart-title"  # the value chart card's heading: "Value over time" / "Performance"
+PERFORMANCE_FIGURES = "performance-figures"  # the row of TWR / annualized / money-weighted / benchmark figures
+BENCHMARK_INPUT = "benchmark-input"  # the Portfolio card's benchmark ticker (Transactions page)
+BENCHMARK_APPLY = "benchmark-apply"
+BENCHMARK_LABEL = "benchmark-label"  # "Benchmark (now ^GSPC)": the ticker the portfolio is compared with
+BENCHMARK_MESSAGE = "benchmark-message"  # what Apply did, or why it was refused

@@ -15,6 +15,7 @@ from dashapp import ids
 from dashapp.components.figures import CHART_HEIGHT, GRAPH_CONFIG, blank_figure
 from dashapp.components.holding_view import closed_href
 from dashapp.components.holdings_grid import holdings_grid
+from dashapp.components.performance import MODES, TITLES, VALUE
 from dashapp.components.skeleton import card, live_or_placeholder, part, skeleton_text
 from dashapp.components.summary import summary_row
 from services.analytics import RANGES
@@ -38,6 +39,30 @@ def range_buttons(selected: str = DEFAULT_RANGE) -> html.Div:
                     type="button", n_clicks=0)
         for name in RANGES
     ], className="btn-group btn-group-sm range-buttons", role="group", **{"aria-label": "Chart range"})
+
+
+def mode_button_class(mode: str, selected: str) -> str:
+    """Bootstrap classes of one Value / Performance button; the selected one is `active`."""
+    return "btn btn-outline-primary" + (" active" if mode == selected else "")
+
+
+def mode_buttons(selected: str = VALUE) -> html.Div:
+    """Value | Performance: what the chart card draws (a clientside callback keeps one active and pressed)."""
+    return html.Div([
+        html.Button(label, id={"type": ids.CHART_MODE_BUTTON, "mode": mode},
+                    className=mode_button_class(mode, selected), type="button", n_clicks=0,
+                    **{"aria-pressed": "true" if mode == selected else "false"})
+        for mode, label in MODES.items()
+    ], className="btn-group btn-group-sm chart-mode-buttons", role="group", **{"aria-label": "Chart shows"})
+
+
+def _chart_card(body: list) -> html.Div:
+    """The value chart's card: its heading (which the toggle rewrites), the toggle and the range buttons."""
+    header = [html.H2(TITLES[VALUE], id=ids.CHART_TITLE, className="h6 mb-0 card-title-text"),
+              html.Div([mode_buttons(), range_buttons()],
+                       className="ms-auto d-flex align-items-center gap-2 chart-controls")]
+    return html.Div([html.Div(header, className="card-header d-flex align-items-center"),
+                     html.Div(body, className="card-body p-2")], className="card h-100")
 
 
 def _graph(graph_id: str) -> dcc.Graph:
@@ -75,6 +100,7 @@ def _stores(portfolio: dict | None) -> list[dcc.Store]:
     return [
         dcc.Store(id=ids.CURRENT_PORTFOLIO, data=portfolio),
         dcc.Store(id=ids.CHART_RANGE, data=DEFAULT_RANGE),
+        dcc.Store(id=ids.CHART_MODE, data=VALUE),
         dcc.Store(id=ids.PRICES_PENDING), dcc.Store(id=ids.PRICES_READY),
         dcc.Store(id=ids.CHART_PENDING), dcc.Store(id=ids.CHART_READY),
     ]
@@ -100,9 +126,12 @@ def dashboard_page(portfolio: dict | None, *, static: bool = False) -> html.Div:
         live_or_placeholder(static, lambda: _graph(ids.VALUE_CHART), _graph_placeholder()),
         html.Div(id=ids.VALUE_CHART_MESSAGE, className="part-message"),
     ]
-    value_chart = card("Value over time", part(ids.VALUE_CHART_PART, chart_body,
-                                               height=f"{CHART_HEIGHT}px", overlay=chart_overlay),
-                       header_right=range_buttons())
+    # The performance figures (TWR, money-weighted, benchmark) under the chart, shown in Performance mode only.
+    value_chart = _chart_card([
+        part(ids.VALUE_CHART_PART, chart_body, height=f"{CHART_HEIGHT}px", overlay=chart_overlay),
+        html.Div(id=ids.PERFORMANCE_FIGURES, className="perf-figures", style=HIDDEN, role="group",
+                 **{"aria-label": "Returns over the range"}),
+    ])
     allocation = card("Allocation", part(
         ids.ALLOCATION_PART,
         [live_or_placeholder(static, lambda: _graph(ids.ALLOCATION_CHART), _graph_placeholder()),

@@ -44,17 +44,23 @@ def value_figure(series: Series, currency: str = "USD") -> dict:
          "y": list(series.cost_basis), "line": {"color": COST_BASIS_COLOUR, "width": 1.5, "dash": "dot"},
          "hovertemplate": money_hover},
     ]
-    layout = {
+    layout = chart_layout("value-chart")
+    # Not from zero: a portfolio's moves are a few percent of its value and would draw a flat line.
+    layout["yaxis"] = {"tickprefix": prefix, "tickformat": "~s", "gridcolor": "#ecf0f1", "automargin": True}
+    return {"data": traces, "layout": layout}
+
+
+def chart_layout(revision: str) -> dict:
+    """The layout of a line chart over dates: one hover box per date, the legend in one row above the plot (it
+    wraps on a phone instead of covering the lines), no x grid. `revision` keeps zoom per kind of chart."""
+    return {
         **_BASE_LAYOUT,
         "margin": {"l": 8, "r": 8, "t": 28, "b": 8},
         "hovermode": "x unified",
         "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "bgcolor": "rgba(0,0,0,0)"},
         "xaxis": {"showgrid": False, "automargin": True, "showspikes": False},
-        # Not from zero: a portfolio's moves are a few percent of its value and would draw a flat line.
-        "yaxis": {"tickprefix": prefix, "tickformat": "~s", "gridcolor": "#ecf0f1", "automargin": True},
-        "uirevision": "value-chart",
+        "uirevision": revision,
     }
-    return {"data": traces, "layout": layout}
 
 
 def donut_slices(allocation: Sequence[AllocationSlice], slices: int = ALLOCATION_SLICES) -> list[tuple[str, float]]:

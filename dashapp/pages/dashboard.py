@@ -28,7 +28,20 @@ from dashapp.components.part_views import (
     drawable,
     holdings_count,
     holdings_view,
+    note,
     refresh_message,
+)
+from dashapp.components.performance import (
+    PERFORMANCE,
+    TITLES,
+    VALUE,
+    benchmark_of,
+    field,
+    figures_loading,
+    figures_row,
+    performance_figure,
+    performance_figures,
+    performance_message,
 )
 from dashapp.components.price_badge import badge_view, tooltip_children
 from dashapp.components.split_warnings import with_split_warnings
@@ -197,13 +210,17 @@ def refill_allocation(_ready: str | None, portfolio: dict | None):
     return _allocation(portfolio, final=True)
 
 
-# -- value chart -----------------------------------------------------------------------------------------------
+# -- value chart (or the performance chart: the card's Value | Performance toggle) -----------------------------
 _CHART_OUTPUTS = (Output(ids.VALUE_CHART, "figure", allow_duplicate=True),
                   Output(ids.VALUE_CHART_PART, "className", allow_duplicate=True),
-                  Output(ids.VALUE_CHART_MESSAGE, "children", allow_duplicate=True))
+                  Output(ids.VALUE_CHART_MESSAGE, "children", allow_duplicate=True),
+                  Output(ids.PERFORMANCE_FIGURES, "children", allow_duplicate=True))
 
 
-def _chart(portfolio: dict | None, range_name: str | None, *, final: bool) -> tuple[tuple, PartView]:
+def _chart(portfolio: dict | None, range_name: str | None, mode: str | None = VALUE, *,
+           final: bool) -> tuple[tuple, PartView]:
+    """The chart card's outputs from the one chart payload: the value chart, or in Performance mode the TWR and
+    benchmark lines and the returns' figures (the same payload: toggling asks the cache, never the source)."""
     portfolio_id = _portfolio_id(portfolio)
     dashboard = services().dashboard
     try:
@@ -213,40 +230,58 @@ def _chart(portfolio: dict | None, range_name: str | None, *, final: bool) -> tu
         raise PreventUpdate from None
     series = chart.series if isinstance(chart, ChartReady) else None
     view = chart_view(series, final=final, has_holdings=has_holdings, portfolio_id=portfolio_id)
+    if mode == PERFORMANCE:
+        return _performance(chart, series, view, portfolio, has_holdings), view
     if series is None:
         figure = no_update  # generating, or unavailable: the part says which
     elif (not has_holdings and view.message is not None) or not drawable(series):
         figure = blank_figure()  # an empty portfolio, or no point to draw: the part's message, over no axes
     else:
         figure = value_figure(series, currency_of(portfolio))  # with no market value yet, the cost basis alone
-    return (figure, view.class_name, view.message), view
+    return (figure, view.class_name, view.message, no_update), view
+
+
+def _performance(chart: object, series: object, view: PartView, portfolio: dict | None, has_holdings: bool) -> tuple:
+    """Performance mode: skeleton figures while the chart is built, the part's message when there is nothing to
+    draw (an empty portfolio, an unavailable chart, a payload without returns), else the two lines and figures."""
+    if series is None:
+        return no_update, view.class_name, view.message, [] if view.message is not None else figures_loading()
+    if not has_holdings and view.message is not None:
+        return blank_figure(), view.class_name, view.message, []
+    returns = field(chart, "returns")
+    benchmark = benchmark_of(returns, portfolio)
+    missing = performance_message(series)
+    if missing is not None:
+        return blank_figure(), view.class_name, note(missing), []
+    return (performance_figure(series, benchmark), view.class_name, None,
+            figures_row(performance_figures(returns, series, benchmark)))
 
 
 @callback(
     *_CHART_OUTPUTS, Output(ids.CHART_PENDING, "data"),
-    Input(ids.CURRENT_PORTFOLIO, "data"), Input(ids.CHART_RANGE, "data"),
+    Input(ids.CURRENT_PORTFOLIO, "data"), Input(ids.CHART_RANGE, "data"), Input(ids.CHART_MODE, "data"),
     prevent_initial_call="initial_duplicate",
 )
-def fill_chart(portfolio: dict | None, range_name: str | None):
-    """Market value and cost basis over the range; while history is fetched, start the background wait."""
-    outputs, view = _chart(portfolio, range_name, final=False)
+def fill_chart(portfolio: dict | None, range_name: str | None, mode: str | None):
+    """The chart over the range (value, or performance); while history is fetched, start the background wait."""
+    outputs, view = _chart(portfolio, range_name, mode, final=False)
     request = wait_request(int(portfolio["id"]), range=range_name) if view.wait else no_update
     return *outputs, request
 
 
-@callback(*_CHART_OUTPUTS, Input(ids.CHART_READY, "data"),
-          State(ids.CURRENT_PORTFOLIO, "data"), State(ids.CHART_RANGE, "data"), prevent_initial_call=True)
-def refill_chart(_ready: str | None, portfolio: dict | None, range_name: str | None):
+@callback(*_CHART_OUTPUTS, Input(ids.CHART_READY, "data"), State(ids.CURRENT_PORTFOLIO, "data"),
+          State(ids.CHART_RANGE, "data"), State(ids.CHART_MODE, "data"), prevent_initial_call=True)
+def refill_chart(_ready: str | None, portfolio: dict | None, range_name: str | None, mode: str | None):
     """The chart once its wait has ended: the series, or a message saying why there is none (never a skeleton)."""
-    outputs, _view = _chart(portfolio, range_name, final=True)
+    outputs, _view = _chart(portfolio, range_name, mode, final=True)
     return outputs
 
 
-@callback(*_CHART_OUTPUTS, Input(ids.PRICES_READY, "data"),
-          State(ids.CURRENT_PORTFOLIO, "data"), State(ids.CHART_RANGE, "data"), prevent_initial_call=True)
-def redraw_chart_with_prices(_ready: str | None, portfolio: dict | None, range_name: str | None):
+@callback(*_CHART_OUTPUTS, Input(ids.PRICES_READY, "data"), State(ids.CURRENT_PORTFOLIO, "data"),
+          State(ids.CHART_RANGE, "data"), State(ids.CHART_MODE, "data"), prevent_initial_call=True)
+def redraw_chart_with_prices(_ready: str | None, portfolio: dict | None, range_name: str | None, mode: str | None):
     """New prices landed: draw the chart again if it is ready (its own wait handles a chart still generated)."""
-    outputs, view = _chart(portfolio, range_name, final=False)
+    outputs, view = _chart(portfolio, range_name, mode, final=False)
     if view.wait:
         raise PreventUpdate
     return outputs
@@ -314,6 +349,32 @@ clientside_callback(
     Output({"type": ids.RANGE_BUTTON, "range": ALL}, "className"),
     Input({"type": ids.RANGE_BUTTON, "range": ALL}, "n_clicks"),
     State(ids.CHART_RANGE, "data"),
+    prevent_initial_call=True,
+)
+
+
+# Value | Performance: in the browser, the buttons' state, the card's heading and the figures row (shown in
+# Performance mode only); the chart callback reacts to the store.
+clientside_callback(
+    """
+    function(clicks, current) {
+        const triggered = dash_clientside.callback_context.triggered_id;
+        const selected = (triggered && triggered.mode) || current || "VALUE";
+        const modes = dash_clientside.callback_context.inputs_list[0].map(i => i.id.mode);
+        const classes = modes.map(m => "btn btn-outline-primary" + (m === selected ? " active" : ""));
+        const pressed = modes.map(m => m === selected ? "true" : "false");
+        return [selected === current ? dash_clientside.no_update : selected, classes, pressed,
+                TITLES[selected], {"display": selected === "PERFORMANCE" ? "flex" : "none"}];
+    }
+    """.replace("TITLES", json.dumps(TITLES)).replace('"VALUE"', json.dumps(VALUE))
+    .replace('"PERFORMANCE"', json.dumps(PERFORMANCE)),
+    Output(ids.CHART_MODE, "data"),
+    Output({"type": ids.CHART_MODE_BUTTON, "mode": ALL}, "className"),
+    Output({"type": ids.CHART_MODE_BUTTON, "mode": ALL}, "aria-pressed"),
+    Output(ids.CHART_TITLE, "children"),
+    Output(ids.PERFORMANCE_FIGURES, "style"),
+    Input({"type": ids.CHART_MODE_BUTTON, "mode": ALL}, "n_clicks"),
+    State(ids.CHART_MODE, "data"),
     prevent_initial_call=True,
 )
 

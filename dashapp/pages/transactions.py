@@ -18,6 +18,7 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, html,
 from dash.exceptions import PreventUpdate
 
 from dashapp import ids
+from dashapp.components import benchmark_picker
 from dashapp.components.skeleton import LOADED
 from dashapp.components.transactions import (
     delete_outcome,
@@ -40,6 +41,7 @@ from services.models import NotFoundError, Transaction, ValidationError
 log = logging.getLogger(__name__)
 
 _broker_import.register()  # the import's callbacks: file, mapping, save (again for every app built)
+benchmark_picker.register()  # issue 16: the Portfolio card's benchmark ticker
 dash.register_page(__name__, path="/transactions", name="Transactions", title="Transactions · MyStockTracker",
                    order=1)
 
@@ -50,9 +52,10 @@ def layout(portfolio: str | None = None, **_query: str) -> html.Div:
     settings = services().settings
     others = [] if found else [p.to_json() for p in services().ledger.list_portfolios()]
     asked = portfolio is not None and str(portfolio).strip() != ""
-    return transactions_page(found, today=_today(), max_upload_bytes=settings.max_upload_bytes,
+    page = transactions_page(found, today=_today(), max_upload_bytes=settings.max_upload_bytes,
                              problem=problem if asked else None, portfolios=others,
                              import_format=_saved_format(found))
+    return benchmark_picker.with_benchmark_picker(page, found)  # under the base-currency select
 
 
 def _saved_format(portfolio: dict | None) -> dict | None:
