@@ -126,6 +126,8 @@ def figures_view(detail: HoldingDetail, currency: str) -> html.Div:
         _figure("Dividends", money(f.dividends, currency)),
         _figure("Total return", money(f.total_return, currency, signed=True), tone(f.total_return)),
     ]
+    if hasattr(f, "twr"):  # issue 16: the holding's own time-weighted return over the time it was held
+        items.append(_figure("TWR while held", percent(f.twr), tone(f.twr)))
     return html.Div(items, className="holding-figures mb-3")
 
 

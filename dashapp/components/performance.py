@@ -10,14 +10,16 @@ available yet", never as an error.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dash import html
+from dash import html, no_update
 
-from dashapp.components.figures import CHART_HEIGHT, chart_layout
+from dashapp.components.figures import CHART_HEIGHT, blank_figure, chart_layout
 from dashapp.components.format import DASH, percent, tone
+from dashapp.components.part_views import PartView, note
 from dashapp.components.skeleton import skeleton_text
 
 DEFAULT_BENCHMARK = "^GSPC"
@@ -36,6 +38,20 @@ KNOWN_NAMES = {"^GSPC": "S&P 500", "^IXIC": "Nasdaq Composite", "^NDX": "Nasdaq 
                "^RUT": "Russell 2000", "^FTSE": "FTSE 100", "^GDAXI": "DAX", "^STOXX50E": "Euro Stoxx 50",
                "^N225": "Nikkei 225", "^FCHI": "CAC 40", "URTH": "MSCI World ETF", "VT": "Vanguard Total World"}
 DAYS_PER_YEAR = 365
+# The toggle, in the browser (pages/dashboard.py registers it): the store, the buttons' classes and aria-pressed,
+# the card's heading, and the figures row shown in Performance mode only.
+MODE_TOGGLE_JS = """
+function(clicks, current) {
+    const triggered = dash_clientside.callback_context.triggered_id;
+    const selected = (triggered && triggered.mode) || current || VALUE_MODE;
+    const modes = dash_clientside.callback_context.inputs_list[0].map(i => i.id.mode);
+    const classes = modes.map(m => "btn btn-outline-primary" + (m === selected ? " active" : ""));
+    const pressed = modes.map(m => m === selected ? "true" : "false");
+    return [selected === current ? dash_clientside.no_update : selected, classes, pressed,
+            TITLES[selected], {"display": selected === PERFORMANCE_MODE ? "flex" : "none"}];
+}
+""".replace("TITLES", json.dumps(TITLES)).replace("VALUE_MODE", json.dumps(VALUE)).replace(
+    "PERFORMANCE_MODE", json.dumps(PERFORMANCE))
 
 
 def field(payload: Any, name: str) -> Any:
@@ -48,8 +64,10 @@ def field(payload: Any, name: str) -> Any:
 
 
 def has_performance(series: Any) -> bool:
-    """Whether the chart payload's series carries the TWR line at all (payloads before issue 16 do not)."""
-    return field(series, "twr") is not None
+    """Whether the chart payload's series carries the TWR line at all: a payload from before issue 16 (cached)
+    has no `twr`, or an empty one next to its dates."""
+    twr = field(series, "twr")
+    return twr is not None and (len(twr) > 0 or not field(series, "dates"))
 
 
 def benchmark_name(ticker: str | None) -> str:
@@ -155,3 +173,22 @@ def performance_message(series: Any) -> str | None:
     if not _known(field(series, "twr")):
         return NO_TWR
     return None
+
+
+def performance_outputs(chart: Any, view: PartView, portfolio: Mapping | None, *, has_holdings: bool) -> tuple:
+    """The chart card's (figure, part class, message, figures row) in Performance mode, from the chart payload and
+    the part's value-chart `view` (skeleton / message decisions, part_views.chart_view): shimmering figures while
+    the chart is built, the part's message when there is nothing to draw (an empty portfolio, an unavailable
+    chart, a payload without returns), else the two lines and the figures."""
+    series = field(chart, "series") if field(chart, "status") == "ready" else None
+    if series is None:
+        return no_update, view.class_name, view.message, [] if view.message is not None else figures_loading()
+    if not has_holdings and view.message is not None:
+        return blank_figure(), view.class_name, view.message, []
+    missing = performance_message(series)
+    if missing is not None:
+        return blank_figure(), view.class_name, note(missing), []
+    returns = field(chart, "returns")
+    benchmark = benchmark_of(returns, portfolio)
+    return (performance_figure(series, benchmark), view.class_name, None,
+            figures_row(performance_figures(returns, series, benchmark)))

@@ -28,21 +28,9 @@ from dashapp.components.part_views import (
     drawable,
     holdings_count,
     holdings_view,
-    note,
     refresh_message,
 )
-from dashapp.components.performance import (
-    PERFORMANCE,
-    TITLES,
-    VALUE,
-    benchmark_of,
-    field,
-    figures_loading,
-    figures_row,
-    performance_figure,
-    performance_figures,
-    performance_message,
-)
+from dashapp.components.performance import MODE_TOGGLE_JS, PERFORMANCE, VALUE, performance_outputs
 from dashapp.components.price_badge import badge_view, tooltip_children
 from dashapp.components.split_warnings import with_split_warnings
 from dashapp.components.summary import figure_children, summary_figures
@@ -231,7 +219,7 @@ def _chart(portfolio: dict | None, range_name: str | None, mode: str | None = VA
     series = chart.series if isinstance(chart, ChartReady) else None
     view = chart_view(series, final=final, has_holdings=has_holdings, portfolio_id=portfolio_id)
     if mode == PERFORMANCE:
-        return _performance(chart, series, view, portfolio, has_holdings), view
+        return performance_outputs(chart, view, portfolio, has_holdings=has_holdings), view
     if series is None:
         figure = no_update  # generating, or unavailable: the part says which
     elif (not has_holdings and view.message is not None) or not drawable(series):
@@ -239,22 +227,6 @@ def _chart(portfolio: dict | None, range_name: str | None, mode: str | None = VA
     else:
         figure = value_figure(series, currency_of(portfolio))  # with no market value yet, the cost basis alone
     return (figure, view.class_name, view.message, no_update), view
-
-
-def _performance(chart: object, series: object, view: PartView, portfolio: dict | None, has_holdings: bool) -> tuple:
-    """Performance mode: skeleton figures while the chart is built, the part's message when there is nothing to
-    draw (an empty portfolio, an unavailable chart, a payload without returns), else the two lines and figures."""
-    if series is None:
-        return no_update, view.class_name, view.message, [] if view.message is not None else figures_loading()
-    if not has_holdings and view.message is not None:
-        return blank_figure(), view.class_name, view.message, []
-    returns = field(chart, "returns")
-    benchmark = benchmark_of(returns, portfolio)
-    missing = performance_message(series)
-    if missing is not None:
-        return blank_figure(), view.class_name, note(missing), []
-    return (performance_figure(series, benchmark), view.class_name, None,
-            figures_row(performance_figures(returns, series, benchmark)))
 
 
 @callback(
@@ -356,18 +328,7 @@ clientside_callback(
 # Value | Performance: in the browser, the buttons' state, the card's heading and the figures row (shown in
 # Performance mode only); the chart callback reacts to the store.
 clientside_callback(
-    """
-    function(clicks, current) {
-        const triggered = dash_clientside.callback_context.triggered_id;
-        const selected = (triggered && triggered.mode) || current || "VALUE";
-        const modes = dash_clientside.callback_context.inputs_list[0].map(i => i.id.mode);
-        const classes = modes.map(m => "btn btn-outline-primary" + (m === selected ? " active" : ""));
-        const pressed = modes.map(m => m === selected ? "true" : "false");
-        return [selected === current ? dash_clientside.no_update : selected, classes, pressed,
-                TITLES[selected], {"display": selected === "PERFORMANCE" ? "flex" : "none"}];
-    }
-    """.replace("TITLES", json.dumps(TITLES)).replace('"VALUE"', json.dumps(VALUE))
-    .replace('"PERFORMANCE"', json.dumps(PERFORMANCE)),
+    MODE_TOGGLE_JS,
     Output(ids.CHART_MODE, "data"),
     Output({"type": ids.CHART_MODE_BUTTON, "mode": ALL}, "className"),
     Output({"type": ids.CHART_MODE_BUTTON, "mode": ALL}, "aria-pressed"),
