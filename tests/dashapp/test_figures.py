@@ -106,3 +106,10 @@ def test_the_donut_says_how_many_holdings_it_leaves_out():
     assert figure["layout"]["annotations"][0]["text"] == "<b>2</b> of 3<br>priced"
     whole = allocation_figure([Slice("AAPL", 1.0)], holdings=1)
     assert whole["layout"]["annotations"][0]["text"] == "<b>1</b><br>holding"
+
+
+def test_the_value_chart_keeps_its_layout_after_sharing_it_with_the_performance_chart():
+    layout = value_figure(SERIES, "USD")["layout"]
+    assert layout["hovermode"] == "x unified" and layout["legend"]["orientation"] == "h"
+    assert layout["uirevision"] == "value-chart"  # its zoom is its own, not the performance chart's
+    assert layout["yaxis"]["tickformat"] == "~s" and layout["height"] == 320

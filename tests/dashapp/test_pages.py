@@ -202,3 +202,37 @@ def test_the_selector_is_filled_on_every_page_the_404_page_included(client):
     select = find(json.loads(_layout(client, HOST + "nope")), "portfolio-select")
     assert select["options"] == [{"label": "First <one>", "value": "1"}]
     assert select["placeholder"] == "Choose a portfolio"
+
+
+def _find_props(node, wanted: str) -> dict | None:
+    """The props of the component whose id is `wanted` in a /_dash-layout tree (None when absent)."""
+    if isinstance(node, dict):
+        if node.get("props", {}).get("id") == wanted:
+            return node["props"]
+        return next((found for child in node.values() if (found := _find_props(child, wanted))), None)
+    if isinstance(node, list):
+        return next((found for child in node if (found := _find_props(child, wanted))), None)
+    return None
+
+
+def test_the_chart_card_mounts_in_value_mode_and_its_toggle_asks_the_server_nothing(client):
+    """Issue 16: the Value | Performance toggle adds no request to the page's load: the mode store starts at
+    "value", the toggle is a clientside callback that does not run on load, and the one server callback reading
+    the mode is the chart's first fill (which ran on load before)."""
+    layout = json.loads(_layout(client, HOST + "portfolio/1"))
+    assert _find_props(layout, "chart-mode")["data"] == "value"
+    assert _find_props(layout, "chart-title")["children"] == "Value over time"
+    assert _find_props(layout, "performance-figures")["style"] == {"display": "none"}
+    callbacks = client.get("/_dash-dependencies").get_json()
+    readers = [c for c in callbacks if {"id": "chart-mode", "property": "data"} in c["inputs"]]
+    assert [_props(c["output"])[:1] for c in readers] == [["value-chart.figure"]]
+    toggle = [c for c in callbacks if "chart-mode.data" in _props(c["output"])]
+    assert len(toggle) == 1 and toggle[0]["clientside_function"] and toggle[0]["prevent_initial_call"]
+
+
+def test_the_transactions_page_offers_the_benchmark_under_the_base_currency(client):
+    layout = json.loads(_layout(client, HOST + "transactions?portfolio=1"))
+    assert _find_props(layout, "benchmark-input")["value"] == "^GSPC"  # the default of a new portfolio
+    assert _find_props(layout, "benchmark-label")["children"] == "^GSPC, S&P 500"
+    text = json.dumps(layout)
+    assert text.index("portfolio-base-apply") < text.index("benchmark-input") < text.index("portfolio-new-name")
