@@ -4,7 +4,8 @@ Starts the demo app (each state on a server of its own, with a fresh DATA_DIR) i
 browser tests' flags, and writes one PNG per state: the dashboard loaded, reached directly and through the
 navbar; the transactions page, both ways, and with an import error showing; the skeleton the first HTML
 response paints; the dashboard while prices load, partly priced, and with no price reachable; an empty
-portfolio; the 404 page; and the dashboard and the transactions page at 390 px wide. Look at each one.
+portfolio; the 404 page; the dashboard and the transactions page at 390 px wide; and the performance chart (the
+value chart card in Performance mode, issue 16) at 1280 and 390 px. Look at each one.
 """
 
 from __future__ import annotations
@@ -68,6 +69,22 @@ class Shots:
         path = self.out / f"{name}.png"
         page.screenshot(path=path, full_page=full_page)
         self.written.append(path)
+
+
+PERFORMANCE_BUTTON = "#react-entry-point .chart-mode-buttons button:text-is('Performance')"
+PERFORMANCE_DRAWN_JS = """() => {
+    const graph = document.querySelector('#value-chart .js-plotly-plot');
+    return !!(graph && graph.data && graph.data.length === 2 && graph.data[0].name === 'Portfolio'
+              && document.querySelectorAll('#value-chart .scatterlayer .trace').length === 2
+              && document.querySelectorAll('#performance-figures .perf-value').length === 4);
+}"""
+
+
+def show_performance(page) -> None:
+    """Switch the dashboard's chart card to Performance and wait for both lines and the figures."""
+    page.click(PERFORMANCE_BUTTON)
+    page.wait_for_function(PERFORMANCE_DRAWN_JS)
+    settle(page)
 
 
 def with_server(data_dir: Path, env: dict[str, str] | None, work: Callable[[DemoServer], None]) -> None:
@@ -143,6 +160,23 @@ def take(out: Path) -> list[Path]:
             phone.wait_for_selector("#transactions-table .ag-row")
             settle(phone)
             shots.take(phone, "transactions-390px")
+
+            # The performance chart: the sample portfolio's TWR against ^GSPC, at 1280 px (the top of the page, where
+            # it sits) and on the phone (its card, scrolled to).
+            wide = context(server, {"width": 1280, "height": 900}).new_page()
+            wide.goto("/")
+            wait_for_dashboard(wide, server)
+            show_performance(wide)
+            shots.take(wide, "performance", full_page=False)
+            phone.goto("/")
+            wait_for_dashboard(phone, server)
+            show_performance(phone)
+            phone.locator("#react-entry-point #chart-title").scroll_into_view_if_needed()
+            phone.evaluate("() => window.scrollBy(0, document.querySelector('#react-entry-point #chart-title')"
+                           ".closest('.card').getBoundingClientRect().top - 8)")
+            settle(phone)
+            phone.screenshot(path=shots.out / "performance-390px.png")
+            shots.written.append(shots.out / "performance-390px.png")
 
             still = context(server, java_script_enabled=False).new_page()
             still.goto("/")
