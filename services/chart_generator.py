@@ -34,6 +34,7 @@ from services.portfolio_load import LoadedPortfolio, PortfolioLoader
 from services.price_cache import PriceCache
 from services.price_planning import Need
 from services.price_service import PriceService
+from services.returns_chart import RangePerformance, max_flows, range_performance, unknown_performance
 from services.store import CHARTS, PORTFOLIO_DERIVED, PROGRESS
 
 log = logging.getLogger(__name__)
@@ -52,21 +53,27 @@ class ChartEntry:
 
     ledger_version: int
     generated_at: dt.datetime
-    ranges: dict[str, dict]  # range -> {"dates", "market_value", "cost_basis", "currency"}
+    ranges: dict[str, dict]  # range -> {"dates", "market_value", "cost_basis", "currency", "twr", "benchmark"}
     allocation: list[dict]
+    # range -> the payload's "returns" (issue 16); None in an entry stored before it, which is then made again.
+    returns: dict[str, dict] | None = None
 
 
-def series_json(frame: pd.DataFrame, currency: str | None = None) -> dict:
-    """A value series as JSON lists (ISO dates, money rounded to cents, unknown values as null), in `currency`."""
+def series_json(frame: pd.DataFrame, currency: str | None = None,
+                performance: RangePerformance | None = None) -> dict:
+    """A value series as JSON lists (ISO dates, money rounded to cents, unknown values as null), in `currency`,
+    with the range's TWR and benchmark lines (fractions; empty without `performance`)."""
     tag = {"currency": currency} if currency else {}
+    lines = {"twr": performance.twr if performance else [], "benchmark": performance.benchmark if performance else []}
     if frame.empty:
-        return {"dates": [], "market_value": [], "cost_basis": [], **tag}
+        return {"dates": [], "market_value": [], "cost_basis": [], **tag, **lines}
     values = frame.round(2).astype(object).where(frame.notna(), None)
     return {
         "dates": [d.date().isoformat() for d in frame.index],
         "market_value": values["market_value"].tolist(),
         "cost_basis": values["cost_basis"].tolist(),
         **tag,
+        **lines,
     }
 
 
@@ -222,18 +229,45 @@ class BackgroundChartGenerator:
         # Loaded again: quote currencies and rates that were not cached before the fetch are now (the loader
         # recomputes the conversion only then).
         loaded = self.loader.load(portfolio_id)
-        base = loaded.base
+        base, benchmark = loaded.base, loaded.portfolio.benchmark
         ranges: dict[str, dict] = {name: series_json(pd.DataFrame(), base) for name in analytics.RANGES}
+        returns = {name: unknown_performance(0, benchmark).returns for name in analytics.RANGES}
         if loaded.transactions:
             first = min(t.date for t in loaded.transactions)
             full = base_series(self.fx, loaded, self.prices.closes(needs), first, today)
+            performance = self._performance(loaded, full, benchmark)
             for name in analytics.RANGES:
                 start = max(analytics.range_start(name, today, first), first)
-                ranges[name] = series_json(full.loc[full.index >= pd.Timestamp(start)], base)
+                part = full.loc[full.index >= pd.Timestamp(start)]
+                measured = performance(part)
+                ranges[name] = series_json(part, base, measured)
+                returns[name] = measured.returns
         infos = self.prices.prices(loaded.open_tickers)
         view = today_view(self.fx, loaded.fx, loaded.open_tickers, base, loaded.positions)
         allocation = analytics.allocation(analytics.holdings_rows(loaded.positions, infos, fx=view))
-        return ChartEntry(version, generated_at, ranges, allocation), len(needs)
+        return ChartEntry(version, generated_at, ranges, allocation, returns), len(needs)
+
+    def _performance(self, loaded: LoadedPortfolio, full: pd.DataFrame,
+                     benchmark: str) -> Callable[[pd.DataFrame], RangePerformance]:
+        """The range's TWR, benchmark and returns (services/returns_chart.py), from flows computed once on the MAX
+        grid in the base currency. A failure there leaves the lines and figures null, not the chart undrawn."""
+        stored = self.prices.closes([benchmark])
+        closes = stored[benchmark] if benchmark in stored.columns else None
+        try:
+            flows = max_flows(loaded.base_transactions, full.index)
+        except ValueError:
+            log.exception("returns of portfolio %s: the ledger's flows", loaded.portfolio.id)
+            flows = None
+
+        def measure(part: pd.DataFrame) -> RangePerformance:
+            if flows is None:
+                return unknown_performance(len(part), benchmark)
+            try:
+                return range_performance(part["market_value"], flows, closes, benchmark)
+            except ValueError:
+                log.exception("returns of portfolio %s over %s days", loaded.portfolio.id, len(part))
+                return unknown_performance(len(part), benchmark)
+        return measure
 
     def _fetch_with_progress(self, portfolio_id: int, needs: Mapping[str, Need]) -> None:
         """Fetch the missing history, reporting the share of tickers whose bars are cached."""

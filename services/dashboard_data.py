@@ -22,7 +22,7 @@ from contextlib import suppress
 
 from services import analytics
 from services.base_currency import FxView, worse_status
-from services.chart_generator import BackgroundChartGenerator
+from services.chart_generator import BackgroundChartGenerator, ChartEntry
 from services.config import Settings
 from services.fx import FxRates
 from services.ledger import Ledger
@@ -39,6 +39,7 @@ from services.payloads import (
     PortfolioInfo,
     PriceBlock,
     Progress,
+    RangeReturns,
     Series,
 )
 from services.portfolio_fx import today_view
@@ -51,6 +52,12 @@ PAGE_STATUSES = PRICE_STATUSES  # the statuses a page counts (the page itself ma
 # Positions sold out this many days back have their quote read too: one sold out on its quote's trading day (a
 # Monday sale against Friday's quote, after a holiday) adds its day change to the summary's.
 CLOSED_LATELY_DAYS = 5
+
+
+def _current(entry: ChartEntry | None, version: int) -> bool:
+    """A chart entry of this ledger version with every part of today's payload (one stored before the returns
+    existed is made again)."""
+    return entry is not None and entry.ledger_version == version and entry.returns is not None
 
 
 def price_block(infos: Mapping[str, PriceInfo], simulated: bool = False, fetching: Sequence[str] = ()) -> PriceBlock:
@@ -189,19 +196,20 @@ class DashboardData:
             raise ValueError(f"range must be one of {', '.join(RANGES)}, got {range_name!r}")
         version = self.ledger.version(portfolio_id)  # NotFoundError for an unknown id
         entry = self.charts.store.get(portfolio_id)
-        if entry is None or entry.ledger_version != version:
+        if not _current(entry, version):
             future = self.charts.request(portfolio_id)
             wait = self.settings.chart_request_wait_s if wait_s is None else wait_s
             with suppress(FutureTimeout):
                 future.result(timeout=wait)
             entry = self.charts.store.get(portfolio_id)
-            if entry is None or entry.ledger_version != version:
+            if not _current(entry, version):
                 return ChartPending(range_name, self.progress(portfolio_id).progress)
         elif self._prices_moved_since(portfolio_id, entry.generated_at):
             self.charts.request(portfolio_id)
         # The chart store keeps the JSON it was generated as (pickled in the shared cache).
         return ChartReady(range_name, Series.from_json(entry.ranges[range_name]),
-                          tuple(map(AllocationSlice.from_json, entry.allocation)))
+                          tuple(map(AllocationSlice.from_json, entry.allocation)),
+                          returns=RangeReturns.from_json(entry.returns[range_name]))
 
     def chart_data(self, portfolio_id: int, range_name: str = "1Y", wait_s: float | None = None) -> tuple[int, dict]:
         """`chart` as the API answers it: (200, series) or (202, progress)."""
@@ -209,8 +217,10 @@ class DashboardData:
         return (200 if isinstance(payload, ChartReady) else 202), payload.to_json()
 
     def _prices_moved_since(self, portfolio_id: int, generated_at: dt.datetime) -> bool:
-        # The pairs too: a chart in a base currency moves with its rates.
-        symbols = [*self.ledger.portfolio_tickers(portfolio_id), *self.load(portfolio_id).pair_needs]
+        # The pairs and the benchmark too: a chart in a base currency moves with its rates, the benchmark line with
+        # its index.
+        loaded = self.load(portfolio_id)
+        symbols = [*self.ledger.portfolio_tickers(portfolio_id), *loaded.pair_needs, *loaded.benchmark_needs]
         return self.prices.quotes_newer_than(symbols, generated_at)
 
     def progress(self, portfolio_id: int) -> Progress:
@@ -220,7 +230,7 @@ class DashboardData:
         progress = self.charts.store.progress(portfolio_id)
         if progress is not None and progress["state"] in ("running", "error"):
             return Progress.from_json(progress)
-        if entry is not None and entry.ledger_version == version:
+        if _current(entry, version):
             return Progress("done", 1.0, progress["message"] if progress else "ready")
         return Progress("idle", 0.0, "chart not generated yet")
 

@@ -21,8 +21,8 @@ from services.value_series import RangeName
 
 __all__ = ["OMIT_IF_NONE", "PAYLOADS", "PRICE_STATUSES", "AllocationSlice", "ChartPending", "ChartReady",
            "ClosedPosition", "Error", "FieldProblem", "Holding", "HoldingsData", "InitialData", "Market", "Payload",
-           "PortfolioInfo", "PriceBlock", "Progress", "Rejected", "Series", "Summary", "json_schema", "json_schemas",
-           "schema_name"]
+           "PortfolioInfo", "PriceBlock", "Progress", "RangeReturns", "Rejected", "Series", "Summary", "json_schema",
+           "json_schemas", "schema_name"]
 
 PRICE_STATUSES: tuple[str, ...] = get_args(PriceStatus)
 ProgressState = Literal["idle", "running", "done", "error"]
@@ -156,11 +156,37 @@ class Series(Payload):
     market_value: tuple[float | None, ...]
     cost_basis: tuple[float | None, ...]
     currency: Annotated[str | None, {"pattern": "^[A-Z]{3}$"}] = field(default=None, metadata=OMIT_IF_NONE)
+    # Issue 16: cumulative time-weighted return since the range's first day (0 there), and the benchmark's price
+    # return over the same days; null where the value (or the benchmark's close) is not known.
+    twr: tuple[Fraction, ...] = ()
+    benchmark: tuple[Fraction, ...] = ()
 
     @classmethod
     def from_json(cls, series: dict) -> Series:
         return cls(tuple(series["dates"]), tuple(series["market_value"]), tuple(series["cost_basis"]),
-                   series.get("currency"))
+                   series.get("currency"), tuple(series.get("twr", ())), tuple(series.get("benchmark", ())))
+
+
+@dataclass(frozen=True)
+class RangeReturns(Payload):
+    """The return measures of one range (services/returns.py `Returns`; docs/returns.md says how each is made)."""
+
+    SCHEMA_NAME = "Returns"
+    twr: Annotated[float | None, {"description": "cumulative time-weighted return over the range (a fraction)"}]
+    twr_annualized: Annotated[float | None, {"description": "null for a range shorter than a year"}]
+    annualized_note: Annotated[str | None, {"description": "why twr_annualized is null"}]
+    xirr: Annotated[float | None, {"description": "money-weighted annual rate (Act/365); null when none"}]
+    xirr_note: Annotated[str | None, {"description": "why xirr is null: no flows, no sign change, did not "
+                                                     "converge"}]
+    mwr: Annotated[float | None, {"description": "the money-weighted return over the range itself"}]
+    benchmark_twr: Annotated[float | None, {"description": "the benchmark's price return over the range; null "
+                                                          "while its prices are not known"}]
+    benchmark: Annotated[str, {"description": "the benchmark's ticker"}]
+
+    @classmethod
+    def from_json(cls, returns: dict) -> RangeReturns:
+        return cls(returns["twr"], returns["twr_annualized"], returns["annualized_note"], returns["xirr"],
+                   returns["xirr_note"], returns["mwr"], returns["benchmark_twr"], returns["benchmark"])
 
 
 @dataclass(frozen=True)
@@ -181,6 +207,7 @@ class ChartReady(Payload):
     series: Series
     allocation: tuple[AllocationSlice, ...]
     status: Literal["ready"] = "ready"
+    returns: RangeReturns | None = None  # issue 16: the range's returns (always set by DashboardData.chart)
 
 
 @dataclass(frozen=True)
@@ -232,7 +259,7 @@ class Rejected(Payload):
 
 PAYLOADS: tuple[type[Payload], ...] = (
     Error, FieldProblem, Rejected, PortfolioInfo, PriceBlock, Market, Summary, InitialData, Holding, ClosedPosition,
-    HoldingsData, Series, AllocationSlice, ChartReady, ChartPending, Progress)
+    HoldingsData, Series, RangeReturns, AllocationSlice, ChartReady, ChartPending, Progress)
 
 
 def json_schemas() -> dict[str, dict]:

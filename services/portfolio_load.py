@@ -78,9 +78,18 @@ class LoadedPortfolio:
         return {ticker: self.needs[ticker] for ticker in self.open_tickers}
 
     @property
+    def benchmark_needs(self) -> dict[str, Need]:
+        """The benchmark's history from the first transaction on, and its quote (issue 16); none while the ledger
+        is empty (there is no return to compare yet)."""
+        if not self.needs:
+            return {}
+        return {self.portfolio.benchmark: Need(min(need.start for need in self.needs.values()))}
+
+    @property
     def fetch_needs(self) -> dict[str, Need]:
-        """Every stock's needs and the pairs': what the chart and the warm-up fetch, in the same batches."""
-        return merge_needs([self.needs, self.pair_needs])
+        """Every stock's needs, the pairs' and the benchmark's: what the chart and the warm-up fetch, in the same
+        batches."""
+        return merge_needs([self.needs, self.pair_needs, self.benchmark_needs])
 
     @property
     def open_fetch_needs(self) -> dict[str, Need]:

@@ -374,7 +374,8 @@ def test_dashboard_payloads_cold_then_warm(env):
     assert set(tickers) == {"AAPL", "MSFT"}
     assert tickers["AAPL"]["quantity"] == 15 and tickers["AAPL"]["avg_cost"] == 110.5
     assert holdings["prices"]["status"] == "market_closed"  # fetched on a Saturday: the Friday close holds
-    assert sorted(provider.symbols) == ["AAPL", "MSFT"]  # a cold load fetches each open ticker once
+    # A cold load fetches each open ticker once (the chart the import set off may have asked for its benchmark).
+    assert sorted(s for s in provider.symbols if s != "^GSPC") == ["AAPL", "MSFT"]
     assert round(sum(row["weight"] for row in holdings["holdings"]), 6) == 1.0
 
     chart = client.get(f"/api/dashboard-chart-data/{pid}?range=MAX")
@@ -382,6 +383,13 @@ def test_dashboard_payloads_cold_then_warm(env):
     series = chart.get_json()["series"]
     assert series["dates"][0] == "2025-01-06" and series["dates"][-1] == "2025-11-28"
     assert series["cost_basis"][0] == 1005.0  # 10 * 100 + 5 on the first day
+    # Issue 16: the return lines on the same dates, from 0 on the first day, and the range's returns; the
+    # benchmark's history was fetched once, with the chart's other prices.
+    assert len(series["twr"]) == len(series["benchmark"]) == len(series["dates"])
+    assert series["twr"][0] == 0.0 and series["benchmark"][0] == 0.0
+    assert chart.get_json()["returns"]["benchmark"] == "^GSPC"
+    assert isinstance(chart.get_json()["returns"]["benchmark_twr"], float)
+    assert sorted(provider.symbols) == ["AAPL", "MSFT", "^GSPC"]
 
     calls_before = provider.calls
     for path in (f"/api/dashboard-initial-data/{pid}", f"/api/dashboard-holdings-data/{pid}",

@@ -235,12 +235,15 @@ def two_portfolios(world: World) -> tuple[int, int]:
 def test_a_run_in_session_with_a_cold_cache_fetches_every_ticker_of_every_portfolio_once(world):
     growth, income = two_portfolios(world)
     result = world.run_at(SESSION_MOMENT)
-    assert world.fetched() == ["AAA", "BBB", "CCC"]  # BBB is in both portfolios, and asked for once
-    assert world.provider.call_count == 1  # one batch: three symbols fit in one upstream request
+    # BBB is in both portfolios, and asked for once; so is their benchmark ^GSPC (issue 16), from the earliest
+    # first transaction of the two (2 June).
+    assert world.fetched() == ["AAA", "BBB", "CCC", "^GSPC"]
+    assert world.provider.call_count == 1  # one batch: four symbols fit in one upstream request
     (call,) = world.provider.calls
-    assert {r.ticker: r.start for r in call} == {"AAA": D(2025, 6, 2), "BBB": D(2025, 6, 2), "CCC": D(2025, 6, 2)}
+    assert {r.ticker: r.start for r in call} == {"AAA": D(2025, 6, 2), "BBB": D(2025, 6, 2), "CCC": D(2025, 6, 2),
+                                                 "^GSPC": D(2025, 6, 2)}
     assert (result.tickers, result.due, result.fetched, result.failed, result.requests, result.charts) == (
-        3, 3, 3, 0, 1, 2)
+        4, 4, 4, 0, 1, 2)
     assert result.at == SESSION_MOMENT.isoformat()
     assert result.pid == os.getpid()
     for portfolio_id in (growth, income):  # both charts computed from what the run fetched, with no fetch of their own
@@ -261,8 +264,9 @@ def test_a_second_run_within_the_quote_ttl_fetches_nothing_and_after_it_only_the
     assert world.provider.call_count == calls + 1
     # Only the tail: from the last cached bar (today's, whose close moves during the session), never from June.
     tail = SESSION_MOMENT.date()
-    assert {r.ticker: r.start for r in world.provider.calls[-1]} == {"AAA": tail, "BBB": tail, "CCC": tail}
-    assert (again.due, again.fetched, again.charts) == (3, 3, 2)
+    assert {r.ticker: r.start for r in world.provider.calls[-1]} == {"AAA": tail, "BBB": tail, "CCC": tail,
+                                                                     "^GSPC": tail}
+    assert (again.due, again.fetched, again.charts) == (4, 4, 2)
 
 
 FRIDAY_CLOSE = dt.datetime(2025, 7, 11, 20, 0, tzinfo=UTC)  # Friday 11 July 2025, 16:00 in New York
@@ -299,15 +303,15 @@ MINUTE = dt.timedelta(minutes=1)
 def test_what_a_run_fetches_follows_the_calendar(world, first_run, second_run, fetches_again):
     world.portfolio("Growth", ["2025-06-02,AAA,BUY,10,100", "2025-06-02,BBB,BUY,5,100"])
     world.run_at(first_run)
-    assert world.fetched() == ["AAA", "BBB"]
+    assert world.fetched() == ["AAA", "BBB", "^GSPC"]  # the benchmark (issue 16) on the same calendar
 
     result = world.run_at(second_run)
     if fetches_again:
-        assert world.fetched() == ["AAA", "AAA", "BBB", "BBB"]
-        assert (result.due, result.fetched, result.requests) == (2, 2, 1)
+        assert world.fetched() == ["AAA", "AAA", "BBB", "BBB", "^GSPC", "^GSPC"]
+        assert (result.due, result.fetched, result.requests) == (3, 3, 1)
         assert world.cache.get_quote("AAA").fetched_at == second_run  # the quote (and last bar) taken now
     else:
-        assert world.fetched() == ["AAA", "BBB"]  # a closed market costs nothing upstream
+        assert world.fetched() == ["AAA", "BBB", "^GSPC"]  # a closed market costs nothing upstream
         assert (result.due, result.fetched, result.requests) == (0, 0, 0)
         assert world.cache.get_quote("AAA").fetched_at == first_run
 
@@ -322,7 +326,7 @@ def test_the_closing_prices_fetched_after_an_early_close_hold_through_the_holida
                dt.datetime(2025, 7, 7, 13, 29, tzinfo=UTC),  # Monday before the open: nothing
                dt.datetime(2025, 7, 7, 13, 31, tzinfo=UTC)]  # Monday, open: fetched
     fetched = [world.run_at(moment).fetched for moment in moments]
-    assert fetched == [1, 1, 1, 0, 0, 0, 1]
+    assert fetched == [2, 2, 2, 0, 0, 0, 2]  # AAA and the benchmark ^GSPC each time
     assert world.cache.get_quote("AAA").fetched_at == moments[-1]
 
 
@@ -386,18 +390,20 @@ def test_charts_are_regenerated_only_where_prices_moved_or_the_chart_is_missing_
     log = GenerationLog(world.charts)
 
     first = world.run_at(SESSION_MOMENT)
-    assert (first.fetched, first.charts, log.take()) == (3, 2, [growth, closed])  # cold: every chart is missing
+    # Cold: every chart is missing; AAA, BBB, CCC and the benchmark ^GSPC both are compared with (issue 16).
+    assert (first.fetched, first.charts, log.take()) == (4, 2, [growth, closed])
 
     assert world.run_at(SESSION_MOMENT + MINUTE).charts == 0  # nothing fetched, every chart current
     assert log.take() == []
 
-    # Past the TTL only the open tickers are fetched: only Growth's chart is computed again.
+    # Past the TTL only the open tickers and the benchmark are fetched, CCC not. Closed's chart is computed again
+    # too: its benchmark line moved (it runs to today, as its ranges do).
     later = SESSION_MOMENT + 6 * MINUTE
     result = world.run_at(later)
-    assert world.fetched() == ["AAA", "AAA", "BBB", "BBB", "CCC"]
-    assert (result.fetched, result.charts, log.take()) == (2, 1, [growth])
+    assert world.fetched() == ["AAA", "AAA", "BBB", "BBB", "CCC", "^GSPC", "^GSPC"]
+    assert (result.fetched, result.charts, log.take()) == (3, 2, [growth, closed])
     assert world.charts.store.get(growth).generated_at == later
-    assert world.charts.store.get(closed).generated_at == SESSION_MOMENT
+    assert world.charts.store.get(closed).generated_at == later
 
     # A ledger change nobody has viewed yet (no listener here) leaves Closed's chart outdated: computed again.
     world.ledger.add_transaction(closed, {"date": "2025-06-10", "ticker": "CCC", "type": "DIVIDEND",
@@ -493,9 +499,9 @@ def test_python_m_services_background_tasks_runs_one_warmup(tmp_path):
                           text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    # The sample's twenty US tickers, VOD.L and SAP.DE, and the two pairs they need in USD (GBPUSD=X, EURUSD=X),
-    # in one round of requests.
-    assert result["tickers"] == 24 and result["failed"] == 0
+    # The sample's twenty US tickers, VOD.L and SAP.DE, the two pairs they need in USD (GBPUSD=X, EURUSD=X) and
+    # the benchmark ^GSPC, in one round of requests.
+    assert result["tickers"] == 25 and result["failed"] == 0
 
 
 def test_a_warmup_waits_for_a_chart_another_worker_is_generating(world):

@@ -131,7 +131,11 @@ def test_generate_stores_every_range_sliced_from_the_first_transaction(parts):
     for name in analytics.RANGES:  # every range is the tail of the full series, ending today
         series = entry.ranges[name]
         size = len(series["dates"])
-        assert series == {key: values[-size:] for key, values in full.items()}
+        # The value lines are the tail; the return lines start again at 0 on the range's first day.
+        lines = ("twr", "benchmark")
+        assert {k: v for k, v in series.items() if k not in lines} == {
+            key: values[-size:] for key, values in full.items() if key not in lines}
+        assert series["twr"][0] == 0.0 and series["benchmark"][0] == 0.0
         assert (series["dates"][-1], series["market_value"][-1], series["cost_basis"][-1]) == (
             "2025-07-08", 2716.0, 1340.0)  # (10 + 4) x 194.0 (188 days)
     # 1M: 9-13 June (5), 16-20 June without Juneteenth (4), 23-27 June (5), 30 June, 1-3 July, 7-8 July (6).
@@ -162,8 +166,12 @@ def test_progress_rises_to_done(parts):
 def test_an_empty_portfolio_gets_empty_series(parts):
     portfolio_id = parts.ledger.create_portfolio("Empty").id
     entry = parts.charts.generate(portfolio_id)
-    assert entry.ranges == {name: {"dates": [], "market_value": [], "cost_basis": [], "currency": "USD"}
+    assert entry.ranges == {name: {"dates": [], "market_value": [], "cost_basis": [], "currency": "USD",
+                                   "twr": [], "benchmark": []}
                             for name in analytics.RANGES}  # in the portfolio's base currency
+    # No return to measure, and no benchmark fetched for it (the provider was not called).
+    assert {name: r["twr"] for name, r in entry.returns.items()} == dict.fromkeys(analytics.RANGES)
+    assert {r["benchmark"] for r in entry.returns.values()} == {"^GSPC"}
     assert entry.allocation == []
     assert parts.provider.call_count == 0
 
@@ -331,7 +339,7 @@ def test_chart_data_answers_200_at_once_once_generated(make_services):
         assert time.perf_counter() - started < 0.5
         assert status == 200
         assert body == {"status": "ready", "range": name, "series": entry.ranges[name],
-                        "allocation": entry.allocation}
+                        "allocation": entry.allocation, "returns": entry.returns[name]}
     assert services.provider.call_count == calls  # read from the store: nothing upstream
     assert services.dashboard.chart_progress(portfolio_id) == {
         "state": "done", "progress": 1.0, "message": "chart of 2 tickers ready"}
@@ -347,21 +355,22 @@ def test_chart_data_answers_202_with_progress_while_a_slow_source_is_fetching(ma
     provider.delay_s = 1.0  # from now on the price source hangs until the gate opens
     slow = services.ledger.create_portfolio("Slow").id
     services.ledger.import_csv(slow, csv(LEDGER))  # the listener starts generating; BBB must be fetched
-    # One of two tickers has its history: 0.9 (the fetch's share of the work) x 1/2.
-    expected = {"state": "running", "progress": 0.45, "message": "history of 1 of 2 tickers ready"}
+    # Two of three tickers have their history (AAA and the benchmark ^GSPC, fetched for Warm from the same first
+    # day): 0.9 (the fetch's share of the work) x 2/3 = 0.6.
+    expected = {"state": "running", "progress": 0.6, "message": "history of 2 of 3 tickers ready"}
     assert wait_until(lambda: services.dashboard.chart_progress(slow) == expected)
 
     started = time.perf_counter()
     status, body = services.dashboard.chart_data(slow, "1Y", wait_s=0)
     assert time.perf_counter() - started < 0.5  # never waits on the price source beyond its bound
-    assert (status, body) == (202, {"status": "pending", "range": "1Y", "progress": 0.45})
+    assert (status, body) == (202, {"status": "pending", "range": "1Y", "progress": 0.6})
     assert services.dashboard.chart_data(warm, "1Y", wait_s=0)[0] == 200  # another portfolio is not held up
 
     gate.open()
     assert wait_until(lambda: services.dashboard.chart_progress(slow)["state"] == "done")
     status, body = services.dashboard.chart_data(slow, "1Y", wait_s=0)
     assert status == 200 and body["series"]["market_value"][-1] == 2716.0
-    assert provider.symbol_counts == {"AAA": 1, "BBB": 1}
+    assert provider.symbol_counts == {"AAA": 1, "BBB": 1, "^GSPC": 1}  # one request per ticker, the benchmark too
 
 
 def test_chart_data_for_a_missing_chart_waits_for_it_within_its_bound(make_services):
