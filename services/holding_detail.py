@@ -12,12 +12,13 @@ The closed positions list is services/closed_positions.py.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from services.models import NotFoundError, Transaction
 from services.payloads import OMIT_IF_NONE, Holding, HoldingsData, Money, Payload, PortfolioInfo
 from services.portfolio_load import LoadedPortfolio
 from services.replay import Position
+from services.returns_holding import holding_twr
 
 CENT = Decimal("0.01")
 LEAD_DAYS = 30  # the chart starts this many days before the first transaction (and ends as long after a close)
@@ -134,6 +136,10 @@ class HoldingFigures(Payload):
     price_as_of: dt.datetime | None
     first_date: dt.date
     closed_on: dt.date | None
+    # Issue 16: the holding's own time-weighted return from its first trade to its close or today (a fraction, in
+    # the base currency; services/returns_holding.py); null while its closes (or a rate) are not cached.
+    twr: Annotated[float | None, {"description": "the holding's own time-weighted return over the time it was "
+                                                "held; null when unknown"}] = None
 
 
 @dataclass(frozen=True)
@@ -213,18 +219,20 @@ def quote_currency(loaded: LoadedPortfolio, row: Holding | None, ticker: str) ->
 
 
 def holding_detail(loaded: LoadedPortfolio, holdings: HoldingsData, ticker: str,
-                   closes: Closes | None) -> HoldingDetail:
-    """One holding of `loaded`: NotFoundError when the portfolio never held `ticker`."""
+                   closes: Closes | None, twr: float | None = None) -> HoldingDetail:
+    """One holding of `loaded`: NotFoundError when the portfolio never held `ticker`. `twr`: its own time-weighted
+    return (services/returns_holding.py `holding_twr`)."""
     ticker = find_ticker(loaded, ticker)
     position = loaded.positions[ticker]
     row = _row_of(holdings, ticker)
     txns = [t for t in loaded.transactions if t.ticker == ticker]
     currency = quote_currency(loaded, row, ticker)
+    figures = _figures(position, row, None if position.is_open else _closed_entry(holdings, ticker))
     return HoldingDetail(
         portfolio=PortfolioInfo.of(loaded.portfolio),
         ticker=ticker,
         is_open=position.is_open,
-        figures=_figures(position, row, None if position.is_open else _closed_entry(holdings, ticker)),
+        figures=dataclasses.replace(figures, twr=None if twr is None else round(twr, 6)),
         transactions=tuple(HoldingTransaction.of(t) for t in reversed(txns)),
         chart=_history(closes, position, txns, currency),
     )
@@ -245,4 +253,6 @@ class HoldingDetails:
         closes = prices.cache.get_closes(name)
         if closes is None and name in loaded.needs:  # start its history's fetch; the page shows what there is
             prices.fetch_prices_parallel({name: loaded.needs[name]}, wait_s=0)
-        return holding_detail(self.dashboard.load(portfolio_id), holdings, name, closes)
+        loaded = self.dashboard.load(portfolio_id)
+        twr = holding_twr(loaded, name, closes, self.dashboard.clock.now().date(), self.dashboard.fx)
+        return holding_detail(loaded, holdings, name, closes, twr)
