@@ -6,8 +6,12 @@ Portfolios of their own on the session's demo server (it is shared), traded at t
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
+from services.market_hours import MarketClock
+from services.providers.demo import simulated_bars
 from tests.browser.axe import assert_no_serious_violations, axe_missing
 from tests.browser.support import wait_for_dashboard
 from tests.browser.test_holding_view import _add, _close
@@ -148,4 +152,25 @@ def test_the_picker_changes_the_benchmark_and_refuses_a_bad_ticker(page, app_ser
     traces = _performance(page, "^IXIC")
     assert [t["name"] for t in traces] == ["Portfolio", "^IXIC"]
     assert traces[1]["y"][0] == 0
+    assert page.problems == []
+
+
+def test_the_holding_view_shows_its_own_twr_while_held(page, app_server):
+    """One buy at a day's close, nothing since: the holding's TWR is its price ratio, price now / that close - 1
+    (the buy day's value is the base; no fee, no other flow). The price now is the holding's own (the demo's
+    quote moves during a session), read from its API; the close is the demo's simulated one, unrounded."""
+    pid = _api(app_server, "POST", "/api/portfolios", {"name": "One buy"})["portfolio"]["id"]
+    day, price = _close("PG", 100)
+    _add(app_server, pid, day, "PG", "BUY", "7", price)
+    bars = simulated_bars("PG", "XNYS", dt.date(2000, 1, 1), dt.date.today(), MarketClock())
+    buy_close = float(bars["close"][bars.index.date == dt.date.fromisoformat(day)].iloc[0])
+    page.goto(f"/portfolio/{pid}/holding/PG")
+    page.wait_for_function("() => { const t = [...document.querySelectorAll('.holding-figure')].find(f =>"
+                           " f.innerText.startsWith('TWR while held')); return t && /\\d/.test(t.innerText); }",
+                           timeout=45_000)
+    shown = page.locator(".holding-figure:has(.figure-label:text-is('TWR while held')) .figure-value").inner_text()
+    now = _api(app_server, "GET", f"/api/portfolios/{pid}/holdings/PG")["figures"]["price"]
+    expected = now / buy_close - 1
+    # Shown to 2 decimals of a percent (0.005 % = 0.00005), and the quote may tick between the page and the API.
+    assert abs(float(shown.replace("%", "").replace(",", "")) / 100 - expected) < 0.0002, (shown, expected)
     assert page.problems == []
