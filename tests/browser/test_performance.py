@@ -13,7 +13,7 @@ import pytest
 from services.market_hours import MarketClock
 from services.providers.demo import simulated_bars
 from tests.browser.axe import assert_no_serious_violations, axe_missing
-from tests.browser.support import wait_for_dashboard
+from tests.browser.support import DemoServer, wait_for_dashboard
 from tests.browser.test_holding_view import _add, _close
 from tests.browser.test_transactions import _api, assert_visible
 
@@ -174,3 +174,29 @@ def test_the_holding_view_shows_its_own_twr_while_held(page, app_server):
     # Shown to 2 decimals of a percent (0.005 % = 0.00005), and the quote may tick between the page and the API.
     assert abs(float(shown.replace("%", "").replace(",", "")) / 100 - expected) < 0.0002, (shown, expected)
     assert page.problems == []
+
+
+@pytest.fixture(scope="module")
+def no_benchmark_prices(tmp_path_factory):
+    """A demo server of its own whose price source cannot find ^GSPC (as for a benchmark it does not know)."""
+    server = DemoServer(tmp_path_factory.mktemp("no-benchmark"), env={"DEMO_FAIL_SYMBOLS": "^GSPC"}).wait_ready()
+    yield server
+    server.stop()
+
+
+def test_without_the_benchmarks_prices_the_chart_says_so_and_draws_the_portfolio_alone(browser, no_benchmark_prices):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=no_benchmark_prices.base)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    try:
+        page.goto("/")
+        wait_for_dashboard(page, no_benchmark_prices)
+        page.click(PERFORMANCE_BUTTON)
+        page.wait_for_function(HAS_TRACE_JS, arg="Portfolio")
+        page.wait_for_function("() => document.querySelectorAll('#performance-figures .perf-value').length === 4")
+        assert [t["name"] for t in page.evaluate(TRACES_JS)] == ["Portfolio"]
+        tile = page.evaluate(FIGURES_JS)["tiles"][3]
+        assert (tile["label"], tile["value"]) == ("^GSPC", "—")
+        assert_visible(page, "#performance-figures .perf-figure:last-child .perf-sub", "S&P 500 prices not loaded yet")
+    finally:
+        context.close()
