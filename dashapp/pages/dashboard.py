@@ -1,7 +1,8 @@
 """The dashboard of one portfolio, at /portfolio/<id> (home.py shows the first one at /).
 
 One callback per part, so each part fills on its own: summary cards and badge (`initial_data`, cache only),
-holdings table and allocation (`holdings_data` without waiting), value chart (`chart_data` without waiting).
+holdings table and allocation (`holdings_data` without waiting), value chart (`chart_data` without waiting; in
+Performance mode, issue 16, the same payload's TWR and benchmark lines and returns: components/performance.py).
 When a payload says data is still arriving, the part writes a *_PENDING store and a background callback waits
 for it with a progress bar, then writes *_READY, which makes the parts' refills run from the now-warm cache.
 """
