@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from functools import lru_cache
 
 from celery import Celery
@@ -75,6 +76,11 @@ def make_celery(settings: Settings) -> Celery:
         beat_schedule=({"warmup": {"task": WARMUP_TASK, "schedule": float(settings.warmup_interval_s)}}
                        if settings.warmup_enabled else {}),
     )
+    if settings.redis_url.startswith("rediss://") and "ssl_cert_reqs=" not in settings.redis_url:
+        # Celery refuses a rediss:// URL that does not say how to check the certificate; check it, as the shared
+        # store's redis-py does by default (a self-signed one needs `?ssl_cert_reqs=none` on the URL).
+        tls = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+        app.conf.update(broker_use_ssl=tls, redis_backend_use_ssl=tls)
     app.stocktracker_settings = settings
     return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from types import SimpleNamespace
 
@@ -73,3 +74,11 @@ def test_a_ledger_change_falls_back_to_this_process_when_the_broker_is_down(monk
     monkeypatch.setattr("services.celery_app.send_chart_generation", lambda _s, pid: sent.append(pid) or True)
     container.on_ledger_change(services, 4)
     assert calls == [("invalidate", 4)] and sent == [4]  # taken by the worker: not generated here
+
+
+def test_a_tls_url_checks_the_certificate_unless_it_says_otherwise():
+    app = make_celery(settings_for("rediss://cache.example:6380/0"))
+    assert app.conf.broker_use_ssl == app.conf.redis_backend_use_ssl == {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    assert app.backend.connparams["ssl_cert_reqs"] == ssl.CERT_REQUIRED  # Celery accepts it (no connection made)
+    own = make_celery(settings_for("rediss://cache.example:6380/0?ssl_cert_reqs=none"))
+    assert not own.conf.broker_use_ssl and own.backend.connparams["ssl_cert_reqs"] == ssl.CERT_NONE  # as the URL says
