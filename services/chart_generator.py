@@ -34,7 +34,7 @@ from services.portfolio_load import LoadedPortfolio, PortfolioLoader
 from services.price_cache import PriceCache
 from services.price_planning import Need
 from services.price_service import PriceService
-from services.returns_chart import RangePerformance, max_flows, range_performance, unknown_performance
+from services.returns_chart import RangePerformance, max_range, range_performance, unknown_performance
 from services.store import CHARTS, PORTFOLIO_DERIVED, PROGRESS
 
 log = logging.getLogger(__name__)
@@ -249,25 +249,17 @@ class BackgroundChartGenerator:
 
     def _performance(self, loaded: LoadedPortfolio, full: pd.DataFrame,
                      benchmark: str) -> Callable[[pd.DataFrame], RangePerformance]:
-        """The range's TWR, benchmark and returns (services/returns_chart.py), from flows computed once on the MAX
-        grid in the base currency. A failure there leaves the lines and figures null, not the chart undrawn."""
+        """The range's TWR, benchmark and returns (services/returns_chart.py), from arrays made once for the MAX
+        range in the base currency; each range is a tail of it. A failure there leaves the lines and figures
+        null, not the chart undrawn."""
         stored = self.prices.closes([benchmark])
         closes = stored[benchmark] if benchmark in stored.columns else None
         try:
-            flows = max_flows(loaded.base_transactions, full.index)
+            arrays = max_range(full["market_value"], loaded.base_transactions, closes)
         except ValueError:
-            log.exception("returns of portfolio %s: the ledger's flows", loaded.portfolio.id)
-            flows = None
-
-        def measure(part: pd.DataFrame) -> RangePerformance:
-            if flows is None:
-                return unknown_performance(len(part), benchmark)
-            try:
-                return range_performance(part["market_value"], flows, closes, benchmark)
-            except ValueError:
-                log.exception("returns of portfolio %s over %s days", loaded.portfolio.id, len(part))
-                return unknown_performance(len(part), benchmark)
-        return measure
+            log.exception("returns of portfolio %s", loaded.portfolio.id)
+            return lambda part: unknown_performance(len(part), benchmark)
+        return lambda part: range_performance(arrays, len(full) - len(part), benchmark)
 
     def _fetch_with_progress(self, portfolio_id: int, needs: Mapping[str, Need]) -> None:
         """Fetch the missing history, reporting the share of tickers whose bars are cached."""

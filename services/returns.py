@@ -21,7 +21,8 @@ import pyxirr
 from services.returns_flows import Flows, ledger_flows, session_grid
 
 __all__ = ["NOT_ANNUALIZED", "Annualized", "Flows", "Returns", "XirrResult", "annualized", "benchmark_series",
-           "ledger_flows", "range_cash_flows", "range_returns", "session_grid", "twr_series", "xirr"]
+           "cash_flows_on", "ledger_flows", "range_cash_flows", "range_returns", "returns_of", "session_grid",
+           "twr_array", "twr_series", "xirr"]
 
 DAYS_PER_YEAR = 365  # Act/365 for both the annualization and XIRR
 NOT_ANNUALIZED = "not annualized: range shorter than a year"
@@ -52,6 +53,12 @@ def twr_series(values: pd.Series, inflows: pd.Series | None = None, outflows: pd
     out = _aligned(values, outflows, "outflows")
     if (into < 0).any():
         raise ValueError(f"inflows: negative on {_first_date(values.index, into < 0)} (a buy adds money)")
+    return pd.Series(twr_array(v, into, out), index=values.index, name="twr")
+
+
+def twr_array(v: np.ndarray, into: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """`twr_series` on checked arrays of one length (values >= 0 or NaN, inflows >= 0): the chart's per-range
+    path, which checks the MAX range's arrays once and then slices them."""
     result = np.full(len(v), np.nan)
     valued = np.flatnonzero(~np.isnan(v))
     if len(valued):
@@ -63,7 +70,7 @@ def twr_series(values: pd.Series, inflows: pd.Series | None = None, outflows: pd
         held = base > 0
         factor[held] = np.maximum(end[held] / base[held], 0.0)
         result[valued] = np.concatenate(([1.0], np.cumprod(factor))) - 1.0
-    return pd.Series(result, index=values.index, name="twr")
+    return result
 
 
 def _between(flows: np.ndarray, valued: np.ndarray) -> np.ndarray:
@@ -153,6 +160,11 @@ def range_cash_flows(values: pd.Series, inflows: pd.Series | None = None,
     and the value at that day's close taken out (positive). Flows after the last valued day are left out."""
     v = _checked_values(values)
     net = _aligned(values, outflows, "outflows") - _aligned(values, inflows, "inflows")
+    return cash_flows_on(pd.DatetimeIndex(values.index), v, net)
+
+
+def cash_flows_on(days: pd.DatetimeIndex, v: np.ndarray, net: np.ndarray) -> list[tuple[dt.date, float]]:
+    """`range_cash_flows` on checked arrays: `net` is outflows - inflows per day of `days`."""
     valued = np.flatnonzero(~np.isnan(v))
     if not len(valued):
         return []
@@ -163,7 +175,7 @@ def range_cash_flows(values: pd.Series, inflows: pd.Series | None = None,
     amounts[first] -= v[first]
     amounts[last] += v[last]
     chosen = np.flatnonzero(amounts)
-    dates = pd.DatetimeIndex(values.index)[chosen].date  # dt.date objects in one call
+    dates = days[chosen].date  # dt.date objects in one call
     return list(zip(dates.tolist(), amounts[chosen].tolist(), strict=True))
 
 
@@ -199,12 +211,17 @@ def range_returns(values: pd.Series, inflows: pd.Series | None = None, outflows:
     twr = twr_series(values, inflows, outflows).dropna()
     cumulative = float(twr.iloc[-1]) if len(twr) else None
     span = (pd.Timestamp(twr.index[-1]) - pd.Timestamp(twr.index[0])).days if len(twr) else 0
-    yearly = annualized(cumulative, span)
     money = xirr(range_cash_flows(values, inflows, outflows))
     bench = None
     if benchmark_closes is not None:
         line = benchmark_series(_on_days(benchmark_closes, values.index)).dropna()
         bench = float(line.iloc[-1]) if len(line) else None
+    return returns_of(cumulative, span, money, bench)
+
+
+def returns_of(cumulative: float | None, span: int, money: XirrResult, bench: float | None) -> Returns:
+    """The `Returns` of a range from its cumulative TWR, its calendar days, its XIRR and its benchmark return."""
+    yearly = annualized(cumulative, span)
     return Returns(cumulative, yearly.value, yearly.note, money.rate, money.reason, _over(money.rate, span), bench)
 
 
