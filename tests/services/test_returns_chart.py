@@ -184,3 +184,35 @@ def test_a_eur_portfolio_counts_each_flow_at_its_own_dates_rate(world):
     assert entry.returns["MAX"]["twr"] == pytest.approx(1718.75 / 2100 - 1, abs=1e-12)
     # Had the 1,100 USD bought on 2 July been converted at today's 0.625 (687.50 EUR), 2 July would read
     # 2,200 / 1,687.50 - 1 = +30 %: the test above tells the two apart.
+
+
+def test_the_array_path_equals_range_returns_on_every_tail():
+    # The chart's per-range arrays (max_range + range_performance) against the reference range_returns on the
+    # same value series, flows and closes, for every first day: the same measures, to float precision.
+    from decimal import Decimal
+
+    from services.models import Transaction
+    from services.returns import ledger_flows, range_returns
+    from services.returns_chart import max_range, range_performance
+
+    days = pd.DatetimeIndex(pd.to_datetime(sessions("2025-06-02", "2025-07-08")))
+    closes = pd.Series([100.0 + 3 * ((i * 7) % 5) - i * 0.4 for i in range(len(days))], index=days)
+    values = pd.Series(closes.to_numpy() * 10, index=days)
+    values.iloc[5] = float("nan")  # a day that cannot be valued
+    bench = pd.Series([4000.0 + 25 * i for i in range(len(days))], index=days).drop(days[3])
+    txns = [Transaction(days[8].date(), "AAA", "BUY", Decimal(2), Decimal("101.5"), Decimal(1)),
+            Transaction(days[15].date(), "AAA", "SELL", Decimal(3), Decimal("97.25"), Decimal("0.5")),
+            Transaction(days[20].date(), "AAA", "DIVIDEND", Decimal(9), Decimal("0.3"), Decimal("0.1"))]
+    arrays = max_range(values, txns, bench)
+    flows = ledger_flows(txns, days)
+    for first in range(len(days) - 1):
+        mine = range_performance(arrays, first, "BMK").returns
+        tail = days[first:]
+        reference = range_returns(values[tail], flows.inflows[tail], flows.outflows[tail], bench).to_json()
+        assert mine.pop("benchmark") == "BMK"
+        assert mine.keys() == reference.keys()
+        for key, expected in reference.items():
+            if isinstance(expected, float):
+                assert mine[key] == pytest.approx(expected, rel=1e-12, abs=1e-12), (first, key)
+            else:
+                assert mine[key] == expected, (first, key)
