@@ -87,11 +87,16 @@ class PriceService:
         return any(quote.fetched_at > moment for quote in quotes if quote is not None)
 
     def has_history(self, ticker: str, start: dt.date | None = None) -> bool:
-        """True if daily bars of `ticker` are cached (fetched from `start` or earlier, when `start` is given)."""
-        if start is None:
-            return self.cache.has_bars(ticker)
+        """True if daily bars of `ticker` are cached (fetched from `start` or earlier, when `start` is given).
+
+        Judged by the stamp written with the bars (`bars_tail`, memoized by it), not by reading the bars: a chart's
+        generation asks this of every ticker five times a second, and on Redis each read moved the whole history.
+        """
+        fetched, _last = self.cache.bars_tail(ticker)
+        if start is None or not fetched:
+            return fetched
         known_from = self.cache.history_from(ticker)
-        return known_from is not None and known_from <= start and self.cache.has_bars(ticker)
+        return known_from is not None and known_from <= start
 
     @property
     def simulated(self) -> bool:

@@ -114,3 +114,13 @@ def test_batched_planner_agrees_with_one_ticker_at_a_time(counted, make_service,
     # R01: closed on 2025-06-20, bars reach 07-08 past it and were fetched after that session: nothing due;
     # R02: needs history from 01-02 but the bars start at 06-02: all again from 01-02; NEW: from START.
     assert singles == {"R00": dt.date(2025, 7, 8), "R01": None, "R02": dt.date(2025, 1, 2), "NEW": START}
+
+
+def test_has_history_reads_the_stamp_not_the_bars_once_known(counted, make_service, clock):
+    store, cache = counted
+    service = warm(make_service, clock, cache, ["R00"])
+    assert service.has_history("R00")  # the first look reads the bars once (the memo of their last date is cold)
+    store.reset()
+    assert service.has_history("R00") and service.has_history("R00", START)
+    assert store.keys_read[BARS.key("R00")] == 0  # a chart's progress loop asks this 5 times a second
+    assert not service.has_history("NEVER") and not service.has_history("R00", START - dt.timedelta(days=1))
