@@ -1,14 +1,12 @@
 """The benchmark picker (issue 16): the ticker a portfolio's performance chart is compared with, on the
 Transactions page's Portfolio card, under the base-currency select.
 
-`benchmark_picker(portfolio)` draws it, `with_benchmark_picker(page, portfolio)` places it in the page's tree
-(after the base-currency control, which components/transactions.py draws), `register()` adds its callback to
+`benchmark_picker(portfolio)` draws it (components/transactions.py places it after the base-currency control),
+`register()` adds its callback to
 the app being built (pages/transactions.py calls it, as Dash runs that module again for every app).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, html, no_update
@@ -47,32 +45,6 @@ def benchmark_picker(portfolio: dict) -> list:
         html.Div(html.Span(HELP, className="text-muted"), id=ids.BENCHMARK_MESSAGE, className="small mb-2",
                  **{"aria-live": "polite"}),
     ]
-
-
-def _children_list(component: Any) -> list | None:
-    children = getattr(component, "children", None)
-    return children if isinstance(children, list) else None
-
-
-def with_benchmark_picker(page: Any, portfolio: dict | None) -> Any:
-    """`page` with the picker inserted after the base-currency control (its label and input group); unchanged
-    when the page has none (no portfolio: only the create form)."""
-    if not portfolio:
-        return page
-    stack = [page]
-    while stack:
-        node = stack.pop()
-        children = _children_list(node)
-        if children is None:
-            if getattr(node, "children", None) is not None:
-                stack.append(node.children)
-            continue
-        for index, child in enumerate(children):
-            if isinstance(child, html.Label) and getattr(child, "htmlFor", None) == ids.PORTFOLIO_BASE_CURRENCY:
-                node.children = [*children[:index + 2], *benchmark_picker(portfolio), *children[index + 2:]]
-                return page
-        stack.extend(children)
-    return page
 
 
 def _alert(text: str, tone: str) -> html.Div:

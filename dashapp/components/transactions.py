@@ -17,6 +17,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashapp import ids
+from dashapp.components.benchmark_picker import benchmark_picker
 from dashapp.components.broker_import import format_chooser
 from dashapp.components.skeleton import card, field_placeholder, live_or_placeholder, part, skeleton_text
 from services.models import TRANSACTION_TYPES
@@ -315,6 +316,7 @@ def _portfolio_admin(portfolio: dict | None, static: bool) -> html.Div:
             _text_button(ids.PORTFOLIO_RENAME_NAME, ids.PORTFOLIO_RENAME, "Rename", "Portfolio name", static,
                          portfolio["name"]),
             *_base_currency(portfolio, static),
+            *([] if static else benchmark_picker(portfolio)),  # issue 16: the portfolio's benchmark ticker
         ]
     children += [
         html.Label("New portfolio", className="form-label small mb-1"),

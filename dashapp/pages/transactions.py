@@ -52,10 +52,9 @@ def layout(portfolio: str | None = None, **_query: str) -> html.Div:
     settings = services().settings
     others = [] if found else [p.to_json() for p in services().ledger.list_portfolios()]
     asked = portfolio is not None and str(portfolio).strip() != ""
-    page = transactions_page(found, today=_today(), max_upload_bytes=settings.max_upload_bytes,
+    return transactions_page(found, today=_today(), max_upload_bytes=settings.max_upload_bytes,
                              problem=problem if asked else None, portfolios=others,
                              import_format=_saved_format(found))
-    return benchmark_picker.with_benchmark_picker(page, found)  # under the base-currency select
 
 
 def _saved_format(portfolio: dict | None) -> dict | None:

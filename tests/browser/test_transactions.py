@@ -306,7 +306,7 @@ def test_a_duplicate_portfolio_name_is_refused_in_an_alert(page, app_server):
     page.wait_for_function("() => document.querySelector('#portfolio-message').innerText.includes('\u201c')")
     assert_visible(page, "#portfolio-message .alert-danger", f"\u201c{name}\u201d exists already")
     assert _api(app_server, "GET", "/api/portfolios")["portfolios"].count(
-        {"id": other, "name": other_name, "base_currency": "USD"}) == 1
+        {"id": other, "name": other_name, "base_currency": "USD", "benchmark": "^GSPC"}) == 1
     page.fill("#portfolio-rename-name", other_name + " (renamed)")
     page.click("#portfolio-rename")
     assert_visible(page, "#portfolio-message .alert-success", "Renamed to")

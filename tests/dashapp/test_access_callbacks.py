@@ -44,9 +44,9 @@ KNOWN = {"sync_shell", "fill_ledger", "submit_transaction", "edit_or_cancel", "d
          "refill_holdings", "wait_for_prices", "fill_allocation", "refill_allocation", "fill_chart", "refill_chart",
          "redraw_chart_with_prices", "wait_for_chart", "update", "change_base_currency",
          "fill_split_warnings", "refill_split_warnings", "fix_split", "fill_holding", "fill_closed",
-         "count_closed"}  # update: Dash Pages' router
+         "count_closed", "change_benchmark"}  # update: Dash Pages' router
 WRITES = {"submit_transaction", "delete_transactions", "import_upload", "import_pending", "rename_portfolio",
-          "delete_portfolio", "change_base_currency"}
+          "delete_portfolio", "change_base_currency", "change_benchmark"}
 NONCE = "0123456789abcdef0123456789abcdef"
 UPLOAD_CSV = "date,ticker,type,quantity,price\n2025-03-03,BOBT,BUY,1,150\n"
 # A broker's file waiting for its column mapping (the Custom columns form), and that form filled in.
@@ -82,6 +82,9 @@ def values(pid: int, tid: int, name: str) -> dict[tuple[str, str], list[Any]]:
         (ids.PRICES_READY, "data"): [NONCE],
         (ids.CHART_READY, "data"): [NONCE],
         (ids.CHART_RANGE, "data"): ["1Y"],
+        (ids.CHART_MODE, "data"): ["value", "performance"],
+        (ids.BENCHMARK_APPLY, "n_clicks"): [1],
+        (ids.BENCHMARK_INPUT, "value"): ["^IXIC"],
         (ids.REFRESH_PRICES, "n_clicks"): [None],
         (ids.TXN_VERSION, "data"): [1],
         (ids.TXN_SUBMIT, "n_clicks"): [1],

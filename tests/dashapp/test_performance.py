@@ -11,7 +11,6 @@ import pytest
 from dash import html, no_update
 
 from dashapp import create_app, ids
-from dashapp.components.benchmark_picker import with_benchmark_picker
 from dashapp.components.holding_view import figures_view
 from dashapp.components.part_views import PartView
 from dashapp.components.performance import (
@@ -154,13 +153,13 @@ def _ids(component) -> list[str]:
 
 def test_the_picker_sits_under_the_base_currency_select_with_the_current_ticker():
     portfolio = {"id": 1, "name": "Main", "base_currency": "USD", "benchmark": "^IXIC"}
-    page = with_benchmark_picker(transactions_page(portfolio, today="2026-03-02"), portfolio)
+    page = transactions_page(portfolio, today="2026-03-02")
     order = _ids(page)
     assert (order.index(ids.PORTFOLIO_BASE_APPLY) < order.index(ids.BENCHMARK_INPUT)
             < order.index(ids.BENCHMARK_APPLY) < order.index(ids.PORTFOLIO_NEW_NAME))
     assert "^IXIC, Nasdaq Composite" in str(page)
     lonely = transactions_page(None, today="2026-03-02")
-    assert ids.BENCHMARK_INPUT not in _ids(with_benchmark_picker(lonely, None))
+    assert ids.BENCHMARK_INPUT not in _ids(lonely)
 
 
 # -- the picker's callback on the real app and ledger ----------------------------------------------------------
