@@ -2,7 +2,8 @@
 
 A portfolio of its own on the session's demo server, traded at the demo's own simulated closes (the same
 deterministic simulation the server serves), so the markers sit on the price line: KO bought twice, trimmed and
-paid a dividend; NFLX bought and sold out (closed). Screenshots go to SCREENSHOT_DIR (docs/screenshots to retake them), else a temp folder.
+paid a dividend; NFLX bought and sold out (closed). Screenshots go to SCREENSHOT_DIR (docs/screenshots to retake
+them), else a temp folder.
 """
 
 from __future__ import annotations

@@ -102,7 +102,8 @@ def test_the_decimal_split_quantity_still_works() -> None:
 
 def test_the_old_decimal_third_leaves_a_fraction_short_and_a_sale_of_100_now_closes_it() -> None:
     """Issue 15's case: 300 shares x 0.33333333 = 99.999999, 1e-6 short of the broker's 100 (far more than the 1e-8
-    a split's fraction may be off): still an oversell. Entered as 1:3 the holding is exactly 100 and selling it works."""
+    a split's fraction may be off): still an oversell. Entered as 1:3 the holding is exactly 100 and selling it
+    works."""
     old = [txn("2024-01-02", "BUY", "300", "1"), txn("2024-02-01", "SPLIT", "0.33333333"),
            txn("2024-03-01", "SELL", "100", "3")]
     assert [o.held for o in oversells(old)] == [D("99.99999900")]  # 300 x 0.33333333
