@@ -63,7 +63,13 @@ def test_new_ticker_arrives_through_the_cold_path(browser, slow_server):
         }""")
         page.wait_for_selector("#refresh-progress-wrap", state="hidden")
         wait_for_dashboard(page, slow_server)
-        assert page.inner_text("#price-status-badge").strip() != "Partial"
+        # Every price is in. The badge then says what the page's prices say: Partial only while London and Xetra
+        # (the sample's VOD.L, SAP.DE) are closed and New York is open, a mix of fresh and market-closed prices.
+        prices = json.loads(urllib.request.urlopen(f"{slow_server.base}/api/dashboard-holdings-data/1",
+                                                   timeout=30).read())["prices"]
+        assert prices["missing"] == [] and prices["fetching"] == []
+        mixed = prices["counts"]["fresh"] > 0 and prices["counts"]["market_closed"] > 0
+        assert (page.inner_text("#price-status-badge").strip() == "Partial") == mixed, prices
         assert problems == []
     finally:
         context.close()
