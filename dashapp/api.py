@@ -162,9 +162,10 @@ def delete_transaction(portfolio_id: int, transaction_id: int):
     return Response(status=204)
 
 
-@api.post("/api/portfolios/<int:portfolio_id>/import")
-def import_transactions(portfolio_id: int):
-    _services().ledger.get_portfolio(portfolio_id)  # 404 before reading a large body
+def upload_text() -> str:
+    """The request's CSV (the body, or a multipart `file`) as text; a file that is not UTF-8 is a ValidationError
+    naming the line and offset of the first bad byte. Read once the portfolio is known to exist (404 before a large
+    body is read)."""
     if request.mimetype == "multipart/form-data":
         # Not after get_data(): that drains the stream, and the form parser then finds no file at all.
         upload = request.files.get("file")
@@ -182,6 +183,13 @@ def import_transactions(portfolio_id: int):
         line = len(_LINE_BREAK.findall(decoded[: error.start])) + 1
         message = f"not UTF-8: byte 0x{decoded[error.start]:02x} at offset {offset}; save the file as UTF-8"
         raise ValidationError("the CSV is not UTF-8 text", [FieldError("file", message, line)]) from None
+    return text
+
+
+@api.post("/api/portfolios/<int:portfolio_id>/import")
+def import_transactions(portfolio_id: int):
+    _services().ledger.get_portfolio(portfolio_id)  # 404 before reading a large body
+    text = upload_text()
     # Always all three keys (DESIGN.md): imported, skipped_duplicates (rows equal to existing ones), warnings.
     result = import_ledger_csv(_services(), portfolio_id, text, idempotency_key=request.headers.get(IDEMPOTENCY_HEADER))
     return result.to_json()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from flask import request
 
-from dashapp.api import _json_body, api
+from dashapp.api import IDEMPOTENCY_HEADER, _json_body, api, upload_text
 from dashapp.services_access import services as _services
 from services.broker_formats import DATE_FORMATS, OUR_COLUMNS
 from services.broker_import import import_broker_csv
@@ -50,21 +50,6 @@ def put_import_mapping(portfolio_id: int):
     return {"mapping": mappings.save(portfolio_id, _json_body()).to_json()}
 
 
-def _upload_text() -> str:
-    """The uploaded file as text; a file that is not UTF-8 is refused naming the line of the first bad byte."""
-    if request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
-        raw = upload.read() if upload else b""
-    else:
-        raw = request.get_data(cache=False)
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = error.object[: error.start].count(b"\n") + 1
-        message = f"not UTF-8: byte 0x{error.object[error.start]:02x}; save the file as UTF-8"
-        raise ValidationError("the CSV is not UTF-8 text", [FieldError("file", message, line)]) from None
-
-
 @api.post("/api/portfolios/<int:portfolio_id>/import-broker")
 def import_broker(portfolio_id: int):
     services = _services()
@@ -77,6 +62,6 @@ def import_broker(portfolio_id: int):
         raise ValidationError("no custom mapping", [FieldError(
             "format", "this portfolio has no saved custom mapping: PUT one to import-mapping first")])
     mapping = mapping_for(key, custom)
-    result = import_broker_csv(services, portfolio_id, _upload_text(), mapping, format_key=key,
-                               idempotency_key=request.headers.get("Idempotency-Key"))
+    result = import_broker_csv(services, portfolio_id, upload_text(), mapping, format_key=key,
+                               idempotency_key=request.headers.get(IDEMPOTENCY_HEADER))
     return result.to_json()

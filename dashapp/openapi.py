@@ -15,24 +15,13 @@ from typing import Any
 
 from dashapp.openapi_broker import BROKER_PATHS, BROKER_SCHEMAS
 from dashapp.openapi_holding import HOLDING_PATHS, HOLDING_SCHEMAS
+from dashapp.openapi_parts import json_content as _json
+from dashapp.openapi_parts import obj as _obj
+from dashapp.openapi_parts import ref as _ref
 from services.corporate_actions import MISDATED_WINDOW_DAYS, SPLIT_STATUSES
 from services.models import MAX_REPORTED_ERRORS, TRANSACTION_TYPES
 from services.payloads import json_schemas
 from services.value_series import RANGES
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _obj(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict:
-    return {"type": "object", "properties": properties,
-            "required": list(properties) if required is None else required, **extra}
-
-
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
 
 _DATE_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from dashapp.openapi_parts import json_content as _json
+from dashapp.openapi_parts import obj as _obj
+from dashapp.openapi_parts import ref as _ref
 from services.broker_formats import DATE_FORMATS, OUR_COLUMNS, TYPES
 from services.broker_presets import CUSTOM, OWN_FORMAT, PRESETS
 from services.models import MAX_REPORTED_ERRORS
@@ -12,17 +15,10 @@ from services.models import MAX_REPORTED_ERRORS
 FORMAT_KEYS = [OWN_FORMAT, *PRESETS, CUSTOM]
 
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _obj(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict:
-    return {"type": "object", "properties": properties,
-            "required": list(properties) if required is None else required, **extra}
 
 
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _op(op_id: str, summary: str, responses: dict, **extra: Any) -> dict:
