@@ -216,3 +216,27 @@ def test_the_array_path_equals_range_returns_on_every_tail():
                 assert mine[key] == pytest.approx(expected, rel=1e-12, abs=1e-12), (first, key)
             else:
                 assert mine[key] == expected, (first, key)
+
+
+def test_a_eur_holdings_own_twr_counts_its_flows_at_their_dates_rates(settings, clock):
+    # The holding detail's figures.twr (services/returns_holding.py) on the same EUR ledger: the only holding, so
+    # its own TWR is the portfolio's, -0.1815476190 (worked out above).
+    from services.container import build_services
+    from services.holding_detail import HoldingDetails
+
+    services = build_services(settings.with_overrides(warmup_enabled=False), clock=clock,
+                              provider=CountingProvider(clock, not_found=("USDS", "EURUSD=X", "BMK")))
+    try:
+        for ticker, closes in (("USDS", USD_STOCK), ("EURUSD=X", EURUSD), ("BMK", BMK)):
+            frame = pd.DataFrame({"close": list(closes.values()), "dividend": 0.0, "split": 1.0},
+                                 index=pd.DatetimeIndex(pd.to_datetime(list(closes)), name="date"))
+            services.prices.cache.put_bars(ticker, frame, dt.date.fromisoformat(next(iter(closes))))
+            last = list(closes.values())
+            services.prices.cache.put_quote(Quote(ticker, last[-1], last[-2], "USD", SESSION_MOMENT, SESSION_MOMENT))
+        pid = services.ledger.create_portfolio("Euro", "EUR").id
+        services.ledger.import_csv(pid, "date,ticker,type,quantity,price\n2025-06-30,USDS,BUY,10,100\n"
+                                        "2025-07-02,USDS,BUY,10,110\n2025-07-03,USDS,SELL,10,110\n")
+        figures = HoldingDetails(services.dashboard).detail(pid, "USDS").figures
+        assert figures.twr == pytest.approx(1718.75 / 2100 - 1, abs=1e-6)
+    finally:
+        services.close()
