@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, update
 from services import ledger_guards as guards
 from services import ledger_rules as rules
 from services.ledger_schema import PortfolioRow, TransactionRow
-from services.models import FieldError, Portfolio, ValidationError
+from services.models import DEFAULT_BENCHMARK, FieldError, Portfolio, ValidationError
 
 
 class PortfolioMethods:
@@ -89,7 +89,7 @@ class PortfolioMethods:
         symbol = rules.check_benchmark(benchmark)
         with self._write(portfolio_id) as (session, row):
             assert row is not None
-            if symbol == row.benchmark:
+            if (symbol or DEFAULT_BENCHMARK) == (row.benchmark or DEFAULT_BENCHMARK):  # the line would not change
                 return row.to_domain()
             row.benchmark = symbol
             row.version = row.version + 1

@@ -26,6 +26,9 @@ def test_patch_benchmark_changes_it_and_the_version(env):  # noqa: F811
     client, services, _ = env
     pid = _portfolio(client)
     version = services.ledger.version(pid)
+    # The default again (however spelled) changes nothing: the chart's line would be the same.
+    assert client.patch(f"/api/portfolios/{pid}", json={"benchmark": "^gspc"}).status_code == 200
+    assert services.ledger.version(pid) == version
     response = client.patch(f"/api/portfolios/{pid}", json={"benchmark": " vwrl.l "})
     assert response.status_code == 200
     assert response.get_json() == {"portfolio": {"id": pid, "name": "Main", "base_currency": "USD",
