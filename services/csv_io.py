@@ -115,6 +115,10 @@ class CsvRead:
     errors: ErrorTally = field(default_factory=ErrorTally)
     bad_tickers: set[str] = field(default_factory=set)
 
+    def tickers(self) -> set[str]:
+        """The tickers of the good rows: all of the ledger an import of them needs to read."""
+        return {transaction.ticker for _, transaction in self.rows}
+
 
 def parse_transactions_csv_lines(
     text: str, max_rows: int = DEFAULT_MAX_ROWS

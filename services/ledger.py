@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,7 +40,15 @@ from services.ledger_engine import IMMEDIATE, make_engine
 from services.ledger_import import plan_import
 from services.ledger_migrations import upgrade
 from services.ledger_portfolios import PortfolioMethods
-from services.ledger_schema import LOCAL_OWNER, PortfolioRow, TransactionRow, load_transactions, row_values
+from services.ledger_schema import (
+    LOCAL_OWNER,
+    PortfolioRow,
+    TransactionRow,
+    count_transactions,
+    insert_rows,
+    load_transactions,
+    row_values,
+)
 from services.models import ImportResult, ImportWarning, NotFoundError, Transaction, ValidationError
 from services.transaction_input import validate_transaction
 
@@ -173,9 +181,10 @@ class Ledger(PortfolioMethods):
                 if row is None or row.portfolio_id != portfolio_id:
                     raise NotFoundError(f"the transaction first added with this {idempotency.HEADER} was deleted")
                 return row.to_domain()
-            existing = load_transactions(session, portfolio_id)
-            guards.refuse_transactions_over_quota(self.max_transactions, len(existing), 1, "quantity")
-            rules.refuse_added_oversells(existing, transaction)
+            guards.refuse_transactions_over_quota(self.max_transactions, count_transactions(session, portfolio_id),
+                                                  1, "quantity")
+            # Each ticker replays on its own: the added row's ticker is all the check needs (issue 17).
+            rules.refuse_added_oversells(load_transactions(session, portfolio_id, {transaction.ticker}), transaction)
             row = TransactionRow(**row_values(portfolio_id, transaction))
             session.add(row)
             session.flush()
@@ -206,17 +215,16 @@ class Ledger(PortfolioMethods):
         would sell more than is held, or when it would leave another SELL (named by id) short.
         """
         with self._write(portfolio_id) as (session, _):
-            existing = load_transactions(session, portfolio_id)
-            rules.check_id("transaction", transaction_id)
-            position = next((i for i, t in enumerate(existing) if t.id == transaction_id), None)
-            if position is None:
-                raise NotFoundError(f"transaction {transaction_id} not found in portfolio {portfolio_id}")
-            merged = {**rules.editable_values(existing[position]),
+            stored = self._stored(session, portfolio_id, transaction_id)
+            merged = {**rules.editable_values(stored),
                       **{field: data[field] for field in rules.EDITABLE_FIELDS if field in data}}
             changed, errors = validate_transaction(merged)
             if changed is None:
                 raise ValidationError("transaction rejected", errors)
             changed = replace(changed, id=transaction_id, portfolio_id=portfolio_id)
+            # Only the tickers the edit touches (the old one, and a new one if it moves): each replays on its own.
+            existing = load_transactions(session, portfolio_id, {stored.ticker, changed.ticker})
+            position = next(i for i, t in enumerate(existing) if t.id == transaction_id)
             # Replayed in the order the ledger will list it: by (date, id), and the id does not change.
             after = sorted([*existing[:position], changed, *existing[position + 1:]], key=lambda t: (t.date, t.id))
             rules.refuse_edited_oversells(existing, after, changed)
@@ -230,14 +238,22 @@ class Ledger(PortfolioMethods):
     def delete_transaction(self, portfolio_id: int, transaction_id: int) -> None:
         """Delete one transaction, unless a later SELL would then sell more than is held."""
         with self._write(portfolio_id) as (session, _):
-            existing = load_transactions(session, portfolio_id)
+            stored = self._stored(session, portfolio_id, transaction_id)
+            existing = load_transactions(session, portfolio_id, {stored.ticker})  # the only ticker it touches
             remaining = [t for t in existing if t.id != transaction_id]
-            if len(remaining) == len(existing):
-                raise NotFoundError(f"transaction {transaction_id} not found in portfolio {portfolio_id}")
             rules.refuse_deleted_oversells(existing, remaining)
             session.execute(delete(TransactionRow).where(TransactionRow.id == transaction_id))
             self._bump(session, portfolio_id)
         self._changed(portfolio_id)
+
+    @staticmethod
+    def _stored(session: Session, portfolio_id: int, transaction_id: int) -> Transaction:
+        """One stored transaction of the portfolio, or NotFoundError (another portfolio's is not found either)."""
+        rules.check_id("transaction", transaction_id)
+        row = session.get(TransactionRow, transaction_id)
+        if row is None or row.portfolio_id != portfolio_id:
+            raise NotFoundError(f"transaction {transaction_id} not found in portfolio {portfolio_id}")
+        return row.to_domain()
 
     def import_csv(self, portfolio_id: int, text: str, max_rows: int = DEFAULT_MAX_ROWS) -> int:
         """Add every new row of a CSV ledger in one database transaction, or none (ValidationError); the count
@@ -260,11 +276,12 @@ class Ledger(PortfolioMethods):
         with self._write(portfolio_id) as (session, _):
             if key is not None and (answer := idempotency.recall(session, portfolio_id, key, print_)):
                 return answer  # the same key won the lock first
-            existing = load_transactions(session, portfolio_id)
-            plan = plan_import(existing, read)
-            guards.refuse_transactions_over_quota(self.max_transactions, len(existing), len(plan.rows), "file")
+            # Only the file's tickers: duplicates, oversells and dividends are judged per ticker (issue 17).
+            plan = plan_import(load_transactions(session, portfolio_id, read.tickers()), read)
+            guards.refuse_transactions_over_quota(self.max_transactions, count_transactions(session, portfolio_id),
+                                                  len(plan.rows), "file")
             if plan.rows:
-                session.execute(insert(TransactionRow), [row_values(portfolio_id, t) for _, t in plan.rows])
+                insert_rows(session, portfolio_id, plan.rows)
                 self._bump(session, portfolio_id)
             added = {line for line, _ in plan.rows}
             kept = (*plan.warnings, *(w for w in warnings if w.line in added))

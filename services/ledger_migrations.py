@@ -39,6 +39,21 @@ def upgrade(engine: Engine) -> None:
         _add_sqlite_autoincrement(engine)
     _add_missing_columns(engine)
     Base.metadata.create_all(engine)
+    _add_missing_indexes(engine)
+
+
+def _add_missing_indexes(engine: Engine) -> None:
+    """Create the models' indexes an existing table lacks (`create_all` makes indexes only with a new table):
+    (portfolio_id, ticker), issue 17, is what lets a write load only the tickers it touches."""
+    inspector = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {index["name"] for index in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in present:
+                log.info("creating index %s", index.name)
+                index.create(engine, checkfirst=True)
 
 
 def _add_missing_columns(engine: Engine) -> None:

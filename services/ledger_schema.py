@@ -12,10 +12,11 @@ link that names a deleted portfolio's id can never show a new one.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Iterable
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, Time, select
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, Time, func, insert, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -82,7 +83,11 @@ class PortfolioRow(Base):
 
 class TransactionRow(Base):
     __tablename__ = "transactions"
-    __table_args__ = (Index("ix_transactions_portfolio_date", "portfolio_id", "date"), {"sqlite_autoincrement": True})
+    # (portfolio_id, ticker): a write loads only the rows of the tickers it touches (issue 17; ledger_migrations
+    # adds it to an older table).
+    __table_args__ = (Index("ix_transactions_portfolio_date", "portfolio_id", "date"),
+                      Index("ix_transactions_portfolio_ticker", "portfolio_id", "ticker"),
+                      {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     portfolio_id: Mapped[int] = mapped_column(ForeignKey("portfolios.id", ondelete="CASCADE"))
@@ -128,15 +133,47 @@ def row_values(portfolio_id: int, transaction: Transaction) -> dict[str, Any]:
             "ratio_denominator": None if transaction.ratio is None else transaction.ratio.old, "created_at": utcnow()}
 
 
-def load_transactions(session: Session, portfolio_id: int) -> list[Transaction]:
+INSERT_CHUNK = 5_000  # rows per INSERT of an import: the column values of 100k rows are never all built at once
+
+
+def insert_rows(session: Session, portfolio_id: int, rows: Iterable[tuple[int, Transaction]]) -> None:
+    """Insert (line, transaction) rows in chunks, inside the caller's transaction (so still all or nothing)."""
+    chunk: list[dict[str, Any]] = []
+    for _, transaction in rows:
+        chunk.append(row_values(portfolio_id, transaction))
+        if len(chunk) == INSERT_CHUNK:
+            session.execute(insert(TransactionRow), chunk)
+            chunk = []
+    if chunk:
+        session.execute(insert(TransactionRow), chunk)
+
+
+TICKERS_PER_QUERY = 500  # an IN list this long stays far below SQLite's bound-parameter limit
+
+
+def load_transactions(session: Session, portfolio_id: int,
+                      tickers: Collection[str] | None = None) -> list[Transaction]:
     """A portfolio's transactions in the order they apply (`replay.ledger_order`: date, time, SPLIT/BUY/DIVIDEND/
-    SELL), then in the order they were entered in."""
+    SELL), then in the order they were entered in. With `tickers`, only the rows of those tickers (what a write
+    that touches them needs to judge itself: each ticker replays on its own)."""
     # Plain column rows, not ORM objects: 20,000 transactions load about 10x faster.
     table = TransactionRow.__table__
-    rows = session.execute(
-        select(table.c.id, table.c.portfolio_id, table.c.date, table.c.ticker, table.c.type, table.c.quantity,
-               table.c.price, table.c.fees, table.c.note, table.c.currency, table.c.fx_rate, table.c.trade_time,
-               table.c.ratio_denominator)
-        .where(table.c.portfolio_id == portfolio_id).order_by(table.c.date, table.c.id)
-    )
-    return in_ledger_order([_transaction(*row) for row in rows])
+    query = (select(table.c.id, table.c.portfolio_id, table.c.date, table.c.ticker, table.c.type, table.c.quantity,
+                    table.c.price, table.c.fees, table.c.note, table.c.currency, table.c.fx_rate, table.c.trade_time,
+                    table.c.ratio_denominator)
+             .where(table.c.portfolio_id == portfolio_id).order_by(table.c.date, table.c.id))
+    if tickers is None:
+        return in_ledger_order([_transaction(*row) for row in session.execute(query)])
+    wanted = sorted(set(tickers))
+    loaded = [_transaction(*row)
+              for start in range(0, len(wanted), TICKERS_PER_QUERY)
+              for row in session.execute(query.where(table.c.ticker.in_(wanted[start:start + TICKERS_PER_QUERY])))]
+    if len(wanted) > TICKERS_PER_QUERY:  # several queries: back into (date, id) order before the ledger order
+        loaded.sort(key=lambda t: (t.date, t.id))
+    return in_ledger_order(loaded)
+
+
+def count_transactions(session: Session, portfolio_id: int) -> int:
+    """How many transactions the portfolio has (the quota's count: no row is loaded)."""
+    return session.scalar(select(func.count()).select_from(TransactionRow.__table__)
+                          .where(TransactionRow.__table__.c.portfolio_id == portfolio_id)) or 0
