@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -83,8 +85,9 @@ def build_services(settings: Settings, *, clock: MarketClock | None = None,
     clock.calendar(DEFAULT_EXCHANGE)  # built once here (about 0.2 s), not on the first page load
     ledger = Ledger(settings.database_url, max_portfolios=settings.max_portfolios_per_owner,
                     max_transactions=settings.max_transactions_per_portfolio)
-    with exclusive_file_lock(settings.data_dir / "init.lock"):
-        # gunicorn workers boot together; SQLite refuses concurrent CREATE TABLEs ("database is locked").
+    with deployment_init_lock(settings, ledger):
+        # gunicorn workers boot together; SQLite refuses concurrent CREATE TABLEs ("database is locked"), and two
+        # machines creating Postgres's tables at once collide ("duplicate key ... pg_type_typname_nsp_index").
         ledger.create_all()
     cache = PriceCache(shared_store(settings))
     provider = provider or make_provider(settings, clock)
@@ -114,12 +117,33 @@ def on_ledger_change(services: Services, portfolio_id: int) -> None:
     services.charts.request(portfolio_id)
 
 
+# Postgres advisory lock key of the start-up steps (any constant the app uses for nothing else).
+_INIT_ADVISORY_LOCK = 0x5370_7472
+
+
+@contextmanager
+def deployment_init_lock(settings: Settings, ledger: Ledger) -> Iterator[None]:
+    """Held around start-up steps every process runs on one database (creating tables, seeding the sample): this
+    machine's processes queue on a file in DATA_DIR, and on Postgres every machine's on an advisory lock too (their
+    DATA_DIRs differ, the database is the same)."""
+    with exclusive_file_lock(settings.data_dir / "init.lock"):
+        if ledger.engine.dialect.name != "postgresql":
+            yield
+            return
+        with ledger.engine.connect() as connection:
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({_INIT_ADVISORY_LOCK})")
+            try:
+                yield
+            finally:
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_INIT_ADVISORY_LOCK})")
+
+
 def seed_sample_portfolio(services: Services) -> None:
     """Give an empty demo database the sample portfolios, in dollars and in euros (once, whichever worker gets
     there first)."""
     from services.sample_data import SAMPLE_EUR_BASE, SAMPLE_EUR_NAME, SAMPLE_NAME, sample_csv, sample_eur_csv
 
-    with exclusive_file_lock(services.settings.data_dir / "init.lock"):
+    with deployment_init_lock(services.settings, services.ledger):
         if services.ledger.list_portfolios():
             return
         today = services.clock.now().date()
