@@ -43,9 +43,16 @@ def without_duplicates(existing: Sequence[Transaction],
                        rows: Sequence[tuple[int, Transaction]]) -> tuple[list[tuple[int, Transaction]], int]:
     """(the rows not equal to an existing transaction, how many were), matched one for one."""
     unmatched = Counter(duplicate_key(t) for t in existing)
+    if not unmatched:
+        return list(rows), 0
+    # Only a row on a (date, ticker) the ledger has can be a duplicate: the rest skip building a key (100k rows: 1 s).
+    days = {(t.date, t.ticker) for t in existing}
     kept: list[tuple[int, Transaction]] = []
     skipped = 0
     for line, transaction in rows:
+        if (transaction.date, transaction.ticker) not in days:
+            kept.append((line, transaction))
+            continue
         key = duplicate_key(transaction)
         if unmatched[key] > 0:
             unmatched[key] -= 1

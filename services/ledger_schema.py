@@ -12,7 +12,7 @@ link that names a deleted portfolio's id can never show a new one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -138,14 +138,34 @@ INSERT_CHUNK = 5_000  # rows per INSERT of an import: the column values of 100k 
 
 def insert_rows(session: Session, portfolio_id: int, rows: Iterable[tuple[int, Transaction]]) -> None:
     """Insert (line, transaction) rows in chunks, inside the caller's transaction (so still all or nothing)."""
+    connection = session.connection()
+    write = _sqlite_writer(connection) if connection.dialect.name == "sqlite" else None
     chunk: list[dict[str, Any]] = []
     for _, transaction in rows:
         chunk.append(row_values(portfolio_id, transaction))
         if len(chunk) == INSERT_CHUNK:
-            session.execute(insert(TransactionRow), chunk)
+            write(chunk) if write is not None else connection.execute(insert(TransactionRow.__table__), chunk)
             chunk = []
     if chunk:
-        session.execute(insert(TransactionRow), chunk)
+        write(chunk) if write is not None else connection.execute(insert(TransactionRow.__table__), chunk)
+
+
+def _sqlite_writer(connection: Any) -> Callable[[list[dict[str, Any]]], None]:
+    """An executemany straight on sqlite3 with the columns' own bind processors (the values are stored exactly as
+    SQLAlchemy stores them): SQLAlchemy's per-row parameter handling cost twice the insert itself (100k rows:
+    about 2 s of 3)."""
+    columns = [column for column in TransactionRow.__table__.columns if column.name != "id"]
+    processors = [column.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+                  for column in columns]
+    sql = (f"INSERT INTO transactions ({', '.join(column.name for column in columns)}) "
+           f"VALUES ({', '.join('?' for _ in columns)})")
+    pairs = [(column.name, process) for column, process in zip(columns, processors, strict=True)]
+
+    def write(chunk: list[dict[str, Any]]) -> None:
+        connection.exec_driver_sql(sql, [tuple(value if process is None or value is None else process(value)
+                                               for name, process in pairs for value in (values[name],))
+                                         for values in chunk])
+    return write
 
 
 TICKERS_PER_QUERY = 500  # an IN list this long stays far below SQLite's bound-parameter limit
