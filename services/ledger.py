@@ -273,11 +273,20 @@ class Ledger(PortfolioMethods):
             if key is not None and (answer := idempotency.recall(session, portfolio_id, key, print_)):
                 return answer
         read = read_transactions_csv(text, max_rows)
-        with self._write(portfolio_id) as (session, _):
+        # Planned before the write lock, against the ledger at a known version: SQLite's lock is database-wide, and
+        # judging 100k rows takes a second that every other portfolio's writes would wait. Under the lock the plan
+        # is kept only if the version is unchanged (every write bumps it), else judged again there.
+        # Only the file's tickers are read: duplicates, oversells and dividends are judged per ticker (issue 17).
+        with self._read() as session:
+            planned_at = self._portfolio(session, portfolio_id).version
+            existing = load_transactions(session, portfolio_id, read.tickers())
+        plan = plan_import(existing, read)
+        del existing
+        with self._write(portfolio_id) as (session, row):
             if key is not None and (answer := idempotency.recall(session, portfolio_id, key, print_)):
                 return answer  # the same key won the lock first
-            # Only the file's tickers: duplicates, oversells and dividends are judged per ticker (issue 17).
-            plan = plan_import(load_transactions(session, portfolio_id, read.tickers()), read)
+            if row is None or row.version != planned_at:
+                plan = plan_import(load_transactions(session, portfolio_id, read.tickers()), read)
             guards.refuse_transactions_over_quota(self.max_transactions, count_transactions(session, portfolio_id),
                                                   len(plan.rows), "file")
             if plan.rows:
