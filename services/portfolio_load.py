@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from services.forksafe import reset_in_child
@@ -25,6 +25,25 @@ from services.price_planning import Need, merge_needs
 from services.replay import Position, replay
 
 MEMO_PORTFOLIOS = 16  # ledgers kept replayed in memory, per process
+# ... and at most this many bytes of them (issue 17: one 400k-row ledger is ~280 MB), estimated as rows x
+# MEMO_ROW_BYTES: a loaded transaction with its share of the replay measured ~690 bytes (tracemalloc, 50k rows of
+# bench.writes). The newest entry is always kept: its caller holds it anyway.
+MEMO_BYTES = 128 * 2**20
+MEMO_ROW_BYTES = 700
+
+
+def _trim(memo: dict, keep: int, budget: int, rows_of: Callable[[object], int]) -> None:
+    """Drop the oldest entries of `memo` (insertion order) until at most `keep` remain and their estimated bytes fit
+    `budget`; the newest entry always stays."""
+    total = sum(rows_of(entry) for entry in memo.values()) * MEMO_ROW_BYTES
+    while len(memo) > 1 and (len(memo) > keep or total > budget):
+        total -= rows_of(memo.pop(next(iter(memo)))) * MEMO_ROW_BYTES
+
+
+def _converted_rows(entry: tuple[int, Conversion]) -> int:
+    """The rows a kept conversion holds (none when the ledger needed no conversion)."""
+    ledger = entry[1].ledger
+    return 0 if ledger is None else len(ledger.in_base)
 
 
 def price_needs(transactions: Sequence[Transaction], positions: Mapping[str, Position]) -> dict[str, Need]:
@@ -109,8 +128,9 @@ class _Replayed:
 class PortfolioLoader:
     """Loads portfolios from the ledger; the replay is kept per ledger version for the last few portfolios."""
 
-    def __init__(self, ledger: Ledger, fx: FxRates | None = None, memo_size: int = MEMO_PORTFOLIOS):
-        self.ledger, self.fx, self.memo_size = ledger, fx, memo_size
+    def __init__(self, ledger: Ledger, fx: FxRates | None = None, memo_size: int = MEMO_PORTFOLIOS,
+                 memo_bytes: int = MEMO_BYTES):
+        self.ledger, self.fx, self.memo_size, self.memo_bytes = ledger, fx, memo_size, memo_bytes
         self._memo: dict[int, _Replayed] = {}
         self._converted: dict[int, tuple[int, Conversion]] = {}  # portfolio -> (ledger version, conversion)
         self._lock = threading.Lock()
@@ -136,9 +156,9 @@ class PortfolioLoader:
             memo = _Replayed(version, transactions, positions, price_needs(transactions, positions),
                              tuple(t for t, p in positions.items() if p.is_open))
             with self._lock:
+                self._memo.pop(portfolio_id, None)  # re-inserted: the newest, so the last to go
                 self._memo[portfolio_id] = memo
-                while len(self._memo) > self.memo_size:
-                    self._memo.pop(next(iter(self._memo)))
+                _trim(self._memo, self.memo_size, self.memo_bytes, lambda entry: len(entry.transactions))
         conversion = self._conversion(portfolio_id, memo, portfolio.base_currency)
         positions = conversion.positions if conversion is not None else memo.positions
         return LoadedPortfolio(portfolio, memo.version, memo.transactions, positions, memo.needs,
@@ -155,7 +175,8 @@ class PortfolioLoader:
             return known[1]
         conversion = convert(self.fx, memo.transactions, memo.positions, base)
         with self._lock:
+            self._converted.pop(portfolio_id, None)
             self._converted[portfolio_id] = (memo.version, conversion)
-            while len(self._converted) > self.memo_size:
-                self._converted.pop(next(iter(self._converted)))
+            # A conversion holds the ledger again, in the base currency: bounded the same way.
+            _trim(self._converted, self.memo_size, self.memo_bytes, _converted_rows)
         return conversion
