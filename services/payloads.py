@@ -169,7 +169,8 @@ class Series(Payload):
 
 @dataclass(frozen=True)
 class RangeReturns(Payload):
-    """The return measures of one range (services/returns.py `Returns`; docs/returns.md says how each is made)."""
+    """The return measures of one range (services/returns.py `Returns`; README, "How returns
+    are computed")."""
 
     SCHEMA_NAME = "Returns"
     twr: Annotated[float | None, {"description": "cumulative time-weighted return over the range (a fraction)"}]

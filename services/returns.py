@@ -1,7 +1,8 @@
 """The return measures of a range: true time-weighted return (TWR), XIRR, annualization, the benchmark line.
 
 Pure numpy/pandas/pyxirr over a value series and its flows (services/returns_flows.py): no I/O, no dash. The
-definitions are DESIGN.md "Returns and benchmark"; docs/returns.md works an example through by hand.
+definitions are DESIGN.md "Returns and benchmark"; the README ("How returns are computed") works an example
+through by hand.
 
 Conventions: percentages are fractions; a measure that is undefined is None (never NaN or inf), with a note
 saying why where a user would ask.

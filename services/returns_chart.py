@@ -5,7 +5,7 @@ benchmark's cached closes: no I/O. The flows are computed once on the MAX grid (
 range (`MaxRange`: numpy arrays checked once); each range is a tail of them, whose TWR line and benchmark line
 start at 0 on its first day. The same formulas as services/returns.py `range_returns` (its array cores), without
 pandas' per-call overhead seven times over: the whole adds a few ms to a 500-ticker, 10-year chart. The
-definitions are DESIGN.md "Returns and benchmark" and docs/returns.md.
+definitions are DESIGN.md "Returns and benchmark" and the README's "How returns are computed".
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Drawn from the chart payload (services/dashboard_data.py): `series.twr` and `series.benchmark` (fractions per
 date, both 0 on the range's first day, null where unknown) and `returns` (TWR, annualized TWR, XIRR, the
-money-weighted return over the range, the benchmark's return and its ticker). docs/returns.md defines them.
+money-weighted return over the range, the benchmark's return and its ticker), defined in the
+README ("How returns are computed").
 Pure: no services and no callbacks here. A payload from before issue 16 (without these fields) reads as "not
 available yet", never as an error.
 """

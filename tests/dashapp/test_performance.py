@@ -32,7 +32,7 @@ from services.market_hours import MarketClock
 from services.payloads import ChartPending, ChartReady, RangeReturns, Series
 from services.providers.demo import DemoProvider
 
-# The worked example of docs/returns.md: Mon 0, Tue +10 %, Wed 1.1 x 0.9 - 1 = -1 %, Thu 0.99 x 1.1 - 1 = +8.9 %,
+# The README's worked week: Mon 0, Tue +10 %, Wed 1.1 x 0.9 - 1 = -1 %, Thu 0.99 x 1.1 - 1 = +8.9 %,
 # Fri 1.089 x 1.1 - 1 = +19.79 %; the benchmark (its own closes 100, 101, 102, -, 105) 0, +1 %, +2 %, null, +5 %.
 WEEK = ("2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06")
 TWR = (0.0, 0.1, -0.01, 0.089, 0.1979)
@@ -40,7 +40,7 @@ BENCH = (0.0, 0.01, 0.02, None, 0.05)
 SERIES = Series(WEEK, (1000.0, 1100.0, 1980.0, 1633.5, 1796.85), (1000.0, 1000.0, 2100.0, 1575.0, 1575.0),
                 twr=TWR, benchmark=BENCH)
 # Four days: not annualized; the XIRR is an annual rate (huge over 4 days), the money-weighted return over the
-# range is shown instead (docs/returns.md: about +17 %).
+# range is shown instead (the README's worked week: about +17 %).
 SHORT = RangeReturns(0.1979, None, "not annualized: range shorter than a year", 1.6e6, None, 0.17, 0.05, "^GSPC")
 READY_VIEW = PartView(LOADED)
 

@@ -65,7 +65,7 @@ def world(settings, clock, frozen_time, price_cache, make_service):
     built.close()
 
 
-# AAA: 80 on 2 June, 100 until 1 July, then docs/returns.md's worked week (110, 99, 108.90, 119.79).
+# AAA: 80 on 2 June, 100 until 1 July, then the README's worked week (110, 99, 108.90, 119.79).
 AAA = {"2025-06-02": 80.0, **dict.fromkeys(sessions("2025-06-03", "2025-07-01"), 100.0),
        "2025-07-02": 110.0, "2025-07-03": 99.0, "2025-07-07": 108.90, "2025-07-08": 119.79}
 # The benchmark: 4000 on 2 June, 4500 until 6 June, 5000 from 9 June, 5250 today; no close on 2 July (its

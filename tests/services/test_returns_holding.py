@@ -18,7 +18,7 @@ from tests.services.test_holding_detail import closes_of, holdings_of, loaded_of
 
 D = dt.date
 WEEK = ["2025-03-03", "2025-03-04", "2025-03-05", "2025-03-06", "2025-03-07"]
-# docs/returns.md's worked week on AAA, and CCC bought and sold out inside it, then a dividend after its close.
+# the README's worked week on AAA, and CCC bought and sold out inside it, then a dividend after its close.
 LEDGER = [
     txn("2025-03-03", "AAA", "BUY", "10", "100", txn_id=1),
     txn("2025-03-05", "AAA", "BUY", "10", "110", txn_id=2),
