@@ -181,15 +181,17 @@ def load_transactions(session: Session, portfolio_id: int,
     query = (select(table.c.id, table.c.portfolio_id, table.c.date, table.c.ticker, table.c.type, table.c.quantity,
                     table.c.price, table.c.fees, table.c.note, table.c.currency, table.c.fx_rate, table.c.trade_time,
                     table.c.ratio_denominator)
-             .where(table.c.portfolio_id == portfolio_id).order_by(table.c.date, table.c.id))
+             .where(table.c.portfolio_id == portfolio_id))
     if tickers is None:
-        return in_ledger_order([_transaction(*row) for row in session.execute(query)])
+        ordered = query.order_by(table.c.date, table.c.id)
+        return in_ledger_order([_transaction(*row) for row in session.execute(ordered)])
+    # No ORDER BY here: SQLite would then walk the (portfolio_id, date) index through every row of the portfolio
+    # (400k rows: 55 ms) instead of the (portfolio_id, ticker) one; the few rows read are sorted here instead.
     wanted = sorted(set(tickers))
     loaded = [_transaction(*row)
               for start in range(0, len(wanted), TICKERS_PER_QUERY)
               for row in session.execute(query.where(table.c.ticker.in_(wanted[start:start + TICKERS_PER_QUERY])))]
-    if len(wanted) > TICKERS_PER_QUERY:  # several queries: back into (date, id) order before the ledger order
-        loaded.sort(key=lambda t: (t.date, t.id))
+    loaded.sort(key=lambda t: (t.date, t.id))
     return in_ledger_order(loaded)
 
 
