@@ -263,6 +263,8 @@ def summary(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], 
     day_change = sum((c for _b, c in moved), ZERO) if moved or not valued else None
     day_base = sum((b for b, _c in moved), ZERO)
     known = [p for t, p in positions.items() if fx is None or t not in fx.missing]
+    realized = sum((_cents(p.realized_gain) for p in known), ZERO)
+    dividends = sum((_cents(p.dividends) for p in known), ZERO)
     return Summary(
         market_value=_float(market_value),
         cost_basis=_float(sum((m["cost_basis"] for m in money if m["cost_basis"] is not None), ZERO)),
@@ -270,12 +272,13 @@ def summary(positions: Mapping[str, Position], prices: Mapping[str, PriceInfo], 
         unrealized_gain_pct=_fraction(_ratio(gain, priced_cost)),
         day_change=_float(day_change),
         day_change_pct=_fraction(_ratio(day_change, day_base)),
-        realized_gain=_float(sum((_cents(p.realized_gain) for p in known), ZERO)),
-        dividends=_float(sum((_cents(p.dividends) for p in known), ZERO)),
+        realized_gain=_float(realized),
+        dividends=_float(dividends),
         holdings_count=len(valued),
         priced_count=len(priced),
         priced_cost_basis=_float(priced_cost),
         currency=currency,
+        total_return=_float(gain + realized + dividends) if gain is not None else None,
     )
 
 

@@ -67,6 +67,8 @@ class Summary(Payload):
     priced_count: Count  # how many of holdings_count are in market_value
     priced_cost_basis: Money  # the cost basis of those priced holdings
     currency: Annotated[str, {"pattern": "^[A-Z]{3}$", "description": "the currency of every money field"}]
+    # unrealized_gain + realized_gain + dividends: the portfolio's result so far (null while nothing is priced).
+    total_return: Money = None
 
 
 @dataclass(frozen=True)
@@ -183,11 +185,14 @@ class RangeReturns(Payload):
     benchmark_twr: Annotated[float | None, {"description": "the benchmark's price return over the range; null "
                                                           "while its prices are not known"}]
     benchmark: Annotated[str, {"description": "the benchmark's ticker"}]
+    total_return: Annotated[float | None, {"description": "money made over the range: value at its end - value "
+                                                          "at its start + sales and dividends - buys"}] = None
 
     @classmethod
     def from_json(cls, returns: dict) -> RangeReturns:
         return cls(returns["twr"], returns["twr_annualized"], returns["annualized_note"], returns["xirr"],
-                   returns["xirr_note"], returns["mwr"], returns["benchmark_twr"], returns["benchmark"])
+                   returns["xirr_note"], returns["mwr"], returns["benchmark_twr"], returns["benchmark"],
+                   returns.get("total_return"))
 
 
 @dataclass(frozen=True)

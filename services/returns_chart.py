@@ -76,14 +76,25 @@ def range_performance(arrays: MaxRange, first: int, ticker: str) -> RangePerform
         line = closes / closes[0] - 1.0
     bench = float(line[-1]) if len(line) and not np.isnan(line[-1]) else None
     returns = returns_of(cumulative, span, money, bench)
-    return RangePerformance(_json_list(twr), _json_list(line), {**returns.to_json(), "benchmark": ticker})
+    figures = {**returns.to_json(), "benchmark": ticker, "total_return": _range_gain(v, into, out, valued)}
+    return RangePerformance(_json_list(twr), _json_list(line), figures)
+
+
+def _range_gain(v: np.ndarray, into: np.ndarray, out: np.ndarray, valued: np.ndarray) -> float | None:
+    """Money made over the range, to the cent: the last valued day's value - the first's (the base) + what came out
+    after the first day (sales after fees, dividends after withholding) - what went in (buys with fees)."""
+    if not len(valued):
+        return None
+    first, last = valued[0], valued[-1]
+    gain = v[last] - v[first] + out[first + 1:last + 1].sum() - into[first + 1:last + 1].sum()
+    return round(float(gain), 2)
 
 
 def unknown_performance(days: int, ticker: str) -> RangePerformance:
     """Every line and figure null (the returns could not be computed): the value chart is still drawn."""
     figures = dict.fromkeys(("twr", "twr_annualized", "annualized_note", "xirr", "xirr_note", "mwr",
                              "benchmark_twr"))
-    return RangePerformance([None] * days, [None] * days, {**figures, "benchmark": ticker})
+    return RangePerformance([None] * days, [None] * days, {**figures, "benchmark": ticker, "total_return": None})
 
 
 def _closes_on(closes: pd.Series | None, days: pd.DatetimeIndex) -> np.ndarray:

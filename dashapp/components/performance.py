@@ -19,7 +19,7 @@ from typing import Any
 from dash import html, no_update
 
 from dashapp.components.figures import CHART_HEIGHT, blank_figure, chart_layout
-from dashapp.components.format import DASH, percent, tone
+from dashapp.components.format import DASH, money, percent, tone
 from dashapp.components.part_views import PartView, note
 from dashapp.components.skeleton import skeleton_text
 
@@ -146,6 +146,10 @@ def performance_figures(returns: Any, series: Any, benchmark: str) -> list[Figur
     else:
         named = benchmark_name(benchmark)
         figures.append(Figure(benchmark, percent(bench), tone(bench), named if named != benchmark else "benchmark"))
+    gain = field(returns, "total_return")
+    if gain is not None:  # money made over the range (absent from a chart stored before it existed)
+        figures.append(Figure("Gain", money(gain, field(series, "currency") or "USD", signed=True), tone(gain),
+                              "over the range"))
     return figures
 
 
@@ -162,9 +166,9 @@ def figures_row(figures: Sequence[Figure]) -> list[html.Div]:
 
 
 def figures_loading() -> list[html.Div]:
-    """The row while the chart is being built: four shimmering tiles of the filled row's size."""
+    """The row while the chart is being built: shimmering tiles of the filled row's size."""
     return [html.Div([skeleton_text("4rem", height="0.75em"), skeleton_text("5rem", height="1.2em")],
-                     className="perf-figure", **{"aria-hidden": "true"}) for _ in range(4)]
+                     className="perf-figure", **{"aria-hidden": "true"}) for _ in range(5)]
 
 
 def performance_message(series: Any) -> str | None:

@@ -100,6 +100,15 @@ def test_undefined_measures_say_why_and_a_benchmark_without_prices_says_so():
     ]
 
 
+def test_the_money_made_over_the_range_is_shown_in_the_series_currency():
+    # The worked week's 1,796.85 - 1,000 + 544.50 - 1,100 = 241.35 (services/returns_chart.py `_range_gain`).
+    returns = RangeReturns(0.1979, None, NOT_ANNUALIZED, 1.6e6, None, 0.17, 0.05, "^GSPC", 241.35)
+    euros = Series(WEEK, SERIES.market_value, SERIES.cost_basis, "EUR", twr=TWR, benchmark=BENCH)
+    gain = performance_figures(returns, euros, "^GSPC")[-1]
+    assert (gain.label, gain.value, gain.sub, gain.tone) == ("Gain", "+€241.35", "over the range", "text-gain")
+    assert performance_figures(SHORT, SERIES, "^GSPC")[-1].label == "^GSPC"  # a chart stored before: no tile
+
+
 def test_tones_follow_the_sign():
     returns = RangeReturns(-0.05, None, "n", None, None, 0.0, 0.02, "^GSPC")
     tones = [f.tone for f in performance_figures(returns, SERIES, "^GSPC")]
@@ -117,7 +126,7 @@ def test_the_benchmark_is_the_payloads_then_the_portfolios_then_the_default():
 def test_performance_outputs_while_pending_shimmer_and_when_ready_draw():
     pending = performance_outputs(ChartPending("1Y", 0.4), PartView(LOADING, wait=True), {"id": 1},
                                   has_holdings=True)
-    assert pending[0] is no_update and pending[1] == LOADING and len(pending[3]) == 4  # four shimmering tiles
+    assert pending[0] is no_update and pending[1] == LOADING and len(pending[3]) == 5  # five shimmering tiles
     ready = performance_outputs(ChartReady("1M", SERIES, (), returns=SHORT), READY_VIEW,
                                 {"id": 1}, has_holdings=True)
     figure, class_name, message, tiles = ready

@@ -316,6 +316,7 @@ def test_summary_counts_missing_prices_honestly():
         "priced_count": 2,  # AAA and BBB
         "priced_cost_basis": 2005.0,  # 1005 + 1000: market_value - this = unrealized_gain (2300 - 2005 = 295)
         "currency": "USD",  # the default: the builder hands in the portfolio's base currency
+        "total_return": 408.5,  # issue 16: 295 unrealized + 98 realized + 15.50 dividends
     }
 
 
@@ -326,6 +327,7 @@ def test_summary_with_nothing_priced_is_unknown_not_zero():
     assert result["day_change"] is None and result["day_change_pct"] is None
     assert result["cost_basis"] == 2355.0 and result["holdings_count"] == 3
     assert result["priced_count"] == 0 and result["priced_cost_basis"] == 0.0
+    assert result["total_return"] is None  # no unrealized gain known: no total either, never 98 + 15.50 alone
 
 
 def test_summary_of_an_empty_portfolio_is_zero():

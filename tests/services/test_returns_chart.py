@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -18,7 +19,8 @@ from services.models import Quote
 from services.returns import NOT_ANNUALIZED
 from tests.fakes import SESSION_MOMENT, CountingProvider
 
-RETURN_KEYS = {"twr", "twr_annualized", "annualized_note", "xirr", "xirr_note", "mwr", "benchmark_twr", "benchmark"}
+RETURN_KEYS = {"twr", "twr_annualized", "annualized_note", "xirr", "xirr_note", "mwr", "benchmark_twr", "benchmark",
+               "total_return"}
 
 
 def sessions(first: str, last: str) -> list[str]:
@@ -108,6 +110,8 @@ def test_the_twr_line_is_the_chained_daily_formula_and_the_benchmark_its_price_r
     returns = entry.returns["1M"]
     assert set(returns) == RETURN_KEYS
     assert returns["twr"] == pytest.approx(0.1979, abs=1e-9)
+    # Money made in the month: 1,796.85 - 1,000 (9 June's value, the base) + 544.50 out - 1,100 in = 241.35.
+    assert returns["total_return"] == 241.35
     assert returns["benchmark_twr"] == pytest.approx(0.05, abs=1e-12) and returns["benchmark"] == "BMK"
     # A month is not annualized, and says so.
     assert (returns["twr_annualized"], returns["annualized_note"]) == (None, NOT_ANNUALIZED)
@@ -210,6 +214,7 @@ def test_the_array_path_equals_range_returns_on_every_tail():
         tail = days[first:]
         reference = range_returns(values[tail], flows.inflows[tail], flows.outflows[tail], bench).to_json()
         assert mine.pop("benchmark") == "BMK"
+        mine.pop("total_return")  # money, not a measure range_returns has: its own test below
         assert mine.keys() == reference.keys()
         for key, expected in reference.items():
             if isinstance(expected, float):
@@ -240,3 +245,20 @@ def test_a_eur_holdings_own_twr_counts_its_flows_at_their_dates_rates(settings, 
         assert figures.twr == pytest.approx(1718.75 / 2100 - 1, abs=1e-6)
     finally:
         services.close()
+
+
+def test_a_ranges_total_return_is_the_money_it_made():
+    # The README's worked week: bought 10 at 100 on Monday (the range's base: its value 1,000 at the close), 10
+    # more for 1,100 on Wednesday, sold 5 for 544.50 on Thursday, 15 x 119.79 = 1,796.85 at Friday's close.
+    # Money made = 1,796.85 - 1,000 + 544.50 - 1,100 = 241.35 (paid 2,100 in all, got back 544.50 and holds
+    # 1,796.85: 2,341.35). From Wednesday on: 1,796.85 - 1,980 + 544.50 = 361.35 (Wednesday's buy is in its base).
+    from services.returns_chart import MaxRange, range_performance
+
+    days = pd.DatetimeIndex(pd.to_datetime(["2025-03-03", "2025-03-04", "2025-03-05", "2025-03-06", "2025-03-07"]))
+    arrays = MaxRange(days, np.array([1000.0, 1100.0, 1980.0, 1633.5, 1796.85]),
+                      np.array([0.0, 0.0, 1100.0, 0.0, 0.0]), np.array([0.0, 0.0, 0.0, 544.5, 0.0]),
+                      np.full(5, np.nan))
+    assert range_performance(arrays, 0, "BMK").returns["total_return"] == 241.35
+    assert range_performance(arrays, 2, "BMK").returns["total_return"] == 361.35
+    nothing = MaxRange(days[:2], np.array([np.nan, np.nan]), np.zeros(2), np.zeros(2), np.full(2, np.nan))
+    assert range_performance(nothing, 0, "BMK").returns["total_return"] is None  # no valued day: unknown
