@@ -17,7 +17,7 @@ from services import ledger as ledger_module
 from services import ledger_rules as rules
 from services import ledger_schema
 from services.ledger import Ledger
-from services.models import FieldError, Transaction, ValidationError
+from services.models import FieldError, SplitRatio, Transaction, ValidationError
 from services.portfolio_load import MEMO_ROW_BYTES, PortfolioLoader
 
 HEADER = "date,ticker,type,quantity,price,fees,note"
@@ -277,3 +277,45 @@ def test_a_ledger_bigger_than_the_budget_is_still_kept_alone(ledger: Ledger) -> 
     loader = PortfolioLoader(ledger, memo_bytes=MEMO_ROW_BYTES)  # room for 1 row, the ledger has 10
     assert loader.load(portfolio.id) is not None
     assert list(loader._memo) == [portfolio.id]
+
+
+# --- the bulk writers store what the ORM would --------------------------------------------------------------
+
+TRICKY = "\n".join([
+    "date,ticker,type,quantity,price,fees,note,currency,fx_rate,time",
+    '2024-01-02,VOD.L,BUY,10.5,0.12345678,1,"says ""hi"", then\nleaves",GBP,1.25,09:30',
+    "2024-01-03,VOD.L,SPLIT,1:3,0,0,,,,",
+    "2024-01-04,VOD.L,SELL,3.5,2,0,'=1+1,,,",
+])
+
+
+def _stored(ledger: Ledger, portfolio_id: int) -> list[tuple]:
+    return [(t.date, t.ticker, t.type, t.quantity, t.ratio, t.price, t.fees, t.note, t.currency, t.fx_rate, t.time)
+            for t in ledger.list_transactions(portfolio_id)]
+
+
+def _expected() -> list[tuple]:
+    third = Decimal(1) / Decimal(3)  # the 1:3 split's factor, as the ratio gives it back
+    return [
+        (dt.date(2024, 1, 2), "VOD.L", "BUY", Decimal("10.5"), None, Decimal("0.12345678"), Decimal(1),
+         'says "hi", then\nleaves', "GBP", Decimal("1.25"), dt.time(9, 30)),
+        (dt.date(2024, 1, 3), "VOD.L", "SPLIT", third, SplitRatio(1, 3), Decimal(0), Decimal(0), "", None, None,
+         None),
+        (dt.date(2024, 1, 4), "VOD.L", "SELL", Decimal("3.5"), None, Decimal(2), Decimal(0), "=1+1", None, None,
+         None),
+    ]
+
+
+def test_the_sqlite_bulk_insert_round_trips_every_column(ledger: Ledger) -> None:
+    portfolio = ledger.create_portfolio("Main")
+    assert ledger.import_csv(portfolio.id, TRICKY) == 3
+    assert _stored(ledger, portfolio.id) == _expected()
+
+
+def test_the_postgres_copy_round_trips_every_column(postgres_url: str) -> None:
+    ledger = Ledger(postgres_url)
+    ledger.create_all()
+    portfolio = ledger.create_portfolio("Main")
+    assert ledger.import_csv(portfolio.id, TRICKY) == 3
+    assert _stored(ledger, portfolio.id) == _expected()
+    ledger.dispose()
