@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from services.models import MAX_REPORTED_ERRORS, FieldError, Transaction, ValidationError, plain_decimal
@@ -132,10 +132,12 @@ def parse_transactions_csv_lines(
     return read.rows
 
 
-def read_transactions_csv(text: str, max_rows: int = DEFAULT_MAX_ROWS, *,
-                          keep_rows_on_error: bool = True) -> CsvRead:
+def read_transactions_csv(text: str, max_rows: int = DEFAULT_MAX_ROWS, *, keep_rows_on_error: bool = True,
+                          only_tickers: Callable[[str], bool] | None = None) -> CsvRead:
     """Every good row and every row error of a CSV ledger. A bad header, an empty file or more than `max_rows` rows
-    still raise ValidationError at once (no row can be judged then)."""
+    still raise ValidationError at once (no row can be judged then). With `only_tickers`, only the rows whose
+    ticker cell (trimmed, upper case) it accepts are checked and kept (a second look at a few rows of a big file
+    costs those rows only)."""
     if text.startswith("\ufeff"):  # Excel writes a UTF-8 BOM
         text = text[1:]
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -164,6 +166,8 @@ def read_transactions_csv(text: str, max_rows: int = DEFAULT_MAX_ROWS, *,
                 errors.add(FieldError("file", f"expected {len(header)} cells, found {len(cells)}", start))
                 continue
             row = {name: unescape_cell(cell) for name, cell in zip(header, cells, strict=True)}
+            if only_tickers is not None and not only_tickers(row.get("ticker", "").strip().upper()):
+                continue
             transaction, row_errors = validate_transaction(row, start)
             for error in row_errors:
                 errors.add(error)

@@ -437,3 +437,14 @@ def test_read_transactions_csv_keeps_the_good_rows_beside_the_errors() -> None:
     assert [line for line, _ in read.rows] == [2, 4]
     assert [(e.line, e.field) for e in read.errors.kept] == [(3, "quantity")]
     assert read.bad_tickers == {"Y"}
+
+
+def test_only_tickers_checks_and_keeps_just_those_rows_with_their_lines() -> None:
+    text = "\n".join([HEADER,
+                      "2024-01-02,AAPL,BUY,1,10,0,",       # line 2: not asked for
+                      "2024-01-03,vod.l,BUY,2,110,0,",     # line 3: kept (the cell is trimmed and upper-cased)
+                      "2024-01-04,MSFT,BUY,oops,10,0,",    # line 4: bad, but not asked for: not judged
+                      "2024-01-05,VOD.L,BUY,3,120,0,"])    # line 5: kept
+    read = read_transactions_csv(text, only_tickers=lambda ticker: ticker.endswith(".L"))
+    assert [(line, t.ticker, t.quantity) for line, t in read.rows] == [(3, "VOD.L", 2), (5, "VOD.L", 3)]
+    assert not read.errors
