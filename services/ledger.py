@@ -12,6 +12,12 @@ portfolio-level methods (list, create, rename, base currency, delete, version) i
 one pass, dividend share-count warnings) and may carry an `Idempotency-Key` (`idempotency`: the first answer is
 kept in the database, per portfolio, read and written under the same lock as the import).
 
+Writes stay fast at scale (issue 17): every ticker replays on its own, so a write reads only the rows of the
+tickers it touches (`load_transactions(..., tickers)`, on the (portfolio_id, ticker) index) and the quota counts
+with a COUNT. An import is parsed and planned before the write lock, against the ledger's version; under the lock
+the plan stands if the version has not moved (else it is judged again there), and the rows go in by chunks
+(`insert_rows`: sqlite3's executemany, or COPY on Postgres) inside the one transaction, all or nothing.
+
 Owner scoping happens here and nowhere else: `ledger.for_owner(owner_id)` is a view of the same database in which
 every lookup of a portfolio (and so of its transactions, version and tickers) also matches its owner, so another
 owner's portfolio is a NotFoundError exactly like one that never existed. The web layer only ever holds such a
