@@ -78,15 +78,21 @@ def _generate(ports: list[int], paths: list[str], clients: range, start_at: floa
     out.put((len(latencies), errors[0], [1000 * x for x in latencies]))
 
 
-def _cpu_s(pids: list[int]) -> float:
-    total = 0.0
+def _cpu_s(pids: list[int]) -> dict[int, float]:
+    """Each live pid's CPU seconds so far (user + system, every thread)."""
+    times = {}
     for pid in pids:
         try:
-            times = psutil.Process(pid).cpu_times()
-            total += times.user + times.system
+            used = psutil.Process(pid).cpu_times()
+            times[pid] = used.user + used.system
         except psutil.Error:
             pass
-    return total
+    return times
+
+
+def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two readings by the pids alive at the second (a new one counts from 0)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in after.items())
 
 
 def _postgres_pids(cluster: Cluster) -> list[int]:
@@ -117,24 +123,28 @@ def run_round(cluster: Cluster, mode: str, paths: list[str], clients: int, gener
     for loader in loaders:
         loader.start()
     time.sleep(max(0.0, start_at - time.time()))
-    parts = {web.name: web.pids() for web in cluster.webs}
-    parts["worker"] = cluster.workers[0].pids()
-    parts["redis"] = [cluster.redis.process.pid]
-    parts["postgres"] = _postgres_pids(cluster)
-    parts["load generators"] = [loader.pid for loader in loaders]
-    before = {name: _cpu_s(pids) for name, pids in parts.items()}
+
+    def parts() -> dict[str, list[int]]:
+        found = {web.name: web.pids() for web in cluster.webs}
+        found["worker"] = cluster.workers[0].pids()
+        found["redis"] = [cluster.redis.process.pid]
+        found["postgres"] = _postgres_pids(cluster)
+        found["load generators"] = [loader.pid for loader in loaders]
+        return found
+
+    before = {name: _cpu_s(pids) for name, pids in parts().items()}
     machine_before, wall_before = psutil.cpu_times(), time.monotonic()
     time.sleep(duration_s)
-    after = {name: _cpu_s(pids) for name, pids in parts.items()}  # before the loaders exit and take theirs along
+    after = {name: _cpu_s(pids) for name, pids in parts().items()}  # before the loaders exit and take theirs along
     machine_after, wall = psutil.cpu_times(), time.monotonic() - wall_before
     results = [out.get(timeout=duration_s + 60) for _ in loaders]
     for loader in loaders:
         loader.join()
-    cpu = {name: 100 * (after[name] - before[name]) / wall for name in parts}
+    cpu = {name: 100 * _cpu_delta(before[name], after[name]) / wall for name in after}
     busy = sum(getattr(machine_after, f) - getattr(machine_before, f) for f in ("user", "system", "nice", "irq",
                                                                                "softirq", "steal"))
     cpu["whole machine"] = 100 * busy / wall
-    cpu["other processes"] = max(0.0, cpu["whole machine"] - sum(cpu[name] for name in parts))
+    cpu["other processes"] = max(0.0, cpu["whole machine"] - sum(cpu[name] for name in after))
     every = sorted(x for _, _, ms in results for x in ms)
     return Round(mode, len(every) / duration_s, percentile(every, 0.5), percentile(every, 0.95),
                  sum(e for _, e, _ in results), cpu)
@@ -174,13 +184,16 @@ def summarise(rounds: list[Round]) -> dict[str, dict]:
             "errors": sum(r.errors for r in mine),
             "cpu": {part: statistics.median(r.cpu[part] for r in mine) for part in mine[0].cpu},
         }
+    # Each "two" round over the "one" round run next to it (the same stretch of the shared machine's load).
+    ones, twos = [r for r in rounds if r.mode == "one"], [r for r in rounds if r.mode == "two"]
+    summary["paired"] = [b.req_s / a.req_s for a, b in zip(ones, twos, strict=True)]
     return summary
 
 
 def report(args: argparse.Namespace, summary: dict[str, dict], pages: dict[str, dict] | None) -> str:
     one, two = summary["one"], summary["two"]
     ratio = two["req_s"] / one["req_s"]
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    when = getattr(args, "when", None) or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
         f"`python -m bench.two_machines --runs {args.runs} --duration {args.duration:g} --clients {args.clients} "
         f"--generators {args.generators}{' --pages' if pages else ''}` ({when}, {psutil.cpu_count()} cores): "
@@ -192,7 +205,9 @@ def report(args: argparse.Namespace, summary: dict[str, dict], pages: dict[str, 
     for mode, row in (("one", one), ("two", two)):
         lines.append(f"| {mode} | {row['req_s']:.0f} | {row['runs']} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} "
                      f"| {row['errors']} |")
-    lines += ["", f"Ratio two / one: **{ratio:.2f}x** (target {TARGET}x).", "",
+    paired = summary["paired"]
+    lines += ["", f"Ratio two / one: **{ratio:.2f}x** of the medians; the median of each round pair's ratio "
+              f"**{statistics.median(paired):.2f}x** (pairs {[round(x, 2) for x in paired]}); target {TARGET}x.", "",
               "CPU during the rounds (median, % of one core; the machine has "
               f"{100 * psutil.cpu_count()} %):", "", "| part | one web process | two web processes |",
               "| --- | --- | --- |"]
@@ -223,13 +238,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page-runs", type=int, default=5)
     parser.add_argument("--write", action="store_true", help=f"write the figures to {RESULTS}")
     parser.add_argument("--json", type=Path, help="every round's figures to this file")
+    parser.add_argument("--from-json", type=Path, help="only print (and --write) the figures of a --json file")
     args = parser.parse_args(argv)
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        rounds = [Round(**r) for r in saved["rounds"]]
+        args = argparse.Namespace(**{**vars(args), **saved["args"], "write": args.write})
+        return _publish(args, rounds, saved["pages"])
     missing = servers_missing()
     if missing:
         print(f"cannot run: {missing}", file=sys.stderr)
         return 2
     # A long interval: the worker's warm-ups (cheap while everything is fresh) stay out of most rounds.
-    cluster = Cluster(webs=2, worker=True, interval_s=60, threads=args.threads, env={"LOG_LEVEL": "WARNING"})
+    # No recycling (GUNICORN_MAX_REQUESTS=0): at these rates a worker would restart every ~15 s, and a round
+    # measure its boot. Measured once with it: rounds fell to 34 req/s.
+    cluster = Cluster(webs=2, worker=True, interval_s=60, threads=args.threads,
+                      env={"LOG_LEVEL": "WARNING", "GUNICORN_MAX_REQUESTS": "0"})
     try:
         paths = dashboard_paths(cluster.webs[0].port)
         for web in cluster.webs:
@@ -247,12 +271,19 @@ def main(argv: list[str] | None = None) -> int:
             pages = measure_pages(cluster, portfolio_id, args.page_runs)
     finally:
         cluster.close()
+    if args.json:
+        kept = {k: getattr(args, k) for k in ("runs", "duration", "clients", "generators", "threads")}
+        kept["when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        args.json.write_text(json.dumps({"args": kept, "rounds": [r.__dict__ for r in rounds], "pages": pages},
+                                        indent=1))
+    return _publish(args, rounds, pages)
+
+
+def _publish(args: argparse.Namespace, rounds: list[Round], pages: dict[str, dict] | None) -> int:
     text = report(args, summarise(rounds), pages)
     print(text)
     if args.write:
         RESULTS.write_text("# Two web processes on Redis vs one (issue 17)\n\n" + text)
-    if args.json:
-        args.json.write_text(json.dumps({"rounds": [r.__dict__ for r in rounds], "pages": pages}, indent=1))
     return 0
 
 
