@@ -73,7 +73,12 @@ def _ledger(url: str):
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    """This process's peak RSS: VmHWM, not ru_maxrss, which a child started by fork + exec inherits from its
+    parent (the bench's parent holds the 400k-row ledger it seeded: every later child then 'peaked' at ~350 MB)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _cpu() -> float:

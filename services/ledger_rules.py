@@ -22,7 +22,7 @@ from services.models import (
     is_valid_ticker,
     plain_decimal,
 )
-from services.replay import Oversell, UnheldDividend, oversells, unheld_dividends
+from services.replay import Oversell, UnheldDividend, problems
 from services.transaction_input import text_problem
 
 # A transaction's values (what PATCH may change; `currency` or `fx_rate` given as null or "" unsets it).
@@ -103,8 +103,18 @@ def unheld_message(u: UnheldDividend) -> str:
 
 def new_unheld(before: Sequence[Transaction], after: Sequence[Transaction]) -> list[tuple[int, UnheldDividend]]:
     """Never-held dividends in `after` that were not already in `before` (matched by identity, as oversells)."""
-    already = {id(before[u.index]) for u in unheld_dividends(before)}
-    return [(u.index, u) for u in unheld_dividends(after) if id(after[u.index]) not in already]
+    return new_problems(before, after)[1]
+
+
+def new_problems(before: Sequence[Transaction], after: Sequence[Transaction]
+                 ) -> tuple[list[tuple[int, Oversell]], list[tuple[int, UnheldDividend]]]:
+    """(`new_oversells`, `new_unheld`) with one walk of each ledger instead of two."""
+    sold_before, unheld_before = problems(before)
+    sold_after, unheld_after = problems(after)
+    sold = {id(before[o.index]) for o in sold_before}
+    unheld = {id(before[u.index]) for u in unheld_before}
+    return ([(o.index, o) for o in sold_after if id(after[o.index]) not in sold],
+            [(u.index, u) for u in unheld_after if id(after[u.index]) not in unheld])
 
 
 def _dividend_errors(found: list[tuple[int, UnheldDividend]], after: Sequence[Transaction],
@@ -140,16 +150,16 @@ def new_oversells(before: Sequence[Transaction], after: Sequence[Transaction]) -
     Transactions are matched by identity, so a ledger that was already inconsistent (data older than these
     checks) does not block unrelated changes.
     """
-    already = {id(before[o.index]) for o in oversells(before)}
-    return [(o.index, o) for o in oversells(after) if id(after[o.index]) not in already]
+    return new_problems(before, after)[0]
 
 
 def refuse_added_oversells(existing: Sequence[Transaction], added: Transaction) -> None:
     """ValidationError when adding `added` after `existing` sells more than is held, or is a dividend on a ticker
     never held."""
     after = [*existing, added]
-    errors = [FieldError("quantity", _message(o)) for _, o in new_oversells(existing, after)]
-    errors += _dividend_errors(new_unheld(existing, after), after, None)
+    sold, unheld = new_problems(existing, after)
+    errors = [FieldError("quantity", _message(o)) for _, o in sold]
+    errors += _dividend_errors(unheld, after, None)
     if errors:
         raise ValidationError("transaction rejected", errors)
 
@@ -186,7 +196,8 @@ def imported_row_errors(existing: Sequence[Transaction], parsed: Sequence[tuple[
         return None if index < len(existing) else parsed[index - len(existing)][0]
 
     found: list[tuple[int, FieldError]] = []
-    for index, o in new_oversells(existing, after):
+    sold, unheld = new_problems(existing, after)
+    for index, o in sold:
         if o.ticker in skip_tickers:
             continue
         if index < len(existing):  # an earlier new row took shares an existing SELL needs
@@ -194,7 +205,7 @@ def imported_row_errors(existing: Sequence[Transaction], parsed: Sequence[tuple[
                                         f"would be short: {_message(o)}")))
         else:
             found.append((line(index) or _NO_LINE, FieldError("quantity", _message(o), line(index))))
-    for index, u in new_unheld(existing, after):
+    for index, u in unheld:
         if u.ticker not in skip_tickers and index >= len(existing):
             found.append((line(index) or _NO_LINE, FieldError("ticker", unheld_message(u), line(index))))
     found.sort(key=lambda item: item[0])

@@ -181,6 +181,15 @@ def oversells(transactions: Sequence[Transaction]) -> list[Oversell]:
     return found
 
 
+def problems(transactions: Sequence[Transaction]) -> tuple[list[Oversell], list[UnheldDividend]]:
+    """`oversells` and `unheld_dividends` of one ledger in one walk (an import judges 100k rows: each walk ~0.3 s)."""
+    found: list[Oversell] = []
+    unheld: list[UnheldDividend] = []
+    for _step in walk(transactions, found, unheld):
+        pass
+    return found, unheld
+
+
 def unheld_dividends(transactions: Sequence[Transaction]) -> list[UnheldDividend]:
     """Every DIVIDEND on a ticker of which no share was held on or before its date (in ledger order)."""
     found: list[Oversell] = []
