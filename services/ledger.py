@@ -16,7 +16,8 @@ Writes stay fast at scale (issue 17): every ticker replays on its own, so a writ
 tickers it touches (`load_transactions(..., tickers)`, on the (portfolio_id, ticker) index) and the quota counts
 with a COUNT. An import is parsed and planned before the write lock, against the ledger's version; under the lock
 the plan stands if the version has not moved (else it is judged again there), and the rows go in by chunks
-(`insert_rows`: sqlite3's executemany, or COPY on Postgres) inside the one transaction, all or nothing.
+(`ledger_bulk`: bound before the lock; sqlite3's executemany, or COPY on Postgres) inside the one transaction,
+all or nothing.
 
 Owner scoping happens here and nowhere else: `ledger.for_owner(owner_id)` is a view of the same database in which
 every lookup of a portfolio (and so of its transactions, version and tickers) also matches its owner, so another
@@ -42,6 +43,7 @@ from services import ledger_guards as guards
 from services import ledger_rules as rules
 from services.csv_io import DEFAULT_MAX_ROWS, read_transactions_csv, write_transactions_csv
 from services.forksafe import reset_in_child
+from services.ledger_bulk import prepare_rows, write_rows
 from services.ledger_engine import IMMEDIATE, make_engine
 from services.ledger_import import plan_import
 from services.ledger_migrations import upgrade
@@ -51,7 +53,6 @@ from services.ledger_schema import (
     PortfolioRow,
     TransactionRow,
     count_transactions,
-    insert_rows,
     load_transactions,
     row_values,
 )
@@ -292,15 +293,17 @@ class Ledger(PortfolioMethods):
             existing = load_transactions(session, portfolio_id, read.tickers())
         plan = plan_import(existing, read)
         del existing
+        prepared = prepare_rows(self.engine.dialect, portfolio_id, plan.rows)  # bound values: no lock needed
         with self._write(portfolio_id) as (session, row):
             if key is not None and (answer := idempotency.recall(session, portfolio_id, key, print_)):
                 return answer  # the same key won the lock first
             if row is None or row.version != planned_at:
                 plan = plan_import(load_transactions(session, portfolio_id, read.tickers()), read)
+                prepared = prepare_rows(self.engine.dialect, portfolio_id, plan.rows)
             guards.refuse_transactions_over_quota(self.max_transactions, self._count(session, portfolio_id),
                                                   len(plan.rows), "file")
             if plan.rows:
-                insert_rows(session, portfolio_id, plan.rows)
+                write_rows(session, prepared)
                 self._bump(session, portfolio_id)
             added = {line for line, _ in plan.rows}
             kept = (*plan.warnings, *(w for w in warnings if w.line in added))

@@ -12,12 +12,11 @@ link that names a deleted portfolio's id can never show a new one.
 from __future__ import annotations
 
 import datetime as dt
-import io
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, Time, func, insert, select
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, Time, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -132,71 +131,6 @@ def row_values(portfolio_id: int, transaction: Transaction) -> dict[str, Any]:
             "fees": transaction.fees, "note": transaction.note, "currency": transaction.currency,
             "fx_rate": transaction.fx_rate, "trade_time": transaction.time,
             "ratio_denominator": None if transaction.ratio is None else transaction.ratio.old, "created_at": utcnow()}
-
-
-INSERT_CHUNK = 5_000  # rows per INSERT of an import: the column values of 100k rows are never all built at once
-
-
-def insert_rows(session: Session, portfolio_id: int, rows: Iterable[tuple[int, Transaction]]) -> None:
-    """Insert (line, transaction) rows in chunks, inside the caller's transaction (so still all or nothing)."""
-    connection = session.connection()
-    write = (_sqlite_writer(connection) if connection.dialect.name == "sqlite" else
-             _copy_writer(connection) if connection.dialect.driver == "psycopg2" else None)
-    chunk: list[dict[str, Any]] = []
-    for _, transaction in rows:
-        chunk.append(row_values(portfolio_id, transaction))
-        if len(chunk) == INSERT_CHUNK:
-            write(chunk) if write is not None else connection.execute(insert(TransactionRow.__table__), chunk)
-            chunk = []
-    if chunk:
-        write(chunk) if write is not None else connection.execute(insert(TransactionRow.__table__), chunk)
-
-
-def _bound(connection: Any) -> tuple[list[str], list[tuple[str, Any]]]:
-    """The transaction columns an insert names, and each with its bind processor for this database."""
-    columns = [column for column in TransactionRow.__table__.columns if column.name != "id"]
-    return [column.name for column in columns], [
-        (column.name, column.type.dialect_impl(connection.dialect).bind_processor(connection.dialect))
-        for column in columns]
-
-
-def _copy_writer(connection: Any) -> Callable[[list[dict[str, Any]]], None]:
-    """Postgres: COPY ... FROM STDIN (CSV) on the transaction's own connection: 100k rows of multi-row INSERTs took
-    about 9 s there. Every value is quoted (a quoted empty cell is an empty string), NULL is an unquoted empty
-    cell (Python's csv module writes None as "" under QUOTE_NONNUMERIC before 3.12, so the cells are made here)."""
-    names, pairs = _bound(connection)
-    sql = f"COPY transactions ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
-
-    def cell(value: Any) -> str:
-        if value is None:
-            return ""  # unquoted: NULL
-        text = plain_decimal(value) if isinstance(value, Decimal) else str(value)
-        return '"' + text.replace('"', '""') + '"'
-
-    def write(chunk: list[dict[str, Any]]) -> None:
-        buffer = io.StringIO()
-        for values in chunk:
-            buffer.write(",".join(cell(value if process is None or value is None else process(value))
-                                  for name, process in pairs for value in (values[name],)))
-            buffer.write("\n")
-        buffer.seek(0)
-        with connection.connection.driver_connection.cursor() as cursor:
-            cursor.copy_expert(sql, buffer)
-    return write
-
-
-def _sqlite_writer(connection: Any) -> Callable[[list[dict[str, Any]]], None]:
-    """An executemany straight on sqlite3 with the columns' own bind processors (the values are stored exactly as
-    SQLAlchemy stores them): SQLAlchemy's per-row parameter handling cost twice the insert itself (100k rows:
-    about 2 s of 3)."""
-    names, pairs = _bound(connection)
-    sql = f"INSERT INTO transactions ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
-
-    def write(chunk: list[dict[str, Any]]) -> None:
-        connection.exec_driver_sql(sql, [tuple(value if process is None or value is None else process(value)
-                                               for name, process in pairs for value in (values[name],))
-                                         for values in chunk])
-    return write
 
 
 TICKERS_PER_QUERY = 500  # an IN list this long stays far below SQLite's bound-parameter limit

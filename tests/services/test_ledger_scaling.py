@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import event, inspect
 
 from services import ledger as ledger_module
+from services import ledger_bulk, ledger_schema
 from services import ledger_rules as rules
-from services import ledger_schema
 from services.ledger import Ledger
 from services.models import FieldError, SplitRatio, Transaction, ValidationError
 from services.portfolio_load import MEMO_ROW_BYTES, PortfolioLoader
@@ -214,7 +214,7 @@ def test_an_import_is_judged_again_when_the_ledger_moved_before_the_lock(ledger:
 
 
 def test_an_import_inserts_in_chunks_all_or_nothing(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ledger_schema, "INSERT_CHUNK", 2)
+    monkeypatch.setattr(ledger_bulk, "INSERT_CHUNK", 2)
     portfolio = ledger.create_portfolio("Main")
     rows = [f"2024-01-{day:02d},A,BUY,{day},10,0,n{day}" for day in range(2, 7)]  # 5 rows: chunks of 2, 2, 1
     text = "\n".join([HEADER, *rows])
@@ -227,7 +227,7 @@ def test_an_import_inserts_in_chunks_all_or_nothing(ledger: Ledger, monkeypatch:
         ledger.import_csv(portfolio.id, text)
     assert ledger.list_transactions(portfolio.id) == []
     monkeypatch.undo()
-    monkeypatch.setattr(ledger_schema, "INSERT_CHUNK", 2)
+    monkeypatch.setattr(ledger_bulk, "INSERT_CHUNK", 2)
     assert ledger.import_csv(portfolio.id, text) == 5
     stored = ledger.list_transactions(portfolio.id)
     assert [(t.date.day, t.quantity, t.note) for t in stored] == [(d, Decimal(d), f"n{d}") for d in range(2, 7)]
