@@ -14,6 +14,7 @@ the work that needs no lock (each row's column values, bound as the database sto
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -57,11 +58,21 @@ def prepare_rows(dialect: Dialect, portfolio_id: int, rows: Iterable[tuple[int, 
     """The (line, transaction) rows as `write_rows` inserts them into `dialect`'s database, in chunks."""
     names, processors = _bound(dialect)
     kind = "sqlite" if dialect.name == "sqlite" else "copy" if dialect.driver == "psycopg2" else "core"
+    # One entry moment for the whole import, bound once (formatting a timestamp per row cost ~0.2 s per 100k).
+    created = row_values(portfolio_id, Transaction(dt.date.min, "", "BUY", Decimal(1), Decimal(0)))["created_at"]
+    created_at = names.index("created_at")
+    created_bound = processors[created_at](created) if processors[created_at] else created
+    active = [(i, name, process) for i, (name, process) in enumerate(zip(names, processors, strict=True))
+              if process is not None and name != "created_at"]
 
     def bound(transaction: Transaction) -> list[Any]:
         values = row_values(portfolio_id, transaction)
-        return [value if process is None or value is None else process(value)
-                for process, value in zip(processors, (values[name] for name in names), strict=True)]
+        out = [values[name] for name in names]
+        out[created_at] = created_bound
+        for i, _, process in active:
+            if out[i] is not None:
+                out[i] = process(out[i])
+        return out
 
     chunks: list[Any] = []
     chunk: list[Any] = []
