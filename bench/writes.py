@@ -113,16 +113,17 @@ def one_add(url: str, portfolio_id: str) -> dict:
             "peak_rss_mb": _peak_mb()}
 
 
-def _adder(url: str, portfolio_id: int, stop, out) -> None:
+def _adder(url: str, portfolio_id: int, stop, ready, out) -> None:
     ledger = _ledger(url)
     latencies = []
     day = 0
-    while not stop.is_set():
+    while not stop.is_set() or len(latencies) < 5:  # a slow start-up (a loaded machine) still measures some adds
         day += 1
         started = time.perf_counter()
         ledger.add_transaction(portfolio_id, {"date": (dt.date(2020, 1, 1) + dt.timedelta(days=day)).isoformat(),
                                               "ticker": "OTHER", "type": "BUY", "quantity": "1", "price": "10"})
         latencies.append(time.perf_counter() - started)
+        ready.set()
         time.sleep(0.02)
     out.put(latencies)
 
@@ -133,17 +134,19 @@ def one_concurrent(url: str, csv_path: str) -> dict:
     other = ledger.create_portfolio(f"other {time.time_ns()}")
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
-    stop = context.Event()
-    adder = context.Process(target=_adder, args=(url, other.id, stop, out))
+    stop, ready = context.Event(), context.Event()
+    adder = context.Process(target=_adder, args=(url, other.id, stop, ready, out))
     adder.start()
-    time.sleep(2.0)  # warm: the adder's own start-up is not the import's fault
+    ready.wait(120)
+    time.sleep(1.0)  # adds with nothing else running: the baseline
     stop.set()
     idle = out.get()
     adder.join()
-    stop = context.Event()
-    adder = context.Process(target=_adder, args=(url, other.id, stop, out))
+    stop, ready = context.Event(), context.Event()
+    adder = context.Process(target=_adder, args=(url, other.id, stop, ready, out))
     adder.start()
-    time.sleep(1.5)
+    ready.wait(120)  # the adder's own start-up is not the import's fault
+    time.sleep(0.3)
     result = one_import(url, csv_path)
     stop.set()
     busy = out.get()
