@@ -12,7 +12,10 @@ Each step looks at the database as it is (no version table to drift from it), so
   added with `ALTER TABLE ... ADD COLUMN` (SQLite and Postgres), each only when the table lacks it, as NULL for
   the rows already there (NULL: not given). This step runs after the rebuild, which makes its tables from the
   models with every column and copies the old columns by name: a table rebuilt has them all already, one that
-  needed no rebuild gets them here.
+  needed no rebuild gets them here;
+- indexes added to a table's model after it was first made (the transactions' (portfolio_id, ticker), issue 17:
+  a write reads only the tickers it touches) are created when missing (`create_all` makes indexes only with a
+  new table).
 Callers hold the init lock (gunicorn's workers boot together).
 """
 
