@@ -231,10 +231,11 @@ def faulty(draw) -> tuple[str, bytes, int | None, str]:
     elif kind in ("sell before buy", "oversell"):
         field = "quantity"
         ticker = "NEWCO" if kind == "sell before buy" else row.ticker
-        held = sum(int(r.quantity) * (1 if r.type.upper() == "BUY" else -1)
-                   for r in rows[: index + 1] if r.ticker == ticker)
-        # Dated with the row it replaces: rows of one day keep file order, so the SELL comes after what was held.
-        rows.insert(index + 1, Row(row.date, ticker, "SELL", str(held + 1), "10", "", "too many"))
+        # Every share bought on or before its date, and one more: on one date BUYs apply before SELLs (DESIGN.md),
+        # so a later row's same-day BUY counts too, and no order of that day's rows covers this SELL.
+        bought = sum(int(r.quantity) for r in rows
+                     if r.ticker == ticker and r.type.upper() == "BUY" and r.date <= row.date)
+        rows.insert(index + 1, Row(row.date, ticker, "SELL", str(bought + 1), "10", "", "too many"))
         line = _lines_of(columns, rows)[index + 1]
     elif kind == "cells":
         return kind, _csv(columns, rows, extra_cell_at=index).encode(), line, "file"
