@@ -71,7 +71,7 @@ def _performance(page, benchmark: str = "^GSPC") -> list[dict]:
     page.click(PERFORMANCE_BUTTON)
     page.wait_for_function(HAS_TRACE_JS, arg="Portfolio")
     page.wait_for_function(HAS_TRACE_JS, arg=benchmark, timeout=45_000)
-    page.wait_for_function("() => document.querySelectorAll('#performance-figures .perf-value').length === 4")
+    page.wait_for_function("() => document.querySelectorAll('#performance-figures .perf-value').length === 5")
     return page.evaluate(TRACES_JS)
 
 
@@ -89,7 +89,7 @@ def test_performance_draws_the_twr_against_the_benchmark_both_from_zero(page, ap
     seen = page.evaluate(FIGURES_JS)
     assert seen["display"] == "flex"
     labels = [tile["label"] for tile in seen["tiles"]]
-    assert labels[0] == "TWR" and labels[1] == "TWR p.a." and labels[3] == "^GSPC"
+    assert labels[0] == "TWR" and labels[1] == "TWR p.a." and labels[3] == "^GSPC" and labels[4] == "Gain"
     assert labels[2] in ("XIRR", "Money-weighted")
     assert all(tile["visibility"] == "visible" and tile["color"] != "rgba(0, 0, 0, 0)" for tile in seen["tiles"])
     # The TWR figure is the line's last point, as a percentage to 2 places.
@@ -193,10 +193,11 @@ def test_without_the_benchmarks_prices_the_chart_says_so_and_draws_the_portfolio
         wait_for_dashboard(page, no_benchmark_prices)
         page.click(PERFORMANCE_BUTTON)
         page.wait_for_function(HAS_TRACE_JS, arg="Portfolio")
-        page.wait_for_function("() => document.querySelectorAll('#performance-figures .perf-value').length === 4")
+        page.wait_for_function("() => document.querySelectorAll('#performance-figures .perf-value').length === 5")
         assert [t["name"] for t in page.evaluate(TRACES_JS)] == ["Portfolio"]
         tile = page.evaluate(FIGURES_JS)["tiles"][3]
         assert (tile["label"], tile["value"]) == ("^GSPC", "—")
-        assert_visible(page, "#performance-figures .perf-figure:last-child .perf-sub", "S&P 500 prices not loaded yet")
+        assert_visible(page, "#performance-figures .perf-figure:nth-child(4) .perf-sub",
+                       "S&P 500 prices not loaded yet")
     finally:
         context.close()
