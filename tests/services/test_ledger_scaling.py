@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, inspect
 
-from services import ledger as ledger_module
 from services import ledger_bulk, ledger_schema
+from services import ledger_imports as ledger_module
 from services import ledger_rules as rules
 from services.ledger import Ledger
 from services.models import FieldError, SplitRatio, Transaction, ValidationError
