@@ -76,7 +76,7 @@ PERFORMANCE_DRAWN_JS = """() => {
     const graph = document.querySelector('#value-chart .js-plotly-plot');
     return !!(graph && graph.data && graph.data.length === 2 && graph.data[0].name === 'Portfolio'
               && document.querySelectorAll('#value-chart .scatterlayer .trace').length === 2
-              && document.querySelectorAll('#performance-figures .perf-value').length === 4);
+              && document.querySelectorAll('#performance-figures .perf-value').length === 5);
 }"""
 
 

@@ -270,8 +270,9 @@ def _add_form(static: bool, today: str) -> html.Div:
         html.Ul([
             html.Li("BUY and SELL: quantity in shares, price per share; fees add to the cost (BUY) or reduce "
                     "the proceeds (SELL)."),
-            html.Li("DIVIDEND: quantity = shares held, price = cash per share."),
-            html.Li("SPLIT: quantity = new shares per old share (2 for 2-for-1), price 0."),
+            html.Li("DIVIDEND: quantity = shares held, price = cash per share, fees = withholding tax."),
+            html.Li("SPLIT: quantity = new shares per old share (2 for 2-for-1), or a ratio like 1:3 "
+                    "(one new for three old), price 0."),
         ], className="small text-muted mt-3 mb-0 ps-3"),
     ], id=ids.TXN_FORM)
 
@@ -288,8 +289,8 @@ def _upload(static: bool, max_bytes: int, import_format: dict | None = None) -> 
         html.Div(prompt, className="upload-area"))
     return html.Div([
         format_chooser(import_format, static),
-        html.P(["Our columns: ", html.Code("date,ticker,type,quantity,price,fees,note,currency,fx_rate"),
-                " (fees, note, currency and fx_rate optional; currency GBp or GBX for prices in pence), at most "
+        html.P(["Our columns: ", html.Code("date,ticker,type,quantity,price,fees,note,currency,fx_rate,time"),
+                " (fees, note, currency, fx_rate and time optional; currency GBp or GBX for prices in pence), at most "
                 f"{megabytes(max_bytes)}. A file with any bad row imports nothing."],
                className="small text-muted"),
         area,
