@@ -1,16 +1,33 @@
-"""Fixtures of the service tests that need a server: a real PostgreSQL for the ledger's Postgres path."""
+"""Fixtures of the service tests: a ledger on a SQLite file (`db_path`, which a test module may name otherwise), and
+a real PostgreSQL for the ledger's Postgres path."""
 
 from __future__ import annotations
 
 import itertools
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from services.ledger import Ledger
 from tests.services.postgres_server import PostgresServer, postgres_missing
 
 _databases = itertools.count(1)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "ledger.db"
+
+
+@pytest.fixture
+def ledger(db_path: Path) -> Iterator[Ledger]:
+    """A ledger on a fresh SQLite file, its tables created; disposed after the test."""
+    ledger = Ledger(f"sqlite:///{db_path}")
+    ledger.create_all()
+    yield ledger
+    ledger.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,14 +25,6 @@ OTHER_PASSWORD = "staple of the horse"  # 19 characters
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "accounts.db"
-
-
-@pytest.fixture
-def ledger(db_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{db_path}")
-    ledger.create_all()
-    yield ledger
-    ledger.dispose()
 
 
 @pytest.fixture

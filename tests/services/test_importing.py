@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,14 +28,6 @@ def csv(*rows: str, header: str = HEADER) -> str:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "ledger.db"
-
-
-@pytest.fixture
-def ledger(db_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{db_path}")
-    ledger.create_all()
-    yield ledger
-    ledger.dispose()
 
 
 @pytest.fixture

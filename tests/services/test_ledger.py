@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -39,14 +38,6 @@ def shape(transactions: list[Transaction]) -> list[tuple]:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "nested" / "folder" / "ledger.db"
-
-
-@pytest.fixture
-def ledger(db_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{db_path}")
-    ledger.create_all()
-    yield ledger
-    ledger.dispose()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,14 +25,6 @@ HEADER = "date,ticker,type,quantity,price,fees,note"
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "ledger.db"
-
-
-@pytest.fixture
-def ledger(db_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{db_path}")
-    ledger.create_all()
-    yield ledger
-    ledger.dispose()
 
 
 def raw(db_path: Path, sql: str, *params: object) -> None:
