@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 import exchange_calendars as xcals
 import pandas as pd
 from exchange_calendars import ExchangeCalendar
-from exchange_calendars.calendar_utils import _default_calendar_factories as _CALENDAR_CLASSES
 
 DEFAULT_EXCHANGE = "XNYS"
 
@@ -117,7 +116,9 @@ def exchange_zone(exchange: str) -> ZoneInfo:
     Read from the calendar's class, where exchange_calendars keeps it: building a calendar takes 0.1-1 s, and twenty
     cold page loads each building the same ones at once held a cache-only answer for 9 s.
     """
-    factory = _CALENDAR_CLASSES.get(exchange)
+    from exchange_calendars.calendar_utils import _default_calendar_factories  # private: read, never changed
+
+    factory = _default_calendar_factories.get(exchange)
     zone = getattr(factory, "tz", None)
     if not isinstance(zone, ZoneInfo):  # not a plain class attribute in this version: build the calendar once
         zone = xcals.get_calendar(exchange).tz
