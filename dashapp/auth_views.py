@@ -93,7 +93,10 @@ def register_account_views(app: dash.Dash, settings: Settings) -> Limiter:
     accounts = accounts_of(server)
     # With Redis down a login must still answer (a 429 or a login), never a 500: fall back to each worker's memory,
     # and give up on Redis within a second instead of the socket's default wait.
-    redis_options = {"socket_connect_timeout": 0.5, "socket_timeout": 1} if settings.redis_url else {}
+    redis_options: dict[str, object] = ({"socket_connect_timeout": 0.5, "socket_timeout": 1}
+                                        if settings.redis_url else {})
+    if settings.redis_url and settings.redis_url.startswith("rediss://"):
+        redis_options.update(settings.redis_tls.client_options())  # the deployment's one TLS check (redis_tls.py)
     limiter = Limiter(get_remote_address, app=server, storage_uri=settings.redis_url or "memory://",
                       strategy="fixed-window", default_limits=[],
                       in_memory_fallback_enabled=bool(settings.redis_url), storage_options=redis_options)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import ssl
 from functools import lru_cache
 
 from celery import Celery
@@ -76,11 +75,13 @@ def make_celery(settings: Settings) -> Celery:
         beat_schedule=({"warmup": {"task": WARMUP_TASK, "schedule": float(settings.warmup_interval_s)}}
                        if settings.warmup_enabled else {}),
     )
-    if settings.redis_url.startswith("rediss://") and "ssl_cert_reqs=" not in settings.redis_url:
-        # Celery refuses a rediss:// URL that does not say how to check the certificate; check it, as the shared
-        # store's redis-py does by default (a self-signed one needs `?ssl_cert_reqs=none` on the URL).
-        tls = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
-        app.conf.update(broker_use_ssl=tls, redis_backend_use_ssl=tls)
+    if settings.redis_url.startswith("rediss://"):
+        # Celery refuses a rediss:// URL that does not say how to check the certificate, and kombu connects a
+        # broker given no SSL options without any check: the broker, the result backend and RedBeat's lock get
+        # the settings' one check (REDIS_TLS_VERIFY, REDIS_TLS_CA_FILE: services/redis_tls.py), as the shared
+        # store and the limiter do.
+        tls = settings.redis_tls.client_options()
+        app.conf.update(broker_use_ssl=tls, redis_backend_use_ssl=tls, redbeat_redis_use_ssl=tls)
     app.stocktracker_settings = settings
     return app
 

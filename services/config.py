@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from services.redis_tls import RedisTls, RedisTlsError, read_redis_tls
+
 DEV_SECRET_KEY = "dev-insecure-secret-key"
 # What a simulated failure of the demo provider is (DEMO_FAILURE_KIND): see services/providers/demo.py, whose
 # FAILURE_KINDS must match (config imports nothing heavy, so the list is repeated; a test compares them).
@@ -107,6 +109,9 @@ class Settings:
     redis_url: str | None = None
     # The prefix of every key of the shared store in Redis: deployments that share one Redis each need their own.
     redis_key_prefix: str = "stocktracker:"
+    # How a rediss:// server's certificate is checked (REDIS_TLS_VERIFY, REDIS_TLS_CA_FILE: services/redis_tls.py);
+    # `redis_url` says the same in its query, so a client given only the URL checks the same way.
+    redis_tls: RedisTls = field(default_factory=RedisTls)
     allow_sqlite_in_production: bool = False
     # Freshness: how long an intraday quote counts as fresh, and how long after the close the
     # exchange's closing price may still move (closing auction, late prints).
@@ -179,6 +184,10 @@ class Settings:
         # Single-user only for a loopback-only run outside production (README, "Accounts").
         auth_required = production or host not in LOOPBACK_HOSTS or _flag(env, "AUTH_REQUIRED", False)
         trusted_hosts = tuple(h.strip().lower() for h in _text(env, "TRUSTED_HOSTS", "").split(",") if h.strip())
+        try:
+            redis_url, redis_tls = read_redis_tls(env, _redis_url(env))
+        except RedisTlsError as error:
+            raise SettingsError(str(error)) from None
         fail_symbols = frozenset(
             s.strip().upper() for s in _text(env, "DEMO_FAIL_SYMBOLS", "").split(",") if s.strip()
         )
@@ -199,7 +208,8 @@ class Settings:
             warmup_enabled=_flag(env, "WARMUP_ENABLED", True),
             warmup_interval_s=_integer(env, "WARMUP_INTERVAL_S", 300, minimum=1),
             secret_key=_text(env, "SECRET_KEY", DEV_SECRET_KEY),
-            redis_url=_redis_url(env),
+            redis_url=redis_url,
+            redis_tls=redis_tls,
             redis_key_prefix=_text(env, "REDIS_KEY_PREFIX", "stocktracker:"),
             allow_sqlite_in_production=_flag(env, "ALLOW_SQLITE_IN_PRODUCTION", False),
             quote_ttl_s=_integer(env, "QUOTE_TTL_S", 300, minimum=1),

@@ -101,10 +101,13 @@ BAD = [
     ({"PRICE_PROVIDER": "bloomberg"}, "PRICE_PROVIDER"),
     ({"DEMO_FAILURE_KIND": "meteor"}, "DEMO_FAILURE_KIND"),
     ({"MAX_UPLOAD_BYTES": "10"}, "MAX_UPLOAD_BYTES"),
+    ({"REDIS_URL": "rediss://h:6380/0", "REDIS_TLS_VERIFY": "off"}, "REDIS_TLS_VERIFY"),
+    ({"REDIS_URL": "rediss://h:6380/0", "REDIS_TLS_CA_FILE": "/no/such/ca.pem"}, "REDIS_TLS_CA_FILE"),
+    ({"REDIS_URL": "rediss://h:6380/0?ssl_cert_reqs=maybe"}, "REDIS_URL"),
 ]
 
 
-@pytest.mark.parametrize(("env", "name"), BAD, ids=[f"{k}={v}" for env, _ in BAD for k, v in env.items()])
+@pytest.mark.parametrize(("env", "name"), BAD, ids=[",".join(f"{k}={v}" for k, v in env.items()) for env, _ in BAD])
 def test_a_bad_value_is_refused_naming_its_variable(env: dict[str, str], name: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env(env)

@@ -78,7 +78,19 @@ def test_a_ledger_change_falls_back_to_this_process_when_the_broker_is_down(monk
 
 def test_a_tls_url_checks_the_certificate_unless_it_says_otherwise():
     app = make_celery(settings_for("rediss://cache.example:6380/0"))
-    assert app.conf.broker_use_ssl == app.conf.redis_backend_use_ssl == {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    required = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    assert app.conf.broker_use_ssl == app.conf.redis_backend_use_ssl == app.conf.redbeat_redis_use_ssl == required
     assert app.backend.connparams["ssl_cert_reqs"] == ssl.CERT_REQUIRED  # Celery accepts it (no connection made)
     own = make_celery(settings_for("rediss://cache.example:6380/0?ssl_cert_reqs=none"))
-    assert not own.conf.broker_use_ssl and own.backend.connparams["ssl_cert_reqs"] == ssl.CERT_NONE  # as the URL says
+    assert own.conf.broker_use_ssl == {"ssl_cert_reqs": ssl.CERT_NONE}  # as the URL says, for the broker too
+    assert own.backend.connparams["ssl_cert_reqs"] == ssl.CERT_NONE
+
+
+def test_redis_tls_verify_none_reaches_the_broker_the_results_and_the_beats_lock():
+    app = make_celery(settings_for("rediss://cache.example:6380/0", REDIS_TLS_VERIFY="none"))
+    none = {"ssl_cert_reqs": ssl.CERT_NONE}
+    assert app.conf.broker_use_ssl == app.conf.redis_backend_use_ssl == app.conf.redbeat_redis_use_ssl == none
+    assert app.connection_for_write().ssl == none  # what kombu's broker connection will use
+    assert app.backend.connparams["ssl_cert_reqs"] == ssl.CERT_NONE
+    plain = make_celery(settings_for("redis://cache.example:6379/0", REDIS_TLS_VERIFY="none"))
+    assert not plain.conf.broker_use_ssl  # no TLS on redis://: Celery refuses SSL options there
