@@ -1,4 +1,4 @@
-"""How every Redis client of the app checks a `rediss://` server's certificate (README, "Configuration").
+"""How every Redis client of the app checks a `rediss://` server's certificate (docs/scale-out.md, "Heroku").
 
 One rule, decided once in `Settings` and applied to every client (the shared store, Celery's broker and result
 backend, RedBeat's lock, Dash's CeleryManager through Celery, Flask-Limiter's storage):
@@ -10,9 +10,10 @@ backend, RedBeat's lock, Dash's CeleryManager through Celery, Flask-Limiter's st
 - Unset, it is what the URL's own `?ssl_cert_reqs=` says (`none`, `optional` or `required`: `optional` is
   `required` for a client), else `required`. Both set and different: a SettingsError, never a silent pick.
 
-The outcome is also written onto the URL (`ssl_cert_reqs=`, `ssl_ca_certs=`): a client built from REDIS_URL
-alone (the store's redis-py, the limiter's) checks the same way as those given the options explicitly. A plain
-`redis://` URL has no TLS: the verify setting is ignored there, and a CA file is refused as a likely mistake.
+The outcome is also written onto the URL (`ssl_cert_reqs=`, `ssl_ca_certs=`) where the URL does not say it
+already: a client built from REDIS_URL alone (the store's redis-py) checks the same way as those given the options
+explicitly (Celery, RedBeat, the limiter). A URL that needs nothing written (the default check) is left as it is.
+A plain `redis://` URL has no TLS: the verify setting is ignored there, and a CA file is refused as a likely mistake.
 """
 
 from __future__ import annotations
@@ -49,8 +50,14 @@ class RedisTls:
         return options
 
     def on_url(self, url: str) -> str:
-        """`url` saying how its certificate is checked (its own ssl_cert_reqs/ssl_ca_certs replaced)."""
+        """`url` saying how its certificate is checked: as it is if redis-py would read it so already (no
+        ssl_cert_reqs is `required` to redis-py), else with its ssl_cert_reqs/ssl_ca_certs replaced."""
         parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        said = _url_value(query, "ssl_cert_reqs").lower()
+        same_check = said in (("", "required", "optional") if self.verify else ("none",))
+        if same_check and _url_value(query, "ssl_ca_certs") == (str(self.ca_file) if self.ca_file else ""):
+            return url
         kept = [item for item in parts.query.split("&") if item and item.split("=", 1)[0] not in _TLS_QUERY_KEYS]
         kept.append(f"ssl_cert_reqs={'required' if self.verify else 'none'}")
         if self.ca_file is not None:

@@ -16,6 +16,9 @@ Semantics as `DiskStore`'s, with what a network adds:
   none), writes are dropped, `add`/`delete` answer False, `writable()` False. What cannot be answered honestly
   raises `StoreUnavailable`: `incr` (no count to give) and `atomically` (nothing can be made atomic), which the
   locks turn into "not taken", so no worker fetches upstream what it could not cache anyway.
+- TLS (`rediss://`): the URL says how the certificate is checked (`ssl_cert_reqs`, `ssl_ca_certs`: Settings writes
+  REDIS_TLS_VERIFY and REDIS_TLS_CA_FILE onto it, services/redis_tls.py). A refused certificate is a failure like
+  any other (reads miss, writes are dropped), logged as an error that names the settings that fix it.
 - A forked child: redis-py's ConnectionPool sees the new pid and opens its own connections (the parent's sockets
   are never used by both); our own per-thread transaction state is re-armed by `reset_after_fork`.
 """
@@ -34,6 +37,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from services.redis_tls import certificate_refused
 from services.store import HEALTH, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -126,7 +130,11 @@ class RedisStore:
         with self._state_lock:
             was_up = self.available()
             self._down_until = time.monotonic() + self.retry_after_s
-        if was_up:
+        if was_up and certificate_refused(error):
+            log.error("shared store: the Redis server's TLS certificate was refused (%s); reads miss and writes are "
+                      "dropped. A self-signed one (Heroku Redis) needs REDIS_TLS_VERIFY=none, a private CA's "
+                      "REDIS_TLS_CA_FILE (docs/scale-out.md)", error.__context__ or error)
+        elif was_up:
             log.warning("shared store unreachable (%s: %s); reads miss and writes are dropped", type(error).__name__,
                         error)
 
