@@ -19,9 +19,9 @@ from decimal import Decimal
 from fractions import Fraction
 
 from services.csv_io import CsvRead, rows_rejected
-from services.ledger_rules import imported_row_errors
+from services.ledger_rules import new_of, row_errors
 from services.models import MAX_REPORTED_ERRORS, ImportWarning, Transaction, plain_decimal
-from services.replay import SHARE_DUST, Oversell, walk
+from services.replay import SHARE_DUST, Oversell, UnheldDividend, problems, walk
 
 
 @dataclass(frozen=True)
@@ -64,18 +64,32 @@ def without_duplicates(existing: Sequence[Transaction],
 
 def dividend_warnings(existing: Sequence[Transaction], rows: Sequence[tuple[int, Transaction]]) -> list[ImportWarning]:
     """A warning on `quantity` for each imported DIVIDEND paid on a share count other than the shares held then."""
-    line_of = {id(t): line for line, t in rows if t.type == "DIVIDEND"}
+    line_of = _dividend_lines(rows)
     if not line_of:
         return []
-    found: list[Oversell] = []
+    return _walk_import([*existing, *(t for _, t in rows)], line_of)[2]
+
+
+def _dividend_lines(rows: Sequence[tuple[int, Transaction]]) -> dict[int, int]:
+    return {id(t): line for line, t in rows if t.type == "DIVIDEND"}
+
+
+def _walk_import(after: Sequence[Transaction], line_of: dict[int, int]
+                 ) -> tuple[list[Oversell], list[UnheldDividend], list[ImportWarning]]:
+    """`replay.problems` of the ledger `after` an import and the warnings on its DIVIDENDs (`line_of`: their lines by
+    id), in one walk: 100k rows take ~0.2 s a walk."""
+    sold: list[Oversell] = []
+    unheld: list[UnheldDividend] = []
     warnings = []
-    for transaction, book in walk([*existing, *(t for _, t in rows)], found):
+    for transaction, book in walk(after, sold, unheld):
+        if transaction.type != "DIVIDEND":
+            continue
         line = line_of.get(id(transaction))
         if line is not None and abs(transaction.quantity - book.quantity) >= SHARE_DUST:
             warnings.append(ImportWarning(line, "quantity", (
                 f"pays on {plain_decimal(transaction.quantity)} shares but {plain_decimal(book.quantity)} "
                 f"{transaction.ticker} are held on {transaction.date.isoformat()}")))
-    return sorted(warnings, key=lambda w: w.line)
+    return sold, unheld, sorted(warnings, key=lambda w: w.line)
 
 
 def plan_import(existing: Sequence[Transaction], read: CsvRead) -> ImportPlan:
@@ -83,10 +97,14 @@ def plan_import(existing: Sequence[Transaction], read: CsvRead) -> ImportPlan:
     line (nothing is imported then)."""
     rows, skipped = without_duplicates(existing, read.rows)
     errors = read.errors
-    problems = imported_row_errors(existing, rows, read.bad_tickers if errors else frozenset())
-    if errors or problems:
-        named = sorted([*errors.kept, *problems[:MAX_REPORTED_ERRORS]],
+    after = [*existing, *(t for _, t in rows)]
+    sold, unheld, warnings = _walk_import(after, _dividend_lines(rows))
+    found = new_of(existing, problems(existing), after, (sold, unheld))
+    del after
+    problems_found = row_errors(existing, rows, found, read.bad_tickers if errors else frozenset())
+    if errors or problems_found:
+        named = sorted([*errors.kept, *problems_found[:MAX_REPORTED_ERRORS]],
                        key=lambda e: e.line if e.line is not None else 2**63)  # no line (an existing SELL): last
-        lines = errors.rows + len({e.line for e in problems})
-        raise rows_rejected(named[:MAX_REPORTED_ERRORS], rows=lines, total=errors.total + len(problems))
-    return ImportPlan(tuple(rows), skipped, tuple(dividend_warnings(existing, rows)))
+        lines = errors.rows + len({e.line for e in problems_found})
+        raise rows_rejected(named[:MAX_REPORTED_ERRORS], rows=lines, total=errors.total + len(problems_found))
+    return ImportPlan(tuple(rows), skipped, tuple(warnings))

@@ -109,8 +109,16 @@ def new_unheld(before: Sequence[Transaction], after: Sequence[Transaction]) -> l
 def new_problems(before: Sequence[Transaction], after: Sequence[Transaction]
                  ) -> tuple[list[tuple[int, Oversell]], list[tuple[int, UnheldDividend]]]:
     """(`new_oversells`, `new_unheld`) with one walk of each ledger instead of two."""
-    sold_before, unheld_before = problems(before)
-    sold_after, unheld_after = problems(after)
+    return new_of(before, problems(before), after, problems(after))
+
+
+def new_of(before: Sequence[Transaction], found_before: tuple[list[Oversell], list[UnheldDividend]],
+           after: Sequence[Transaction], found_after: tuple[list[Oversell], list[UnheldDividend]]
+           ) -> tuple[list[tuple[int, Oversell]], list[tuple[int, UnheldDividend]]]:
+    """`new_problems` of ledgers already walked (`replay.problems` of each): an import walks `after` once for
+    these and its dividend warnings."""
+    sold_before, unheld_before = found_before
+    sold_after, unheld_after = found_after
     sold = {id(before[o.index]) for o in sold_before}
     unheld = {id(before[u.index]) for u in unheld_before}
     return ([(o.index, o) for o in sold_after if id(after[o.index]) not in sold],
@@ -190,26 +198,32 @@ def imported_row_errors(existing: Sequence[Transaction], parsed: Sequence[tuple[
     """Every imported row (by its CSV line) or existing SELL that an import leaves short, and every imported
     DIVIDEND on a ticker never held, in line order (an existing SELL, which has no line, last). Tickers in
     `skip_tickers` (those of the file's bad rows, which may hold the missing shares) are not judged."""
-    after = [*existing, *(transaction for _, transaction in parsed)]
+    return row_errors(existing, parsed, new_problems(existing, [*existing, *(t for _, t in parsed)]), skip_tickers)
+
+
+def row_errors(existing: Sequence[Transaction], parsed: Sequence[tuple[int, Transaction]],
+               found: tuple[list[tuple[int, Oversell]], list[tuple[int, UnheldDividend]]],
+               skip_tickers: frozenset[str] | set[str] = frozenset()) -> list[FieldError]:
+    """`imported_row_errors` of the `new_problems` (or `new_of`) of `existing` then `parsed` already found."""
 
     def line(index: int) -> int | None:
         return None if index < len(existing) else parsed[index - len(existing)][0]
 
-    found: list[tuple[int, FieldError]] = []
-    sold, unheld = new_problems(existing, after)
+    sold, unheld = found
+    errors: list[tuple[int, FieldError]] = []
     for index, o in sold:
         if o.ticker in skip_tickers:
             continue
         if index < len(existing):  # an earlier new row took shares an existing SELL needs
-            found.append((_NO_LINE, FieldError("quantity", f"the existing SELL (id {existing[index].id}) "
-                                        f"would be short: {_message(o)}")))
+            errors.append((_NO_LINE, FieldError("quantity", f"the existing SELL (id {existing[index].id}) "
+                                                f"would be short: {_message(o)}")))
         else:
-            found.append((line(index) or _NO_LINE, FieldError("quantity", _message(o), line(index))))
+            errors.append((line(index) or _NO_LINE, FieldError("quantity", _message(o), line(index))))
     for index, u in unheld:
         if u.ticker not in skip_tickers and index >= len(existing):
-            found.append((line(index) or _NO_LINE, FieldError("ticker", unheld_message(u), line(index))))
-    found.sort(key=lambda item: item[0])
-    return [error for _, error in found]
+            errors.append((line(index) or _NO_LINE, FieldError("ticker", unheld_message(u), line(index))))
+    errors.sort(key=lambda item: item[0])
+    return [error for _, error in errors]
 
 
 def refuse_imported_oversells(existing: Sequence[Transaction], parsed: Sequence[tuple[int, Transaction]]) -> None:
