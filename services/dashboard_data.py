@@ -27,7 +27,7 @@ from services.config import Settings
 from services.fx import FxRates
 from services.ledger import Ledger
 from services.market_hours import DEFAULT_EXCHANGE, MarketClock, exchange_for
-from services.models import PriceInfo
+from services.models import Portfolio, PriceInfo
 from services.payloads import (
     PRICE_STATUSES,
     AllocationSlice,
@@ -43,7 +43,7 @@ from services.payloads import (
     Series,
 )
 from services.portfolio_fx import today_view
-from services.portfolio_load import LoadedPortfolio, PortfolioLoader
+from services.portfolio_load import LoadedPortfolio, PortfolioLoader, read_portfolio
 from services.price_planning import Need
 from services.price_service import PriceService
 from services.value_series import RANGES
@@ -138,8 +138,9 @@ class DashboardData:
         """The holdings table; waits at most `wait_s` (default `holdings_wait_s`) for quotes that are not fresh."""
         loaded = self.load(portfolio_id)
         wait = self.settings.holdings_wait_s if wait_s is None else wait_s
-        self.prices.fetch_prices_parallel(self._page_needs(loaded, self._closed_lately(loaded)), wait_s=wait)
-        loaded = self.load(portfolio_id)  # converted again if the fetch brought a rate or a currency it lacked
+        report = self.prices.fetch_prices_parallel(self._page_needs(loaded, self._closed_lately(loaded)), wait_s=wait)
+        if report.due:  # converted again if the fetch brought a rate or a currency it lacked (the same version)
+            loaded = self.loader.load(portfolio_id, self.ledger, known=(loaded.portfolio, loaded.version))
         closed = self._closed_lately(loaded)
         infos = self.prices.prices([*loaded.open_tickers, *closed])
         view = self.fx_view(loaded, closed)
@@ -194,7 +195,8 @@ class DashboardData:
         """
         if range_name not in RANGES:
             raise ValueError(f"range must be one of {', '.join(RANGES)}, got {range_name!r}")
-        version = self.ledger.version(portfolio_id)  # NotFoundError for an unknown id
+        known = read_portfolio(self.ledger, portfolio_id)  # NotFoundError for an unknown id
+        version = known[1]
         entry = self.charts.store.get(portfolio_id)
         if not _current(entry, version):
             future = self.charts.request(portfolio_id)
@@ -204,7 +206,7 @@ class DashboardData:
             entry = self.charts.store.get(portfolio_id)
             if not _current(entry, version):
                 return ChartPending(range_name, self.progress(portfolio_id).progress)
-        elif self._prices_moved_since(portfolio_id, entry.generated_at):
+        elif self._prices_moved_since(portfolio_id, known, entry.generated_at):
             self.charts.request(portfolio_id)
         # The chart store keeps the JSON it was generated as (pickled in the shared cache).
         return ChartReady(range_name, Series.from_json(entry.ranges[range_name]),
@@ -216,11 +218,11 @@ class DashboardData:
         payload = self.chart(portfolio_id, range_name, wait_s)
         return (200 if isinstance(payload, ChartReady) else 202), payload.to_json()
 
-    def _prices_moved_since(self, portfolio_id: int, generated_at: dt.datetime) -> bool:
+    def _prices_moved_since(self, portfolio_id: int, known: tuple[Portfolio, int], generated_at: dt.datetime) -> bool:
         # The pairs and the benchmark too: a chart in a base currency moves with its rates, the benchmark line with
-        # its index.
-        loaded = self.load(portfolio_id)
-        symbols = [*self.ledger.portfolio_tickers(portfolio_id), *loaded.pair_needs, *loaded.benchmark_needs]
+        # its index. Every ticker ever traded comes from the loaded ledger (no query: the memo has it).
+        loaded = self.loader.load(portfolio_id, self.ledger, known=known)
+        symbols = [*loaded.tickers, *loaded.pair_needs, *loaded.benchmark_needs]
         return self.prices.quotes_newer_than(symbols, generated_at)
 
     def progress(self, portfolio_id: int) -> Progress:

@@ -7,6 +7,10 @@ portfolio hold, and which prices does it need?); they ask `PortfolioLoader.load`
 With `fx` the loaded portfolio is also in its base currency (services/portfolio_fx.py): `positions` are the
 replay of the converted ledger, `pair_needs` the exchange-rate pairs it needs. That conversion is memoized per
 (ledger version, base currency) and recomputed only when a quote it lacked has landed since (its fingerprint).
+
+A load asks the database one question when the memo is current: the portfolio's row, with its version, in one
+read (`read_portfolio`); a caller that read it already hands it in (`known`) and the load asks nothing. The version
+is read on every load, never kept: a write through another process shows in the very next load.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.forksafe import reset_in_child
 from services.fx import FxRates
@@ -46,6 +50,28 @@ def _converted_rows(entry: tuple[int, Conversion]) -> int:
     return 0 if ledger is None else len(ledger.in_base)
 
 
+def read_portfolio(ledger: Ledger, portfolio_id: int) -> tuple[Portfolio, int]:
+    """The portfolio (as `ledger`, maybe an owner's view, shows it: NotFoundError otherwise) and its version, in one
+    read: one session and one statement, where `get_portfolio` and `version` took two of each."""
+    both = getattr(ledger, "portfolio_and_version", None)
+    if both is not None:
+        return both(portfolio_id)
+    # The Ledger has no public call for both yet (asked of its owner): its own owner-checked lookup, in one session.
+    with ledger._read() as session:
+        row = ledger._portfolio(session, portfolio_id)
+        return row.to_domain(), row.version
+
+
+def first_dates(transactions: Sequence[Transaction]) -> dict[str, dt.date]:
+    """Every ticker of the ledger with its earliest transaction date (what `Ledger.portfolio_tickers` answers)."""
+    first: dict[str, dt.date] = {}
+    for txn in transactions:
+        known = first.get(txn.ticker)
+        if known is None or txn.date < known:
+            first[txn.ticker] = txn.date
+    return dict(sorted(first.items()))
+
+
 def price_needs(transactions: Sequence[Transaction], positions: Mapping[str, Position]) -> dict[str, Need]:
     """What a chart needs of every ticker ever held: open ones up to now, closed ones up to their last trade."""
     last_trade: dict[str, dt.date] = {}
@@ -70,6 +96,7 @@ class LoadedPortfolio:
     needs: Mapping[str, Need]
     open_tickers: tuple[str, ...]
     fx: Conversion | None = None
+    tickers: Mapping[str, dt.date] = field(default_factory=dict)  # every ticker ever traded -> its first date
 
     @property
     def base(self) -> str:
@@ -123,6 +150,7 @@ class _Replayed:
     positions: Mapping[str, Position]
     needs: Mapping[str, Need]
     open_tickers: tuple[str, ...]
+    tickers: Mapping[str, dt.date]
 
 
 class PortfolioLoader:
@@ -142,19 +170,21 @@ class PortfolioLoader:
     def _reset_after_fork(self) -> None:
         self._lock = threading.Lock()
 
-    def load(self, portfolio_id: int, ledger: Ledger | None = None) -> LoadedPortfolio:
+    def load(self, portfolio_id: int, ledger: Ledger | None = None,
+             known: tuple[Portfolio, int] | None = None) -> LoadedPortfolio:
         """The portfolio as the ledger has it now (NotFoundError for an unknown id, or for one that `ledger`, an
-        owner's view, does not show). The memo is shared by every owner: ids are never reused, so it is safe."""
-        ledger = ledger or self.ledger
-        portfolio = ledger.get_portfolio(portfolio_id)
-        version = ledger.version(portfolio_id)
+        owner's view, does not show). The memo is shared by every owner: ids are never reused, so it is safe.
+
+        `known`: the (portfolio, version) this request has just read through `ledger` (`read_portfolio`), not read
+        again."""
+        portfolio, version = known if known is not None else read_portfolio(ledger or self.ledger, portfolio_id)
         with self._lock:
             memo = self._memo.get(portfolio_id)
         if memo is None or memo.version != version:
             transactions = self.ledger.list_transactions(portfolio_id)
             positions = replay(transactions)
             memo = _Replayed(version, transactions, positions, price_needs(transactions, positions),
-                             tuple(t for t, p in positions.items() if p.is_open))
+                             tuple(t for t, p in positions.items() if p.is_open), first_dates(transactions))
             with self._lock:
                 self._memo.pop(portfolio_id, None)  # re-inserted: the newest, so the last to go
                 self._memo[portfolio_id] = memo
@@ -162,7 +192,7 @@ class PortfolioLoader:
         conversion = self._conversion(portfolio_id, memo, portfolio.base_currency)
         positions = conversion.positions if conversion is not None else memo.positions
         return LoadedPortfolio(portfolio, memo.version, memo.transactions, positions, memo.needs,
-                               memo.open_tickers, conversion)
+                               memo.open_tickers, conversion, memo.tickers)
 
     def _conversion(self, portfolio_id: int, memo: _Replayed, base: str) -> Conversion | None:
         """The memo's ledger in `base`, reused while its version, base and fingerprint still hold."""
