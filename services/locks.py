@@ -61,13 +61,18 @@ class StoreLocks:
                 return True
             return False
 
-        try:
-            if not (self.store.add(key, token, expire=ttl_s) or self.store.atomically(take_over)):
-                return None
-        except StoreUnavailable:  # no worker can see it: holding it would single-flight nothing
-            return None
+        # Live before it is written: a thread of this process that reads the token in the store between the write
+        # and a later registration saw a dead holder, took the lock over, and two threads fetched one ticker.
         _LIVE_TOKENS.add(token)
-        return token
+        taken = False
+        try:
+            taken = self.store.add(key, token, expire=ttl_s) or self.store.atomically(take_over)
+        except StoreUnavailable:  # no worker can see it: holding it would single-flight nothing
+            pass
+        finally:
+            if not taken:  # refused, or raised: never held, so never live
+                _LIVE_TOKENS.discard(token)
+        return token if taken else None
 
     def unlock(self, name: str, token: str) -> None:
         key = LOCKS.key(name)
@@ -106,7 +111,8 @@ class StoreLocks:
 # This machine, as lock tokens name it: a container's hostname is its own (a restarted dyno's is new).
 MACHINE = socket.gethostname()
 # The lock tokens this process holds. A token names its holder's pid; one with our pid that is not in here was taken
-# by an earlier process that had the same pid (a restarted container's app is often pid 1 again).
+# by an earlier process that had the same pid (a restarted container's app is often pid 1 again). A token is added
+# before it is written to the store and discarded after it is removed, so one of ours is never seen dead while held.
 _LIVE_TOKENS: set[str] = set()
 
 

@@ -103,3 +103,50 @@ def test_locked_releases_when_the_block_raises(locks):
     with pytest.raises(RuntimeError), locks.locked("seed", ttl_s=60, wait_s=0):
         raise RuntimeError("boom")
     assert not locks.is_locked("seed")
+
+
+class _LookingStore:
+    """A worker's store that, right after it wrote a lock (`add`, or the take-over's transaction), lets `look` run.
+
+    That is the moment a thread switch can hand the GIL to another thread of the same process; calling `look` inline
+    stands for that thread and makes the interleaving certain instead of a 1-in-20 chance.
+    """
+
+    def __init__(self, store: SharedStore, method: str, look):
+        self._store, self._method, self._look, self.looked = store, method, look, []
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+    def add(self, key, value, expire=None):
+        written = self._store.add(key, value, expire=expire)
+        if written and self._method == "add":
+            self.looked.append(self._look())
+        return written
+
+    def atomically(self, action):
+        result = self._store.atomically(action)
+        if result is True and self._method == "atomically":  # take_over answered True: it wrote the token
+            self.looked.append(self._look())
+        return result
+
+
+@pytest.mark.parametrize("method", ["add", "atomically"])
+def test_a_lock_is_held_for_its_own_process_from_the_moment_it_is_written(workers, method):
+    """Two threads of one process (two PriceServices, two chart requests) ask for one lock at once.
+
+    Before the fix the token was registered as live only after the write: a thread reading it in that window found
+    "our pid, not a live token", took the lock over as a dead holder's, and both held it (a ticker fetched twice).
+    """
+    mine, other = workers  # two handles on one store, used by two threads of this process
+    if method == "atomically":  # the take-over path: a dead process's lock is in the way
+        mine.store.set(LOCKS.key("fetch:AAA"), f"999999999:0123abcd:{MACHINE}", expire=600)
+    looking = _LookingStore(mine.store, method, lambda: (other.is_locked("fetch:AAA"),
+                                                        other.try_lock("fetch:AAA", ttl_s=60)))
+    token = StoreLocks(looking).try_lock("fetch:AAA", ttl_s=60)
+
+    assert token is not None
+    assert looking.looked == [(True, None)]  # seen held, and not taken over
+    assert mine.store.get(LOCKS.key("fetch:AAA")) == token
+    mine.unlock("fetch:AAA", token)
+    assert not other.is_locked("fetch:AAA")
