@@ -51,8 +51,10 @@ from services.ledger_schema import (
     PortfolioRow,
     TransactionRow,
     count_transactions,
+    get_visible,
     load_transactions,
     row_values,
+    visible,
 )
 from services.models import NotFoundError, Transaction, ValidationError
 from services.transaction_input import validate_transaction
@@ -182,7 +184,7 @@ class Ledger(PortfolioMethods, ImportMethods):
         print_ = idempotency.json_fingerprint("transaction", dict(data)) if key is not None else ""
         with self._write(portfolio_id) as (session, _):
             if key is not None and (first := idempotency.recall_json(session, portfolio_id, key, print_)):
-                row = session.get(TransactionRow, first["transaction_id"])
+                row = get_visible(session, first["transaction_id"])
                 if row is None or row.portfolio_id != portfolio_id:
                     raise NotFoundError(f"the transaction first added with this {idempotency.HEADER} was deleted")
                 return row.to_domain()
@@ -205,7 +207,7 @@ class Ledger(PortfolioMethods, ImportMethods):
         with self._read() as session:
             self._portfolio(session, portfolio_id)
             rules.check_id("transaction", transaction_id)
-            row = session.get(TransactionRow, transaction_id)
+            row = get_visible(session, transaction_id)
             if row is None or row.portfolio_id != portfolio_id:
                 raise NotFoundError(f"transaction {transaction_id} not found in portfolio {portfolio_id}")
             return row.to_domain()
@@ -259,7 +261,7 @@ class Ledger(PortfolioMethods, ImportMethods):
     def _stored(session: Session, portfolio_id: int, transaction_id: int) -> Transaction:
         """One stored transaction of the portfolio, or NotFoundError (another portfolio's is not found either)."""
         rules.check_id("transaction", transaction_id)
-        row = session.get(TransactionRow, transaction_id)
+        row = get_visible(session, transaction_id)
         if row is None or row.portfolio_id != portfolio_id:
             raise NotFoundError(f"transaction {transaction_id} not found in portfolio {portfolio_id}")
         return row.to_domain()
@@ -276,6 +278,6 @@ class Ledger(PortfolioMethods, ImportMethods):
         with self._read() as session:
             self._portfolio(session, portfolio_id)
             rows = session.execute(select(TransactionRow.ticker, func.min(TransactionRow.date))
-                                   .where(TransactionRow.portfolio_id == portfolio_id)
+                                   .where(TransactionRow.portfolio_id == portfolio_id, visible())
                                    .group_by(TransactionRow.ticker).order_by(TransactionRow.ticker))
             return {ticker: first for ticker, first in rows}

@@ -54,9 +54,12 @@ def _cell(value: Any) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def prepare_rows(dialect: Dialect, portfolio_id: int, rows: Iterable[tuple[int, Transaction]]) -> PreparedRows:
-    """The (line, transaction) rows as `write_rows` inserts them into `dialect`'s database, in chunks."""
+def prepare_rows(dialect: Dialect, portfolio_id: int, rows: Iterable[tuple[int, Transaction]], *,
+                 batch_id: int | None = None, chunk_rows: int = INSERT_CHUNK) -> PreparedRows:
+    """The (line, transaction) rows as `write_rows` inserts them into `dialect`'s database, in chunks of
+    `chunk_rows`; with `batch_id`, staged in that import batch (`ledger_staging`)."""
     names, processors = _bound(dialect)
+    batch_at = names.index("batch_id")
     kind = "sqlite" if dialect.name == "sqlite" else "copy" if dialect.driver == "psycopg2" else "core"
     # One entry moment for the whole import, bound once (formatting a timestamp per row cost ~0.2 s per 100k).
     created = row_values(portfolio_id, Transaction(dt.date.min, "", "BUY", Decimal(1), Decimal(0)))["created_at"]
@@ -67,8 +70,9 @@ def prepare_rows(dialect: Dialect, portfolio_id: int, rows: Iterable[tuple[int, 
 
     def bound(transaction: Transaction) -> list[Any]:
         values = row_values(portfolio_id, transaction)
-        out = [values[name] for name in names]
+        out = [values.get(name) for name in names]
         out[created_at] = created_bound
+        out[batch_at] = batch_id
         for i, _, process in active:
             if out[i] is not None:
                 out[i] = process(out[i])
@@ -85,9 +89,10 @@ def prepare_rows(dialect: Dialect, portfolio_id: int, rows: Iterable[tuple[int, 
             chunks.append(chunk)
 
     for _, transaction in rows:
-        chunk.append(tuple(bound(transaction)) if kind != "core" else row_values(portfolio_id, transaction))
+        chunk.append(tuple(bound(transaction)) if kind != "core"
+                     else {**row_values(portfolio_id, transaction), "batch_id": batch_id})
         count += 1
-        if len(chunk) == INSERT_CHUNK:
+        if len(chunk) == chunk_rows:
             close()
             chunk = []
     if chunk:
@@ -99,15 +104,20 @@ def prepare_rows(dialect: Dialect, portfolio_id: int, rows: Iterable[tuple[int, 
 
 def write_rows(session: Session, prepared: PreparedRows) -> None:
     """Insert the prepared chunks inside the session's transaction."""
-    connection = session.connection()
     for chunk in prepared.chunks:
-        if prepared.kind == "sqlite":
-            connection.exec_driver_sql(prepared.sql, chunk)
-        elif prepared.kind == "copy":
-            with connection.connection.driver_connection.cursor() as cursor:
-                cursor.copy_expert(prepared.sql, io.StringIO(chunk))
-        else:
-            connection.execute(insert(TransactionRow.__table__), chunk)
+        write_chunk(session, prepared, chunk)
+
+
+def write_chunk(session: Session, prepared: PreparedRows, chunk: Any) -> None:
+    """Insert one of `prepared`'s chunks inside the session's transaction."""
+    connection = session.connection()
+    if prepared.kind == "sqlite":
+        connection.exec_driver_sql(prepared.sql, chunk)
+    elif prepared.kind == "copy":
+        with connection.connection.driver_connection.cursor() as cursor:
+            cursor.copy_expert(prepared.sql, io.StringIO(chunk))
+    else:
+        connection.execute(insert(TransactionRow.__table__), chunk)
 
 
 def insert_rows(session: Session, portfolio_id: int, rows: Iterable[tuple[int, Transaction]]) -> None:

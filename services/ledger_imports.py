@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from services import idempotency
 from services import ledger_guards as guards
+from services import ledger_staging as staging
 from services.csv_io import DEFAULT_MAX_ROWS, read_transactions_csv, write_transactions_csv
 from services.ledger_bulk import prepare_rows, write_rows
 from services.ledger_import import plan_import
@@ -44,25 +45,47 @@ class ImportMethods:
         with self._read() as session:
             planned_at = self._portfolio(session, portfolio_id).version
             existing = load_transactions(session, portfolio_id, read.tickers())
+            stale = staging.stale_batches(session, portfolio_id)
         plan = plan_import(existing, read)
         del existing
-        prepared = prepare_rows(self.engine.dialect, portfolio_id, plan.rows)  # bound values: no lock needed
-        with self._write(portfolio_id) as (session, row):
-            if key is not None and (answer := idempotency.recall(session, portfolio_id, key, print_)):
-                return answer  # the same key won the lock first
-            if row is None or row.version != planned_at:
-                plan = plan_import(load_transactions(session, portfolio_id, read.tickers()), read)
-                prepared = prepare_rows(self.engine.dialect, portfolio_id, plan.rows)
-            guards.refuse_transactions_over_quota(self.max_transactions, self._count(session, portfolio_id),
-                                                  len(plan.rows), "file")
-            if plan.rows:
-                write_rows(session, prepared)
-                self._bump(session, portfolio_id)
-            added = {line for line, _ in plan.rows}
-            kept = (*plan.warnings, *(w for w in warnings if w.line in added))
-            result = ImportResult(len(plan.rows), plan.skipped_duplicates, tuple(sorted(kept, key=lambda w: w.line)))
-            if key is not None:
-                idempotency.remember(session, portfolio_id, key, print_, result)
+        staging.discard_stale(self._write, stale, portfolio_id)
+        dialect = self.engine.dialect
+        # A big import on SQLite is staged in short transactions and published under the lock (`ledger_staging`).
+        batch = staging.open_batch(self._write, portfolio_id) if staging.stages(dialect, len(plan.rows)) else None
+        published = False
+        try:
+            if batch is None:
+                prepared = prepare_rows(dialect, portfolio_id, plan.rows)  # bound values: no lock needed
+            else:
+                staging.stage(self._write, prepare_rows(dialect, portfolio_id, plan.rows, batch_id=batch,
+                                                        chunk_rows=staging.STAGE_CHUNK))
+            with self._write(portfolio_id) as (session, row):
+                if key is not None and (answer := idempotency.recall(session, portfolio_id, key, print_)):
+                    return answer  # the same key won the lock first
+                moved = row is None or row.version != planned_at
+                if moved:
+                    plan = plan_import(load_transactions(session, portfolio_id, read.tickers()), read)
+                guards.refuse_transactions_over_quota(self.max_transactions, self._count(session, portfolio_id),
+                                                      len(plan.rows), "file")
+                if plan.rows:
+                    published = batch is not None and not moved and staging.publish(session, batch)
+                    if not published:  # unstaged, or staged for a ledger that has moved since: written here
+                        if batch is not None or moved:
+                            prepared = prepare_rows(dialect, portfolio_id, plan.rows)
+                        write_rows(session, prepared)
+                    self._bump(session, portfolio_id)
+                added = {line for line, _ in plan.rows}
+                kept = (*plan.warnings, *(w for w in warnings if w.line in added))
+                result = ImportResult(len(plan.rows), plan.skipped_duplicates,
+                                      tuple(sorted(kept, key=lambda w: w.line)))
+                if key is not None:
+                    idempotency.remember(session, portfolio_id, key, print_, result)
+        except BaseException:
+            published = False  # the transaction that published it rolled back
+            raise
+        finally:
+            if batch is not None and not published:
+                staging.discard_quietly(self._write, portfolio_id, batch)
         if plan.rows:
             self._changed(portfolio_id)
         return result

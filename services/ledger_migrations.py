@@ -8,7 +8,8 @@ Each step looks at the database as it is (no version table to drift from it), so
   id plus one, so deleting the newest portfolio and creating another reused its id, and anything cached under
   that id (a worker's memo, a chart, an open page) showed the deleted portfolio's holdings;
 - columns added to a table after it was first made (the transactions' `currency` and `fx_rate`, issue 14;
-  `trade_time` and `ratio_denominator`, issue 15; the portfolios' `benchmark`, issue 16) are
+  `trade_time` and `ratio_denominator`, issue 15; the portfolios' `benchmark`, issue 16; the transactions'
+  `batch_id`, issue 17) are
   added with `ALTER TABLE ... ADD COLUMN` (SQLite and Postgres), each only when the table lacks it, as NULL for
   the rows already there (NULL: not given). This step runs after the rebuild, which makes its tables from the
   models with every column and copies the old columns by name: a table rebuilt has them all already, one that
@@ -33,7 +34,7 @@ _AUTOINCREMENT_TABLES = ("portfolios", "transactions")
 # Nullable columns added to a table after its first release, by table (they must be nullable: old rows get NULL).
 _ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
     "portfolios": ("benchmark",),
-    "transactions": ("currency", "fx_rate", "trade_time", "ratio_denominator")}
+    "transactions": ("currency", "fx_rate", "trade_time", "ratio_denominator", "batch_id")}
 
 
 def upgrade(engine: Engine) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 
 from services import ledger_guards as guards
 from services import ledger_rules as rules
-from services.ledger_schema import PortfolioRow, TransactionRow
+from services.ledger_schema import PortfolioRow, TransactionRow, visible
 from services.models import DEFAULT_BENCHMARK, FieldError, Portfolio, ValidationError
 
 
@@ -67,7 +67,7 @@ class PortfolioMethods:
             assert row is not None
             if currency == row.base_currency:
                 return row.to_domain()
-            with_rate = (TransactionRow.portfolio_id == portfolio_id, TransactionRow.fx_rate.is_not(None))
+            with_rate = (TransactionRow.portfolio_id == portfolio_id, TransactionRow.fx_rate.is_not(None), visible())
             count = session.scalar(select(func.count()).select_from(TransactionRow).where(*with_rate)) or 0
             if count and not clear_fx_rates:
                 raise ValidationError("base currency not changed", [FieldError(
@@ -108,3 +108,9 @@ class PortfolioMethods:
         """A number that changes whenever the portfolio's transactions (or its base currency) do."""
         with self._read() as session:
             return self._portfolio(session, portfolio_id).version
+
+    def portfolio_and_version(self, portfolio_id: int) -> tuple[Portfolio, int]:
+        """`get_portfolio` and `version` in one read (one session, one statement): a warm page asks for both."""
+        with self._read() as session:
+            row = self._portfolio(session, portfolio_id)
+            return row.to_domain(), row.version

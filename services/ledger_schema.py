@@ -16,7 +16,22 @@ from collections.abc import Collection
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, Time, func, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    Time,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -106,10 +121,38 @@ class TransactionRow(Base):
     # then holds N/M, so a reader that knows nothing of ratios still sees the factor; N is quantity x M rounded).
     trade_time: Mapped[dt.time | None] = mapped_column(Time(), nullable=True)
     ratio_denominator: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Issue 17: the import that added the row (NULL: added one by one). While that import's `ImportBatchRow`
+    # exists the row is staged, not part of the ledger: every read goes through `visible`.
+    batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     def to_domain(self) -> Transaction:
         return _transaction(self.id, self.portfolio_id, self.date, self.ticker, self.type, self.quantity, self.price,
                             self.fees, self.note, self.currency, self.fx_rate, self.trade_time, self.ratio_denominator)
+
+
+class ImportBatchRow(Base):
+    """An import being staged (`ledger_staging`): its rows are in `transactions` but not in the ledger until this row
+    is deleted, which publishes them all at once. A batch left by an importer that died is discarded later."""
+
+    __tablename__ = "import_batches"
+    __table_args__: ClassVar = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    portfolio_id: Mapped[int] = mapped_column(ForeignKey("portfolios.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set before a discard deletes the rows (in several short transactions): a discarded batch is never published.
+    discarded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+def visible(table: Any = None) -> ColumnElement[bool]:
+    """The rows that are part of the ledger: added one by one, or by an import that was published."""
+    table = TransactionRow.__table__ if table is None else table
+    return or_(table.c.batch_id.is_(None), table.c.batch_id.not_in(select(ImportBatchRow.__table__.c.id)))
+
+
+def get_visible(session: Session, transaction_id: int) -> TransactionRow | None:
+    """The transaction `transaction_id` if it is part of the ledger (a staged row is not found, as a deleted one)."""
+    return session.scalars(select(TransactionRow).where(TransactionRow.id == transaction_id, visible())).one_or_none()
 
 
 def _transaction(row_id: int, portfolio_id: int, day: dt.date, ticker: str, kind: str, quantity: Decimal,
@@ -146,7 +189,7 @@ def load_transactions(session: Session, portfolio_id: int,
     query = (select(table.c.id, table.c.portfolio_id, table.c.date, table.c.ticker, table.c.type, table.c.quantity,
                     table.c.price, table.c.fees, table.c.note, table.c.currency, table.c.fx_rate, table.c.trade_time,
                     table.c.ratio_denominator)
-             .where(table.c.portfolio_id == portfolio_id))
+             .where(table.c.portfolio_id == portfolio_id, visible(table)))
     if tickers is None:
         ordered = query.order_by(table.c.date, table.c.id)
         return in_ledger_order([_transaction(*row) for row in session.execute(ordered)])
@@ -162,5 +205,6 @@ def load_transactions(session: Session, portfolio_id: int,
 
 def count_transactions(session: Session, portfolio_id: int) -> int:
     """How many transactions the portfolio has (the quota's count: no row is loaded)."""
-    return session.scalar(select(func.count()).select_from(TransactionRow.__table__)
-                          .where(TransactionRow.__table__.c.portfolio_id == portfolio_id)) or 0
+    table = TransactionRow.__table__
+    return session.scalar(select(func.count()).select_from(table)
+                          .where(table.c.portfolio_id == portfolio_id, visible(table))) or 0

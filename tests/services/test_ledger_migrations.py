@@ -190,7 +190,7 @@ def test_foreign_keys_still_point_at_portfolios_and_cascade(upgraded: Ledger, ol
         connection.execute("PRAGMA foreign_keys = ON")
         with pytest.raises(sqlite3.IntegrityError):
             connection.execute("INSERT INTO transactions VALUES (100, 999, '2024-01-01', 'X', 'BUY', '1', '1', "
-                               "'0', '', '2024-01-01 00:00:00', NULL, NULL, NULL, NULL)")
+                               "'0', '', '2024-01-01 00:00:00', NULL, NULL, NULL, NULL, NULL)")
     finally:
         connection.close()
 
@@ -264,7 +264,7 @@ OLD_TRANSACTION_COLUMNS = [
     ("type", "VARCHAR(10)", 1), ("quantity", "VARCHAR(40)", 1), ("price", "VARCHAR(40)", 1),
     ("fees", "VARCHAR(40)", 1), ("note", "TEXT", 1), ("created_at", "DATETIME", 1)]
 NEW_COLUMNS = [("currency", "VARCHAR(3)", 0), ("fx_rate", "VARCHAR(40)", 0), ("trade_time", "TIME", 0),
-               ("ratio_denominator", "INTEGER", 0)]
+               ("ratio_denominator", "INTEGER", 0), ("batch_id", "INTEGER", 0)]  # batch_id: issue 17's staged imports
 
 # The tables as the release before issue 14 made them: AUTOINCREMENT already, no currency or fx_rate (the SQL of
 # OLD_SCHEMA with SQLAlchemy's "PRIMARY KEY AUTOINCREMENT", as `sqlite_master` held it).
@@ -302,7 +302,7 @@ def test_the_previous_database_gets_the_two_columns_and_keeps_every_row(previous
         ledger.create_all()
         assert columns(previous_db, "transactions") == OLD_TRANSACTION_COLUMNS + NEW_COLUMNS
         assert raw(previous_db, "SELECT * FROM transactions ORDER BY id") == [
-            (*row, None, None, None, None) for row in OLD_TRANSACTIONS]
+            (*row, None, None, None, None, None) for row in OLD_TRANSACTIONS]
         assert [(t.id, t.price, t.currency, t.fx_rate) for t in ledger.list_transactions(1)] == [
             (1, Decimal("185.64"), None, None), (2, Decimal("98765432.87654321"), None, None),
             (6, Decimal("190"), None, None)]
