@@ -22,6 +22,7 @@ from contextlib import suppress
 
 from services import analytics
 from services.base_currency import FxView, worse_status
+from services.bounded import Bounded
 from services.chart_generator import BackgroundChartGenerator, ChartEntry
 from services.config import Settings
 from services.fx import FxRates
@@ -52,6 +53,9 @@ PAGE_STATUSES = PRICE_STATUSES  # the statuses a page counts (the page itself ma
 # Positions sold out this many days back have their quote read too: one sold out on its quote's trading day (a
 # Monday sale against Friday's quote, after a holiday) adds its day change to the summary's.
 CLOSED_LATELY_DAYS = 5
+# The ready charts' JSON kept per process, in points (a day of a range): ~200 bytes each as Python objects (an ISO
+# date and four numbers), so ~10 MB; a 1Y range is ~252 points, a 20-year MAX range ~5,000.
+CHART_JSON_POINTS = 50_000
 
 
 def _current(entry: ChartEntry | None, version: int) -> bool:
@@ -81,22 +85,34 @@ def price_block(infos: Mapping[str, PriceInfo], simulated: bool = False, fetchin
     )
 
 
+def _points(chart_json: dict) -> int:
+    return len(chart_json["series"]["dates"])
+
+
+def _chart_ready(entry: ChartEntry, range_name: str) -> ChartReady:
+    # The chart store keeps the JSON it was generated as (pickled in the shared cache).
+    return ChartReady(range_name, Series.from_json(entry.ranges[range_name]),
+                      tuple(map(AllocationSlice.from_json, entry.allocation)),
+                      returns=RangeReturns.from_json(entry.returns[range_name]))
+
+
 class DashboardData:
     """The payload builders. Hand everything in, so tests can swap any part."""
 
     def __init__(self, ledger: Ledger, prices: PriceService, clock: MarketClock, settings: Settings,
                  charts: BackgroundChartGenerator, loader: PortfolioLoader | None = None,
-                 fx: FxRates | None = None):
+                 fx: FxRates | None = None, chart_json: Bounded | None = None):
         self.ledger, self.prices, self.clock, self.settings = ledger, prices, clock, settings
         self.charts = charts
         self.fx = fx or (loader.fx if loader is not None and loader.fx is not None else FxRates(prices))
         self.loader = loader or PortfolioLoader(ledger, self.fx)
+        self._chart_json = chart_json if chart_json is not None else Bounded(CHART_JSON_POINTS, _points)
 
     def for_ledger(self, ledger: Ledger) -> DashboardData:
         """These builders on an owner's view of the ledger (`Ledger.for_owner`): every lookup then goes through it,
-        while the price service, the chart generator and the replay memo stay shared."""
+        while the price service, the chart generator, the replay memo and the charts' JSON stay shared."""
         return DashboardData(ledger, self.prices, self.clock, self.settings, self.charts, loader=self.loader,
-                             fx=self.fx)
+                             fx=self.fx, chart_json=self._chart_json)
 
     def load(self, portfolio_id: int) -> LoadedPortfolio:
         """The portfolio, its transactions, positions, price needs and open tickers (memoized per version)."""
@@ -193,6 +209,11 @@ class DashboardData:
         A missing or outdated chart is generated in the background; the request waits for it at most `wait_s`
         (default `chart_request_wait_s`). A chart whose prices have moved on since is served and regenerated behind.
         """
+        entry = self._chart_entry(portfolio_id, range_name, wait_s)
+        return entry if isinstance(entry, ChartPending) else _chart_ready(entry, range_name)
+
+    def _chart_entry(self, portfolio_id: int, range_name: str, wait_s: float | None) -> ChartEntry | ChartPending:
+        """The current chart entry (read from the shared store every time), or the range's progress."""
         if range_name not in RANGES:
             raise ValueError(f"range must be one of {', '.join(RANGES)}, got {range_name!r}")
         known = read_portfolio(self.ledger, portfolio_id)  # NotFoundError for an unknown id
@@ -208,15 +229,23 @@ class DashboardData:
                 return ChartPending(range_name, self.progress(portfolio_id).progress)
         elif self._prices_moved_since(portfolio_id, known, entry.generated_at):
             self.charts.request(portfolio_id)
-        # The chart store keeps the JSON it was generated as (pickled in the shared cache).
-        return ChartReady(range_name, Series.from_json(entry.ranges[range_name]),
-                          tuple(map(AllocationSlice.from_json, entry.allocation)),
-                          returns=RangeReturns.from_json(entry.returns[range_name]))
+        return entry
 
     def chart_data(self, portfolio_id: int, range_name: str = "1Y", wait_s: float | None = None) -> tuple[int, dict]:
-        """`chart` as the API answers it: (200, series) or (202, progress)."""
-        payload = self.chart(portfolio_id, range_name, wait_s)
-        return (200 if isinstance(payload, ChartReady) else 202), payload.to_json()
+        """`chart` as the API answers it: (200, series) or (202, progress).
+
+        The JSON of a ready chart is kept per (portfolio, ledger version, generation time, range): the entry is
+        still read and judged on every request, only turning the same entry into the same JSON again is skipped
+        (most of a warm chart request's CPU)."""
+        entry = self._chart_entry(portfolio_id, range_name, wait_s)
+        if isinstance(entry, ChartPending):
+            return 202, entry.to_json()
+        key = (portfolio_id, entry.ledger_version, entry.generated_at, range_name)
+        answer = self._chart_json.get(key)
+        if answer is None:
+            answer = _chart_ready(entry, range_name).to_json()
+            self._chart_json.put(key, answer)
+        return 200, answer
 
     def _prices_moved_since(self, portfolio_id: int, known: tuple[Portfolio, int], generated_at: dt.datetime) -> bool:
         # The pairs and the benchmark too: a chart in a base currency moves with its rates, the benchmark line with

@@ -166,3 +166,42 @@ def test_an_unpriced_holding_has_one_rule_in_the_summary_the_rows_and_the_chart(
         assert chart.series.market_value[-1] - chart.series.cost_basis[-1] == summary.unrealized_gain
     finally:
         built.close()
+
+
+def test_a_charts_json_is_made_once_per_generation_and_never_outlives_a_ledger_change(services, portfolio_id):
+    assert isinstance(services.dashboard.chart(portfolio_id, "1M", wait_s=10), ChartReady)
+    status, first = services.dashboard.chart_data(portfolio_id, "1M")
+    assert status == 200 and first == services.dashboard.chart(portfolio_id, "1M").to_json()
+    assert services.dashboard.chart_data(portfolio_id, "1M")[1] is first  # the same generation: kept, not remade
+    # Through an owner's view (what a request holds) the same JSON is found: the memo is shared.
+    assert services.for_owner("local").dashboard.chart_data(portfolio_id, "1M")[1] is first
+    assert first["series"]["market_value"][-1] == 2910.0  # 10 x 194 + 5 x 194
+    services.ledger.import_csv(portfolio_id, "date,ticker,type,quantity,price\n2025-05-01,AAA,SELL,10,120\n")
+    assert isinstance(services.dashboard.chart(portfolio_id, "1M", wait_s=10), ChartReady)  # generated again
+    status, after = services.dashboard.chart_data(portfolio_id, "1M")
+    assert status == 200 and after["series"]["market_value"][-1] == 970.0  # BBB alone: 5 x 194
+
+
+def test_a_warm_payload_asks_the_database_one_question(services, portfolio_id):
+    # The portfolio's row with its version (the replay is memoized per version): one SELECT per payload, where
+    # the initial data asked 2, the holdings 4 and the chart 5 (portfolio, version, again both, tickers).
+    from sqlalchemy import event
+
+    services.dashboard.holdings(portfolio_id, wait_s=5)
+    assert isinstance(services.dashboard.chart(portfolio_id, "1Y", wait_s=10), ChartReady)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        if statement.split()[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):  # SQLite's BEGIN is ours
+            statements.append(statement)
+
+    dashboard = services.for_owner("local").dashboard  # as a request sees it
+    event.listen(services.ledger.engine, "before_cursor_execute", count)
+    try:
+        for build in (lambda: dashboard.initial_data(portfolio_id), lambda: dashboard.holdings_data(portfolio_id),
+                      lambda: dashboard.chart_data(portfolio_id, "1Y")):
+            statements.clear()
+            build()
+            assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT"), statements
+    finally:
+        event.remove(services.ledger.engine, "before_cursor_execute", count)
