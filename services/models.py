@@ -53,7 +53,11 @@ def in_major_unit(amount: Decimal) -> Decimal:
 
 def plain_decimal(value: Decimal) -> str:
     """`value` without exponent or trailing zeros: 10, 0.5, 123.45 (never 1E+1 or 0.50)."""
-    text = format(value, "f")
+    # str() is 4x faster than format(value, "f") and writes the same text unless it uses an exponent (1E+1, 1E-7;
+    # lower case under a context with capitals=0). An import binds 300k amounts through here.
+    text = str(value)
+    if "E" in text or "e" in text:
+        text = format(value, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text

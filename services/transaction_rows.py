@@ -11,6 +11,7 @@ read here is exactly the Transaction `validate_transaction` returns for it, and 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from decimal import Decimal
@@ -28,29 +29,37 @@ from services.transaction_input import (
 )
 from services.transaction_values import MAX_NUMBER_CHARS, _parse_time
 
-# ASCII digits only (`\d` takes any script's digits, which the general path judges). 12 whole digits are below
-# MAX_AMOUNT (1e12) whatever the fraction; a longer number goes the general way.
-_PLAIN_NUMBER = re.compile(r"([0-9]{1,12})(?:\.([0-9]*))?")
 _PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PRICED = frozenset({"BUY", "SELL", "DIVIDEND"})
 _MINOR_UNIT_MAJORS = transaction_input._MINOR_UNIT_MAJORS
 # Cells remembered per column: enough for a file's tickers, dates and repeated amounts, bounded for any file.
-_CACHE_LIMIT = 20_000
+_CACHE_LIMIT = 65_536
 _ZERO = Decimal(0)
+# A Transaction made as its __init__ would make it, without 13 calls of object.__setattr__ (0.12 s per 100k rows):
+# only while the class is the plain frozen dataclass of these fields, without __post_init__; else the constructor.
+_new = object.__new__
+_DIRECT = [f.name for f in dataclasses.fields(Transaction)] == [
+    "date", "ticker", "type", "quantity", "price", "fees", "note", "id", "portfolio_id", "currency", "fx_rate", "time",
+    "ratio"] and not hasattr(Transaction, "__post_init__") and not hasattr(Transaction, "__slots__")
 
 
 def plain_amount(text: str) -> tuple[Decimal, int] | None:
     """(the amount, its decimal places without trailing zeros) of a cell that is plain digits with an optional
     fraction, as `transaction_values._parse_amount` normalizes it ("010.50" -> 10.5, 1 place); None for anything
-    else (signs, exponents, spaces inside, more than 12 whole digits, more than MAX_NUMBER_CHARS characters)."""
+    else (signs, exponents, spaces inside, more than MAX_NUMBER_CHARS characters, more than 12 whole digits: 12
+    are below MAX_AMOUNT, 1e12, whatever the fraction, and a longer number goes the general way)."""
     if len(text) > MAX_NUMBER_CHARS:
         return None
-    match = _PLAIN_NUMBER.fullmatch(text)
-    if match is None:
+    whole, _, fraction = text.partition(".")
+    # isdigit() alone takes other scripts' digits and superscripts; isascii() keeps 0-9 only.
+    if not (len(whole) <= 12 and whole.isdigit() and whole.isascii()):
         return None
-    whole, fraction = match.groups()
-    fraction = (fraction or "").rstrip("0")
-    return (Decimal(f"{whole}.{fraction}") if fraction else Decimal(whole)), len(fraction)
+    if fraction and not (fraction.isdigit() and fraction.isascii()):
+        return None
+    if fraction.endswith("0"):
+        fraction = fraction.rstrip("0")
+        return (Decimal(f"{whole}.{fraction}") if fraction else Decimal(whole)), len(fraction)
+    return Decimal(text), len(fraction)  # "12.5" or "12." as is: no trailing zero to drop
 
 
 class PlainRows:
@@ -75,15 +84,16 @@ class PlainRows:
 
     def transaction(self, cells: list[str]) -> Transaction | None:
         i_date, i_ticker, i_type, i_quantity, i_price, i_fees, i_note, i_currency, i_rate, i_time = self._columns
-        day = self._date(cells[i_date])
-        ticker = self._ticker(cells[i_ticker])
+        # A remembered cell is one dict look-up (dates, tickers and amounts are never falsy); a new one is read.
+        day = self._dates.get(cells[i_date]) or self._date(cells[i_date])
+        ticker = self._tickers.get(cells[i_ticker]) or self._ticker(cells[i_ticker])
         kind = cells[i_type].strip().upper()
         if day is None or ticker is None or kind not in TRANSACTION_TYPES:
             return None
         quantity_cell = cells[i_quantity].strip()
         if ":" in quantity_cell:  # a split ratio
             return None
-        quantity = self._amount(quantity_cell)
+        quantity = self._amounts.get(quantity_cell) or self._amount(quantity_cell)
         if quantity is None or quantity[1] > QUANTITY_PLACES or not quantity[0]:
             return None
 
@@ -99,7 +109,7 @@ class PlainRows:
 
         price_cell = cells[i_price].strip()
         if price_cell:
-            read_price = self._amount(price_cell)
+            read_price = self._amounts.get(price_cell) or self._amount(price_cell)
             if read_price is None or read_price[1] > PRICE_PLACES + extra_places:
                 return None
             price = read_price[0]
@@ -113,7 +123,7 @@ class PlainRows:
         fees = _ZERO
         fees_cell = "" if i_fees is None else cells[i_fees].strip()
         if fees_cell:
-            read_fees = self._amount(fees_cell)
+            read_fees = self._amounts.get(fees_cell) or self._amount(fees_cell)
             if read_fees is None or read_fees[1] > FEES_PLACES + extra_places:
                 return None
             fees = read_fees[0]
@@ -145,39 +155,43 @@ class PlainRows:
 
         if minor:  # pence, cents, agorot: stored in pounds, rand, shekels
             price, fees = in_major_unit(price), in_major_unit(fees)
-        return Transaction(date=day, ticker=ticker, type=kind, quantity=quantity[0], price=price, fees=fees,
-                           note=note, currency=currency, fx_rate=fx_rate, time=time, ratio=None)
+        if not _DIRECT:
+            return Transaction(date=day, ticker=ticker, type=kind, quantity=quantity[0], price=price, fees=fees,
+                               note=note, currency=currency, fx_rate=fx_rate, time=time, ratio=None)
+        transaction = _new(Transaction)
+        transaction.__dict__.update(date=day, ticker=ticker, type=kind, quantity=quantity[0], price=price, fees=fees,
+                                    note=note, id=None, portfolio_id=None, currency=currency, fx_rate=fx_rate,
+                                    time=time, ratio=None)
+        return transaction
+
+    # The readers of a cell not remembered yet (the caller looked): the value, remembered, or None (not plain).
 
     def _date(self, cell: str) -> dt.date | None:
-        day = self._dates.get(cell)
-        if day is None and _PLAIN_DATE.fullmatch(cell):
-            try:
-                day = dt.date.fromisoformat(cell)
-            except ValueError:
-                return None
-            if not MIN_DATE <= day <= self._latest:
-                return None
-            if len(self._dates) < _CACHE_LIMIT:
-                self._dates[cell] = day
+        if not _PLAIN_DATE.fullmatch(cell):
+            return None
+        try:
+            day = dt.date.fromisoformat(cell)
+        except ValueError:
+            return None
+        if not MIN_DATE <= day <= self._latest:
+            return None
+        if len(self._dates) < _CACHE_LIMIT:
+            self._dates[cell] = day
         return day
 
     def _ticker(self, cell: str) -> str | None:
-        ticker = self._tickers.get(cell)
-        if ticker is None:
-            ticker = cell.strip().upper()
-            if not is_valid_ticker(ticker):
-                return None
-            if len(self._tickers) < _CACHE_LIMIT:
-                self._tickers[cell] = ticker
+        ticker = cell.strip().upper()
+        if not is_valid_ticker(ticker):
+            return None
+        if len(self._tickers) < _CACHE_LIMIT:
+            self._tickers[cell] = ticker
         return ticker
 
     def _amount(self, cell: str) -> tuple[Decimal, int] | None:
         """A stripped number cell, read by `plain_amount` (one cache for every amount column: "1" is 1 in each)."""
-        found = self._amounts.get(cell)
-        if found is None:
-            found = plain_amount(cell)
-            if found is not None and len(self._amounts) < _CACHE_LIMIT:
-                self._amounts[cell] = found
+        found = plain_amount(cell)
+        if found is not None and len(self._amounts) < _CACHE_LIMIT:
+            self._amounts[cell] = found
         return found
 
     def _currency(self, cell: str) -> tuple[str, bool] | None:

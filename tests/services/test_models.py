@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from decimal import Decimal
 
 import pytest
@@ -59,9 +60,19 @@ def test_other_symbols_are_not(symbol: str) -> None:
     (Decimal("1E-8"), "0.00000001"),
     (Decimal("1e12"), "1000000000000"),
     (Decimal("-2.50"), "-2.5"),
+    # str() writes these two plainly and the next ones with an exponent (1E-7, 1.50E-7, 0E-7): the digits stay.
+    (Decimal("0.000001"), "0.000001"),
+    (Decimal("-0.000"), "0"),
+    (Decimal("0.0000001"), "0.0000001"),
+    (Decimal("0.000000150"), "0.00000015"),
+    (Decimal("0.0000000"), "0"),
+    (Decimal("12.5E+2"), "1250"),  # 12.5 x 100
 ])
 def test_plain_decimal_has_no_exponent_and_no_trailing_zeros(value: Decimal, written: str) -> None:
     assert plain_decimal(value) == written
+    with decimal.localcontext() as context:  # str() then writes 1e-7, in lower case
+        context.capitals = 0
+        assert plain_decimal(value) == written
 
 
 def test_portfolio_json_leaves_the_owner_out() -> None:

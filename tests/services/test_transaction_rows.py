@@ -15,6 +15,7 @@ from services.csv_io import COLUMNS, read_transactions_csv, unescape_cell
 from services.models import FieldError, SplitRatio, Transaction
 from services.transaction_input import validate_transaction
 from services.transaction_rows import PlainRows, plain_amount
+from services.transaction_values import _decimal_places, _parse_amount
 
 NOW = dt.datetime(2024, 6, 30, 18, 0, tzinfo=dt.UTC)  # 14:00 in New York: the 30th there
 
@@ -52,6 +53,7 @@ def _errors(body: str) -> list[FieldError]:
     ("5.", ("5", 0)),
     ("0.0010", ("0.001", 3)),
     ("999999999999.99999999", ("999999999999.99999999", 8)),  # 12 whole digits: below 1e12
+    ("12.", ("12", 0)),
 ])
 def test_a_plain_amount_is_read_in_normal_form(text: str, expected: tuple[str, int]) -> None:
     found = plain_amount(text)
@@ -63,9 +65,25 @@ def test_a_plain_amount_is_read_in_normal_form(text: str, expected: tuple[str, i
     "", " 12", "-5", "+5", "1e3", ".5", "1,000.50", "1_000", "NaN", "inf", "1000000000000",  # 13 whole digits
     "\u0661\u0662",  # Arabic-Indic 12: Decimal takes it, the general path judges it
     "1." + "0" * 39,  # 41 characters: the general path says "is longer than 40 characters"
+    "1.2.3", "\u00b2", "1.5\u00b2",  # a superscript 2 is a digit to str.isdigit()
 ])
 def test_anything_but_plain_digits_is_left_to_the_general_path(text: str) -> None:
     assert plain_amount(text) is None
+
+
+def test_a_plain_amount_is_what_the_general_path_reads() -> None:
+    rng = random.Random(5)
+    read = 0
+    for _ in range(20_000):
+        text = "".join(rng.choice("0000123456789..e-+ \u00b2") for _ in range(rng.randint(0, 16)))
+        found = plain_amount(text)
+        if found is None:
+            continue
+        read += 1
+        number, problem = _parse_amount(text, 40)
+        assert problem is None and number is not None, text
+        assert (str(found[0]), found[1]) == (str(number), _decimal_places(number)), text
+    assert read > 1000
 
 
 # --- rows through the import: the answers and the errors of before ---------------------------------------------
@@ -180,6 +198,7 @@ def test_a_row_the_fast_path_reads_is_the_row_validate_transaction_returns() -> 
             continue
         read_fast += 1
         assert errors == [] and fast == slow, cells
+        assert vars(fast) == vars(slow) and hash(fast) == hash(slow)  # made without __init__: every field is set
         # Decimals equal in value may differ in form (10.50 and 10.5): the stored text must not.
         assert [str(getattr(fast, f)) for f in ("quantity", "price", "fees", "fx_rate")] == \
                [str(getattr(slow, f)) for f in ("quantity", "price", "fees", "fx_rate")], cells
