@@ -13,6 +13,7 @@ from services.chart_generator import BackgroundChartGenerator, ChartStore
 from services.config import Settings
 from services.dashboard_data import DashboardData
 from services.fx import FxRates
+from services.fx_legs import LegMemoFxRates
 from services.ledger import Ledger
 from services.locks import exclusive_file_lock
 from services.market_hours import DEFAULT_EXCHANGE, MarketClock
@@ -21,6 +22,7 @@ from services.price_cache import PriceCache
 from services.price_service import PriceService
 from services.providers.base import PriceProvider
 from services.store import SCHEDULER, WARMUP_RUNS_COUNTER, SharedStore
+from services.store_reads import ReadOnceStore
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,8 @@ def shared_store(settings: Settings) -> Path | SharedStore:
     store = RedisStore(settings.redis_url, namespace=settings.redis_key_prefix)
     if not store.writable():  # the app still starts (pages answer from misses); /healthz says what is wrong
         log.warning("the shared store at REDIS_URL cannot be written to yet")
-    return store
+    # A payload reads each price record from Redis once (services/store_reads.py); elsewhere it is the store itself.
+    return ReadOnceStore(store)
 
 
 def build_services(settings: Settings, *, clock: MarketClock | None = None,
@@ -92,7 +95,7 @@ def build_services(settings: Settings, *, clock: MarketClock | None = None,
     cache = PriceCache(shared_store(settings))
     provider = provider or make_provider(settings, clock)
     prices = PriceService(provider, cache, clock, settings)
-    fx = FxRates(prices)
+    fx = LegMemoFxRates(prices)  # a pair's closes decoded once per write of its bars, not per page
     loader = PortfolioLoader(ledger, fx)  # one replayed-ledger memo per process, shared by the pages and the charts
     charts = BackgroundChartGenerator(ledger, prices, clock, ChartStore(cache),
                                       refresh_wait_s=settings.chart_refresh_wait_s, loader=loader, fx=fx)

@@ -47,6 +47,7 @@ from services.portfolio_fx import today_view
 from services.portfolio_load import LoadedPortfolio, PortfolioLoader, read_portfolio
 from services.price_planning import Need
 from services.price_service import PriceService
+from services.store_reads import forget_reads, read_once
 from services.value_series import RANGES
 
 PAGE_STATUSES = PRICE_STATUSES  # the statuses a page counts (the page itself may also be `partial`)
@@ -132,7 +133,12 @@ class DashboardData:
         return self.prices.simulated
 
     def initial(self, portfolio_id: int) -> InitialData:
-        """Summary cards and the price badge, from the cache alone; missing prices are fetched in the background."""
+        """Summary cards and the price badge, from the cache alone; missing prices are fetched in the background.
+        Each price record is read from the shared store once (`read_once`)."""
+        with read_once():
+            return self._initial(portfolio_id)
+
+    def _initial(self, portfolio_id: int) -> InitialData:
         loaded = self.load(portfolio_id)
         closed = self._closed_lately(loaded)
         self.prices.fetch_prices_parallel(self._page_needs(loaded, closed), wait_s=0)
@@ -151,11 +157,17 @@ class DashboardData:
         return self.initial(portfolio_id).to_json()
 
     def holdings(self, portfolio_id: int, wait_s: float | None = None) -> HoldingsData:
-        """The holdings table; waits at most `wait_s` (default `holdings_wait_s`) for quotes that are not fresh."""
+        """The holdings table; waits at most `wait_s` (default `holdings_wait_s`) for quotes that are not fresh.
+        Each price record is read from the shared store once (`read_once`), and again after a wait for fetches."""
+        with read_once():
+            return self._holdings(portfolio_id, wait_s)
+
+    def _holdings(self, portfolio_id: int, wait_s: float | None) -> HoldingsData:
         loaded = self.load(portfolio_id)
         wait = self.settings.holdings_wait_s if wait_s is None else wait_s
         report = self.prices.fetch_prices_parallel(self._page_needs(loaded, self._closed_lately(loaded)), wait_s=wait)
-        if report.due:  # converted again if the fetch brought a rate or a currency it lacked (the same version)
+        if report.due:  # something was fetched meanwhile: read the records again, and convert again if the fetch
+            forget_reads()  # brought a rate or a currency the conversion lacked (the same ledger version)
             loaded = self.loader.load(portfolio_id, self.ledger, known=(loaded.portfolio, loaded.version))
         closed = self._closed_lately(loaded)
         infos = self.prices.prices([*loaded.open_tickers, *closed])
