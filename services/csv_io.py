@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from services.gc_pause import gc_paused
 from services.models import MAX_REPORTED_ERRORS, FieldError, Transaction, ValidationError, plain_decimal
 from services.transaction_input import validate_transaction
 from services.transaction_rows import PlainRows
@@ -139,6 +140,12 @@ def read_transactions_csv(text: str, max_rows: int = DEFAULT_MAX_ROWS, *, keep_r
     still raise ValidationError at once (no row can be judged then). With `only_tickers`, only the rows whose
     ticker cell (trimmed, upper case) it accepts are checked and kept (a second look at a few rows of a big file
     costs those rows only)."""
+    with gc_paused():  # the rows pile up: the collector's passes over them would find nothing (services/gc_pause.py)
+        return _read_rows(text, max_rows, keep_rows_on_error, only_tickers)
+
+
+def _read_rows(text: str, max_rows: int, keep_rows_on_error: bool,
+               only_tickers: Callable[[str], bool] | None) -> CsvRead:
     if text.startswith("\ufeff"):  # Excel writes a UTF-8 BOM
         text = text[1:]
     reader = csv.reader(io.StringIO(text, newline=""))

@@ -19,6 +19,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from services.csv_io import CsvRead, rows_rejected
+from services.gc_pause import gc_paused
 from services.ledger_rules import new_of, row_errors
 from services.models import MAX_REPORTED_ERRORS, ImportWarning, Transaction, plain_decimal
 from services.replay import SHARE_DUST, Oversell, UnheldDividend, problems, walk
@@ -95,6 +96,11 @@ def _walk_import(after: Sequence[Transaction], line_of: dict[int, int]
 def plan_import(existing: Sequence[Transaction], read: CsvRead) -> ImportPlan:
     """What importing `read` into a ledger of `existing` transactions does, or ValidationError naming every bad
     line (nothing is imported then)."""
+    with gc_paused():  # lists of 100k rows, no garbage: services/gc_pause.py
+        return _plan(existing, read)
+
+
+def _plan(existing: Sequence[Transaction], read: CsvRead) -> ImportPlan:
     rows, skipped = without_duplicates(existing, read.rows)
     errors = read.errors
     after = [*existing, *(t for _, t in rows)]
