@@ -38,19 +38,24 @@ RESULTS = Path(__file__).resolve().parent / "results" / "two_machines.md"
 TARGET = 1.6
 
 
-def _generate(ports: list[int], paths: list[str], clients: range, start_at: float, duration_s: float,
-              out: multiprocessing.Queue) -> None:
-    """One load process: a thread per client, client i on ports[i % len(ports)]; puts (requests, errors, ms)."""
+def _generate(ports: list[int], paths: list[str], clients: range, start: multiprocessing.Value, duration_s: float,
+              ready: multiprocessing.Queue, out: multiprocessing.Queue) -> None:
+    """One load process: a thread per client, client i on ports[i % len(ports)]; says it is ready, then loads from
+    the moment the parent sets in `start` (the same for every load process) for `duration_s`; puts (requests,
+    errors, ms)."""
     import threading
 
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
+    go = threading.Event()
 
     def client(index: int) -> None:
         port = ports[index % len(ports)]
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         mine, step = [], index % len(paths)
+        go.wait()
+        start_at = start.value
         time.sleep(max(0.0, start_at - time.time()))
         while time.time() < start_at + duration_s:
             began = time.perf_counter()
@@ -73,6 +78,10 @@ def _generate(ports: list[int], paths: list[str], clients: range, start_at: floa
     threads = [threading.Thread(target=client, args=(i,)) for i in clients]
     for thread in threads:
         thread.start()
+    ready.put(True)
+    while start.value == 0.0:  # the parent sets it once every load process is ready
+        time.sleep(0.01)
+    go.set()
     for thread in threads:
         thread.join()
     out.put((len(latencies), errors[0], [1000 * x for x in latencies]))
@@ -115,13 +124,19 @@ def run_round(cluster: Cluster, mode: str, paths: list[str], clients: int, gener
               duration_s: float) -> Round:
     ports = [cluster.webs[0].port] if mode == "one" else [web.port for web in cluster.webs]
     context = multiprocessing.get_context("spawn")
-    out = context.Queue()
-    start_at = time.time() + 2.0  # every load process is up and every client connected by then
+    out, ready = context.Queue(), context.Queue()
+    start = context.Value("d", 0.0)
     shares = [range(g, clients, generators) for g in range(generators)]
-    loaders = [context.Process(target=_generate, args=(ports, paths, share, start_at, duration_s, out))
+    loaders = [context.Process(target=_generate, args=(ports, paths, share, start, duration_s, ready, out))
                for share in shares]
     for loader in loaders:
         loader.start()
+    # The round starts once every load process is up (spawning one took over 10 s on a loaded machine, and a round
+    # with a fixed start then measured 0 requests), and a moment later, so every client is waiting for it.
+    for _ in loaders:
+        ready.get(timeout=120)
+    start_at = time.time() + 0.5
+    start.value = start_at
     time.sleep(max(0.0, start_at - time.time()))
 
     def parts() -> dict[str, list[int]]:

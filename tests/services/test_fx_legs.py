@@ -70,3 +70,10 @@ def test_a_new_write_of_the_bars_is_read_at_once(service, price_cache, monkeypat
 
 def test_a_pair_never_cached_is_unknown_not_one(service):
     assert LegMemoFxRates(service).rate("CHF", "USD", dt.date(2025, 7, 7)) is None
+
+
+def test_days_given_as_datetimes_are_read_as_fx_rates_reads_them(service):
+    # FxRates turns them into their day (pandas' normalize): 3 July at 15:00 is 3 July, 1.15 / 1.25 = 0.92.
+    moment = dt.datetime(2025, 7, 3, 15, 0)
+    assert LegMemoFxRates(service).rates_on("EUR", "GBP", [moment]) == FxRates(service).rates_on(
+        "EUR", "GBP", [moment]) == [Decimal("0.92")]
