@@ -47,7 +47,8 @@ from services.portfolio_fx import today_view
 from services.portfolio_load import LoadedPortfolio, PortfolioLoader, read_portfolio
 from services.price_planning import Need
 from services.price_service import PriceService
-from services.store_reads import forget_reads, read_once
+from services.store import BARS_FROM, BARS_STAMP, CIRCUIT, FAILURES, QUOTES
+from services.store_reads import forget_reads, prime, read_once
 from services.value_series import RANGES
 
 PAGE_STATUSES = PRICE_STATUSES  # the statuses a page counts (the page itself may also be `partial`)
@@ -141,7 +142,9 @@ class DashboardData:
     def _initial(self, portfolio_id: int) -> InitialData:
         loaded = self.load(portfolio_id)
         closed = self._closed_lately(loaded)
-        self.prices.fetch_prices_parallel(self._page_needs(loaded, closed), wait_s=0)
+        needs = self._page_needs(loaded, closed)
+        self._prime(needs)
+        self.prices.fetch_prices_parallel(needs, wait_s=0)
         infos = self.prices.prices([*loaded.open_tickers, *closed])
         view = self.fx_view(loaded, closed)
         return InitialData(
@@ -165,7 +168,9 @@ class DashboardData:
     def _holdings(self, portfolio_id: int, wait_s: float | None) -> HoldingsData:
         loaded = self.load(portfolio_id)
         wait = self.settings.holdings_wait_s if wait_s is None else wait_s
-        report = self.prices.fetch_prices_parallel(self._page_needs(loaded, self._closed_lately(loaded)), wait_s=wait)
+        needs = self._page_needs(loaded, self._closed_lately(loaded))
+        self._prime(needs)
+        report = self.prices.fetch_prices_parallel(needs, wait_s=wait)
         if report.due:  # something was fetched meanwhile: read the records again, and convert again if the fetch
             forget_reads()  # brought a rate or a currency the conversion lacked (the same ledger version)
             loaded = self.loader.load(portfolio_id, self.ledger, known=(loaded.portfolio, loaded.version))
@@ -188,6 +193,14 @@ class DashboardData:
 
     def _closed_lately(self, loaded: LoadedPortfolio) -> tuple[str, ...]:
         return loaded.closed_since(self.clock.now().date() - dt.timedelta(days=CLOSED_LATELY_DAYS))
+
+    def _prime(self, needs: Mapping[str, Need]) -> None:
+        """Read every price record the page is about to read in one store call: the circuit's state, and each
+        ticker's and pair's failure, bars stamp, bars start and quote (the fetch planner's reads; the page's quotes
+        and the rates' stamps are among them)."""
+        records = (FAILURES, BARS_STAMP, BARS_FROM, QUOTES)
+        prime(self.prices.cache.store, [CIRCUIT.key(self.prices.provider.name),
+                                        *(space.key(t) for t in needs for space in records)])
 
     @staticmethod
     def _page_needs(loaded: LoadedPortfolio, closed: Sequence[str]) -> dict[str, Need]:

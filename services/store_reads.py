@@ -4,7 +4,8 @@ A dashboard payload reads the same records more than once: the fetch planner rea
 stamp of the page's tickers and pairs (one MGET each), then the page reads the quotes again to show them, the
 circuit's state is read twice, and each pair's quote and bars stamp once more for its rate. On Redis each read
 is a round trip. Inside `with read_once():` (a payload builder, in its own thread and context) a record read
-once is answered from what that read got, so each is asked of Redis once per payload.
+once is answered from what that read got, so each is asked of Redis once per payload; and a builder that knows
+which records it is about to read reads them all at once (`prime`: one MGET).
 
 What is kept, and for how long: only the price records (quotes, failures, bars stamps and starts, the circuit's
 state), never locks, counters, charts or progress, whose changes a request may wait on; only inside the scope
@@ -44,6 +45,15 @@ def read_once() -> Iterator[None]:
         yield
     finally:
         _SCOPE.reset(token)
+
+
+def prime(store: SharedStore, keys: Sequence[str]) -> None:
+    """Read `keys` in one call (Redis: one MGET) into this scope, for the reads that follow; nothing outside one.
+
+    What is read then is what separate reads would have got a moment later: the records, as the scope keeps them.
+    """
+    if _SCOPE.get() is not None and keys:
+        store.get_many(list(dict.fromkeys(keys)))
 
 
 def forget_reads() -> None:

@@ -23,13 +23,13 @@ EXPECTED = {
     "index": (0, 0), "dependencies": (0, 0), "asset": (0, 0),
     # The layout's portfolio menu: the owner's portfolios, 1 SELECT; nothing of Redis.
     "layout": (1, 0),
-    # Initial data: the portfolio's row with its version, 1 SELECT (the replay is memoized per version). Redis: the
-    # circuit's state 1, then the fetch planner's failures, bars stamps, bars starts and quotes of the 22 open
-    # tickers and 2 pairs, one MGET each: 4. The page's quotes, the pairs' quotes and their stamps (the rates) were
-    # among those: 0 more. 1 + 4 = 5.
-    "initial": (1, 5),
-    # Holdings: the same 1 and 1 + 4 = 5 (nothing is due when warm, so nothing is read again after the wait).
-    "holdings": (1, 5),
+    # Initial data: the portfolio's row with its version, 1 SELECT (the replay is memoized per version). Redis: one
+    # MGET of every price record the page reads (the circuit's state, and the failure, bars stamp, bars start and
+    # quote of each of the 22 open tickers and 2 pairs: 1 + 4 x 24 = 97 keys); the fetch planner, the page's quotes
+    # and the rates (the pairs' quotes and stamps) all read those: 1.
+    "initial": (1, 1),
+    # Holdings: the same 1 and 1 (nothing is due when warm, so nothing is read again after the wait).
+    "holdings": (1, 1),
     # Chart: the portfolio's row with its version, 1 SELECT (every ticker ever traded comes from the memo). Redis:
     # the chart entry 1, and the quotes of every ticker, pair and the benchmark (have prices moved since?) 1 = 2.
     "chart": (1, 2),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from services.store import DiskStore
-from services.store_reads import ReadOnceStore, forget_reads, read_once
+from services.store_reads import ReadOnceStore, forget_reads, prime, read_once
 
 QUOTE, OTHER_QUOTE, FAILURE, CIRCUIT = "quote:AAA", "quote:BBB", "fail:AAA", "circuit:demo"
 LOCK, CHART, COUNTER = "lock:fetch:AAA", "portfolio:1:chart", "scheduler:warmup_runs"
@@ -117,3 +117,24 @@ def test_anything_else_is_the_inner_stores(store, disk):
     assert store.writable() is True
     store.set(COUNTER, 1)
     assert store.incr(COUNTER) == 2 and store.keys("scheduler:") == [COUNTER]
+
+
+def test_prime_reads_many_records_in_one_call_for_the_reads_that_follow(store, disk):
+    store.set(QUOTE, 1)
+    calls: list[list[str]] = []
+    original = disk.get_many
+
+    def get_many(keys, default=None):
+        calls.append(list(keys))
+        return original(keys, default)
+
+    disk.get_many = get_many
+    prime(store, [QUOTE, FAILURE])  # outside a scope: nothing to keep them in, nothing read
+    assert calls == []
+    with read_once():
+        prime(store, [QUOTE, FAILURE, QUOTE, LOCK])
+        disk.reads.clear()
+        assert (store.get(QUOTE), store.get(FAILURE), store.get_many([FAILURE, QUOTE])) == (1, None, [None, 1])
+        assert store.get(LOCK) is None
+    assert calls == [[QUOTE, FAILURE, LOCK]]  # one call, each key once
+    assert disk.reads == [LOCK]  # a lock is never kept: read again
