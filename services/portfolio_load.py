@@ -53,13 +53,7 @@ def _converted_rows(entry: tuple[int, Conversion]) -> int:
 def read_portfolio(ledger: Ledger, portfolio_id: int) -> tuple[Portfolio, int]:
     """The portfolio (as `ledger`, maybe an owner's view, shows it: NotFoundError otherwise) and its version, in one
     read: one session and one statement, where `get_portfolio` and `version` took two of each."""
-    both = getattr(ledger, "portfolio_and_version", None)
-    if both is not None:
-        return both(portfolio_id)
-    # The Ledger has no public call for both yet (asked of its owner): its own owner-checked lookup, in one session.
-    with ledger._read() as session:
-        row = ledger._portfolio(session, portfolio_id)
-        return row.to_domain(), row.version
+    return ledger.portfolio_and_version(portfolio_id)
 
 
 def first_dates(transactions: Sequence[Transaction]) -> dict[str, dt.date]:
