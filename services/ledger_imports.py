@@ -14,6 +14,7 @@ from services import ledger_guards as guards
 from services import ledger_staging as staging
 from services.csv_io import DEFAULT_MAX_ROWS, read_transactions_csv, write_transactions_csv
 from services.ledger_bulk import prepare_rows, write_rows
+from services.ledger_engine import waiting_room
 from services.ledger_import import plan_import
 from services.ledger_schema import load_transactions
 from services.models import ImportResult, ImportWarning
@@ -58,7 +59,7 @@ class ImportMethods:
                 prepared = prepare_rows(dialect, portfolio_id, plan.rows)  # bound values: no lock needed
             else:
                 staging.stage(self._write, prepare_rows(dialect, portfolio_id, plan.rows, batch_id=batch,
-                                                        chunk_rows=staging.STAGE_CHUNK))
+                                                        chunk_rows=staging.STAGE_CHUNK), waiting_room(self.engine))
             with self._write(portfolio_id) as (session, row):
                 if key is not None and (answer := idempotency.recall(session, portfolio_id, key, print_)):
                     return answer  # the same key won the lock first

@@ -4,9 +4,9 @@ portfolio during a big import not delayed more than 100 ms").
 SQLite's write lock covers the whole database, so an import written in one transaction makes every other
 portfolio's writes wait for all of its inserts (100k rows: about 0.7 s). A big import is therefore written as a
 batch: `open_batch` records an `ImportBatchRow`, `stage` inserts the rows, marked with its id, in transactions of
-`STAGE_CHUNK` rows (other writes get the lock between them), and the import's final locked transaction `publish`es
-the batch by deleting that one row. Until then every read of the ledger leaves the rows out
-(`ledger_schema.visible`), so the import still appears all at once or not at all.
+`STAGE_CHUNK` rows (other writes get the lock between them: `ledger_engine.WaitingRoom`), and the import's final
+locked transaction `publish`es the batch by deleting that one row. Until then every read of the ledger leaves the
+rows out (`ledger_schema.visible`), so the import still appears all at once or not at all.
 
 An import that does not publish (refused under the lock, an idempotent repeat, the ledger moved, an error, a crash)
 `discard`s its batch: the batch is marked discarded first (then it can never be published), its rows are deleted
@@ -28,11 +28,12 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from services.ledger_bulk import PreparedRows, write_chunk
+from services.ledger_engine import WaitingRoom
 from services.ledger_schema import ImportBatchRow, TransactionRow, utcnow
 
 log = logging.getLogger(__name__)
 
-STAGE_CHUNK = 2_500  # rows per staging transaction: about 20 ms of SQLite's write lock
+STAGE_CHUNK = 1_000  # rows per staging transaction: about 10 ms of SQLite's write lock (30-40 ms under load)
 STAGE_MIN_ROWS = 10_000  # below this the whole insert holds the lock for less than ~70 ms: not worth a batch
 STALE_AFTER = dt.timedelta(hours=1)  # an import takes seconds; a batch this old lost its importer
 
@@ -53,9 +54,12 @@ def open_batch(write: Write, portfolio_id: int) -> int:
         return batch.id
 
 
-def stage(write: Write, prepared: PreparedRows) -> None:
-    """Insert the prepared (batch-marked) chunks, each in its own short write transaction."""
-    for chunk in prepared.chunks:
+def stage(write: Write, prepared: PreparedRows, room: WaitingRoom | None = None) -> None:
+    """Insert the prepared (batch-marked) chunks, each in its own short write transaction; between two, the writers
+    waiting in `room` get the lock first (else the next chunk would take it again before they retried)."""
+    for n, chunk in enumerate(prepared.chunks):
+        if n and room is not None:
+            room.let_in()
         with write() as (session, _):
             write_chunk(session, prepared, chunk)
 

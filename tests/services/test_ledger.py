@@ -559,8 +559,10 @@ def test_concurrent_imports_cannot_all_sell_the_same_shares(ledger: Ledger, port
 
 def test_checked_writes_take_the_write_lock_first(ledger: Ledger, portfolio: Portfolio) -> None:
     statements: list[str] = []
-    event.listen(ledger.engine, "before_cursor_execute",
-                 lambda _conn, _cursor, statement, *_rest: statements.append(statement))
+    # What SQLite itself runs (the IMMEDIATE begin goes to the driver's connection, not through SQLAlchemy), on
+    # connections made from now on.
+    ledger.engine.dispose()
+    event.listen(ledger.engine, "connect", lambda dbapi, _record: dbapi.set_trace_callback(statements.append))
     ledger.import_csv(portfolio.id, csv("2024-01-02,AAPL,BUY,1,10,,"))
     writes = [s for s in statements if s.startswith(("BEGIN", "SELECT", "INSERT"))]
     # The check reads under the lock: BEGIN IMMEDIATE precedes the SELECT of the ledger and the INSERT.

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sqlite3
+import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from services.ledger_engine import IMMEDIATE, make_engine
+from services.ledger_engine import IMMEDIATE, WaitingRoom, make_engine, waiting_room
 from services.ledger_schema import Base, PortfolioRow
 
 
@@ -25,8 +30,9 @@ def test_a_sqlite_file_gets_its_folder_wal_foreign_keys_and_a_busy_timeout(tmp_p
 def test_only_writes_that_ask_for_it_begin_immediate(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
     begins: list[str] = []
-    event.listen(engine, "before_cursor_execute",
-                 lambda _conn, _cursor, statement, *_rest: begins.append(statement) if "BEGIN" in statement else None)
+    # What SQLite itself runs (the IMMEDIATE begin goes to the driver's connection, not through SQLAlchemy).
+    event.listen(engine, "connect", lambda dbapi, _record: dbapi.set_trace_callback(
+        lambda statement: begins.append(statement) if "BEGIN" in statement else None))
     with engine.begin() as connection:
         connection.exec_driver_sql("SELECT 1")
     with engine.connect() as connection, connection.execution_options(**{IMMEDIATE: True}).begin():
@@ -42,3 +48,84 @@ def test_an_in_memory_database_is_one_database_for_every_checkout() -> None:
         session.add(PortfolioRow(name="Scratch"))
     with Session(engine) as session:
         assert [row.name for row in session.query(PortfolioRow)] == ["Scratch"]
+
+
+def hold_the_write_lock(path: Path) -> sqlite3.Connection:
+    """Another writer (a raw connection) in the middle of its write transaction."""
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def someone_waits(room: WaitingRoom) -> bool:
+    fd = os.open(room.path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_a_waiting_writer_says_so_in_the_waiting_room_and_gets_the_lock_once_free(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    engine = make_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(engine)
+    room = waiting_room(engine)
+    assert room is not None and room.path == f"{path}-waiting"
+    holder = hold_the_write_lock(path)
+    finished = threading.Event()
+
+    def write() -> None:
+        with Session(engine) as session, session.begin():
+            session.connection(execution_options={IMMEDIATE: True})
+            session.add(PortfolioRow(name="waited"))
+        finished.set()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    deadline = time.monotonic() + 10
+    while not someone_waits(room) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert someone_waits(room)  # the writer is in the room while the lock is held
+    assert not finished.is_set()
+    holder.execute("COMMIT")
+    assert finished.wait(10)
+    assert not someone_waits(room)  # and out of it once it has the lock
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT name FROM portfolios").scalars().all() == ["waited"]
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000  # restored after the retries
+    holder.close()
+    engine.dispose()
+
+
+def test_let_in_waits_for_the_writers_in_the_room_and_not_for_an_empty_one(tmp_path: Path) -> None:
+    room = WaitingRoom(tmp_path / "ledger.db-waiting")
+    started = time.monotonic()
+    room.let_in()
+    assert time.monotonic() - started < 0.5  # nobody waits: straight on (the bound only catches a hang)
+    entered, leave = threading.Event(), threading.Event()
+
+    def wait_a_while() -> None:
+        with room.waiting():
+            entered.set()
+            leave.wait(10)
+
+    waiter = threading.Thread(target=wait_a_while, daemon=True)
+    waiter.start()
+    assert entered.wait(10)
+    threading.Timer(0.2, leave.set).start()
+    started = time.monotonic()
+    room.let_in(max_wait_s=5)
+    assert time.monotonic() - started >= 0.2  # it waited for the waiter to leave the room
+    waiter.join(10)
+    started = time.monotonic()
+    with room.waiting():
+        room.let_in(max_wait_s=0.1)  # a waiter that never gets its turn does not stop the importer for good
+    assert 0.1 <= time.monotonic() - started < 5
+
+
+def test_in_memory_and_server_databases_have_no_waiting_room() -> None:
+    assert waiting_room(make_engine("sqlite://")) is None
+    assert waiting_room(make_engine("postgresql+psycopg2://u:p@127.0.0.1:1/x")) is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy import update
 from services import ledger_imports as ledger_module
 from services import ledger_staging
 from services.ledger import Ledger
+from services.ledger_engine import waiting_room
 from services.ledger_schema import ImportBatchRow
 from services.models import NotFoundError, ValidationError
 
@@ -55,7 +57,7 @@ def pause_after_chunk(monkeypatch: pytest.MonkeyPatch, chunk_number: int, during
     seen: list[object] = []
     original = ledger_staging.stage
 
-    def watched_stage(write, prepared):
+    def watched_stage(write, prepared, room=None):
         committed = 0
 
         @contextmanager
@@ -67,7 +69,7 @@ def pause_after_chunk(monkeypatch: pytest.MonkeyPatch, chunk_number: int, during
             if committed == chunk_number:
                 seen.append(during())
 
-        original(watched_write, prepared)
+        original(watched_write, prepared, room)
 
     monkeypatch.setattr(ledger_staging, "stage", watched_stage)
     return seen
@@ -235,3 +237,41 @@ def test_postgres_imports_stay_one_transaction() -> None:
     assert ledger_staging.stages(sqlite.dialect(), 4) is True  # STAGE_MIN_ROWS is 4 in these tests
     assert ledger_staging.stages(sqlite.dialect(), 3) is False
     assert ledger_staging.stages(postgresql.dialect(), 100_000) is False
+
+
+def test_staging_lets_the_waiting_writers_in_before_its_next_chunk(ledger: Ledger, db_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer in the waiting room (as one retrying BEGIN IMMEDIATE is) after chunk 1: chunk 2 waits until it
+    leaves the room."""
+    room = waiting_room(ledger.engine)
+    assert room is not None
+    left = threading.Event()
+    leaving: list[float] = []
+
+    def a_writer_waits():
+        entered = threading.Event()
+
+        def wait_in_room():
+            with room.waiting():
+                entered.set()
+                time.sleep(0.2)
+                leaving.append(time.monotonic())  # still in the room: the next chunk cannot have begun
+            left.set()
+
+        threading.Thread(target=wait_in_room, daemon=True).start()
+        return entered.wait(10)
+
+    seen = pause_after_chunk(monkeypatch, 1, a_writer_waits)
+    second_chunk: list[float] = []
+    original = ledger_staging.write_chunk
+
+    def timed(session, prepared, chunk):
+        if not second_chunk and seen:  # the first chunk written after the pause
+            second_chunk.append(time.monotonic())
+        original(session, prepared, chunk)
+
+    monkeypatch.setattr(ledger_staging, "write_chunk", timed)
+    portfolio = ledger.create_portfolio("Main")
+    assert ledger.import_csv(portfolio.id, ten_buys()) == 10
+    assert seen == [True] and left.is_set()
+    assert second_chunk[0] > leaving[0]  # chunk 2 began only once the waiter had left the room
