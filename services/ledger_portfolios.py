@@ -8,6 +8,7 @@ scoping stays exactly where `services/ledger.py` describes it.
 from __future__ import annotations
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from services import ledger_guards as guards
 from services import ledger_rules as rules
@@ -76,9 +77,7 @@ class PortfolioMethods:
             if count:
                 session.execute(update(TransactionRow).where(*with_rate).values(fx_rate=None))
             row.base_currency = currency
-            row.version = row.version + 1
-            session.flush()
-            changed = row.to_domain()
+            changed = self._bumped(session, row)
         self._changed(portfolio_id)
         return changed
 
@@ -92,11 +91,16 @@ class PortfolioMethods:
             if (symbol or DEFAULT_BENCHMARK) == (row.benchmark or DEFAULT_BENCHMARK):  # the line would not change
                 return row.to_domain()
             row.benchmark = symbol
-            row.version = row.version + 1
-            session.flush()
-            changed = row.to_domain()
+            changed = self._bumped(session, row)
         self._changed(portfolio_id)
         return changed
+
+    @staticmethod
+    def _bumped(session: Session, row: PortfolioRow) -> Portfolio:
+        """The portfolio as changed in this transaction, its version bumped: what its caches are keyed by."""
+        row.version = row.version + 1
+        session.flush()
+        return row.to_domain()
 
     def delete_portfolio(self, portfolio_id: int) -> None:
         """Delete a portfolio; the database cascades to its transactions."""
