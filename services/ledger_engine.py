@@ -10,8 +10,8 @@ Taking turns on SQLite's write lock (issue 17): a big import is staged in many s
 handler cannot: it retries after 1, 2, 5 ... then every 100 ms, and the importer, which never sleeps, takes the lock
 again within microseconds of releasing it (an add to another portfolio waited 1.4-2.2 s behind a 100k-row import).
 So `BEGIN IMMEDIATE` is retried here every `POLL_S` to 5 ms, and a writer that waits says so in `WaitingRoom`
-(a shared `flock` on a file beside the database); the importer lets such writers in between its chunks
-(`WaitingRoom.let_in`).
+(a shared `flock` on a file beside the database); the importer, between two chunks, commits if the room is
+`occupied` and lets such writers in (`WaitingRoom.let_in`).
 """
 
 from __future__ import annotations
@@ -52,6 +52,17 @@ class WaitingRoom:
             yield
         finally:
             os.close(fd)  # closing releases the flock
+
+    def occupied(self) -> bool:
+        """Whether a writer is waiting now."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
 
     def let_in(self, max_wait_s: float = LET_IN_MAX_S) -> None:
         """Return once no writer is waiting (each one has had its turn), or after `max_wait_s`."""

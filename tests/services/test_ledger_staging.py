@@ -18,7 +18,7 @@ from sqlalchemy import update
 from services import ledger_imports as ledger_module
 from services import ledger_staging
 from services.ledger import Ledger
-from services.ledger_engine import waiting_room
+from services.ledger_engine import WaitingRoom, waiting_room
 from services.ledger_schema import ImportBatchRow
 from services.models import NotFoundError, ValidationError
 
@@ -27,9 +27,16 @@ HEADER = "date,ticker,type,quantity,price,fees,note"
 
 @pytest.fixture(autouse=True)
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stage from 4 rows on, 3 rows a transaction: a 10-row file is staged in 4 chunks (3, 3, 3, 1)."""
+    """Stage from 4 rows on, 3 rows a chunk: a 10-row file is staged in 4 chunks (3, 3, 3, 1)."""
     monkeypatch.setattr(ledger_staging, "STAGE_MIN_ROWS", 4)
     monkeypatch.setattr(ledger_staging, "STAGE_CHUNK", 3)
+
+
+@pytest.fixture
+def always_a_writer_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if another writer were always in the waiting room: the staging commits after every chunk (and lets
+    nobody in, since nobody really waits)."""
+    monkeypatch.setattr(WaitingRoom, "occupied", lambda self: True)
 
 
 def ten_buys(ticker: str = "A") -> str:
@@ -79,6 +86,7 @@ def staged_rows(db_path: Path) -> int:
     return raw(db_path, "SELECT COUNT(*) FROM transactions WHERE batch_id IS NOT NULL")[0][0]
 
 
+@pytest.mark.usefixtures("always_a_writer_waiting")
 def test_a_staged_import_is_invisible_until_it_is_published(ledger: Ledger, db_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     portfolio = ledger.create_portfolio("Main")
@@ -98,6 +106,7 @@ def test_a_staged_import_is_invisible_until_it_is_published(ledger: Ledger, db_p
     assert leftovers(db_path) == ([], [])
 
 
+@pytest.mark.usefixtures("always_a_writer_waiting")
 def test_a_staged_row_is_not_found_by_id(ledger: Ledger, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     portfolio = ledger.create_portfolio("Main")
 
@@ -114,6 +123,7 @@ def test_a_staged_row_is_not_found_by_id(ledger: Ledger, db_path: Path, monkeypa
     assert ledger.get_transaction(portfolio.id, seen[0]).note == "n2"  # found once published
 
 
+@pytest.mark.usefixtures("always_a_writer_waiting")
 def test_another_portfolios_add_goes_in_between_the_chunks(ledger: Ledger, db_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The add runs in another thread while the importer waits after its first chunk: on SQLite's database-wide
@@ -152,6 +162,7 @@ def test_a_refused_import_leaves_no_staged_rows(db_path: Path) -> None:
         ledger.dispose()
 
 
+@pytest.mark.usefixtures("always_a_writer_waiting")
 def test_an_error_while_staging_discards_the_chunks_already_written(ledger: Ledger, db_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     portfolio = ledger.create_portfolio("Main")
@@ -168,6 +179,7 @@ def test_an_error_while_staging_discards_the_chunks_already_written(ledger: Ledg
     assert ledger.import_csv(portfolio.id, ten_buys()) == 10  # the same file again: all of it, once
 
 
+@pytest.mark.usefixtures("always_a_writer_waiting")
 def test_a_ledger_that_moved_while_staging_is_judged_again(ledger: Ledger, db_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A SELL of A added (through the ledger) while the import of ten A buys is being staged: the staged plan is
@@ -239,6 +251,7 @@ def test_postgres_imports_stay_one_transaction() -> None:
     assert ledger_staging.stages(postgresql.dialect(), 100_000) is False
 
 
+@pytest.mark.usefixtures("always_a_writer_waiting")
 def test_staging_lets_the_waiting_writers_in_before_its_next_chunk(ledger: Ledger, db_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer in the waiting room (as one retrying BEGIN IMMEDIATE is) after chunk 1: chunk 2 waits until it
@@ -275,3 +288,40 @@ def test_staging_lets_the_waiting_writers_in_before_its_next_chunk(ledger: Ledge
     assert ledger.import_csv(portfolio.id, ten_buys()) == 10
     assert seen == [True] and left.is_set()
     assert second_chunk[0] > leaving[0]  # chunk 2 began only once the waiter had left the room
+
+
+def test_nobody_waiting_stages_in_one_transaction(ledger: Ledger, db_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    portfolio = ledger.create_portfolio("Main")
+    seen = pause_after_chunk(monkeypatch, 1, lambda: staged_rows(db_path))
+    assert ledger.import_csv(portfolio.id, ten_buys()) == 10
+    assert seen == [10]  # the first commit held all 4 chunks (10 rows): nobody was in the waiting room
+
+
+def test_a_writer_in_the_room_makes_the_staging_commit_after_the_current_chunk(ledger: Ledger, db_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone enters the waiting room while chunk 1 is written: the staging commits after it (3 rows), not at the
+    end (10 rows)."""
+    room = waiting_room(ledger.engine)
+    assert room is not None
+    original = ledger_staging.write_chunk
+    inside = threading.Event()
+    leave = threading.Event()
+
+    def enter_during_the_first_chunk(session, prepared, chunk):
+        if not inside.is_set():
+            def wait_in_room():
+                with room.waiting():
+                    inside.set()
+                    leave.wait(10)
+
+            threading.Thread(target=wait_in_room, daemon=True).start()
+            inside.wait(10)
+            threading.Timer(0.05, leave.set).start()  # then it leaves (as a writer that got its turn would)
+        original(session, prepared, chunk)
+
+    monkeypatch.setattr(ledger_staging, "write_chunk", enter_during_the_first_chunk)
+    portfolio = ledger.create_portfolio("Main")
+    seen = pause_after_chunk(monkeypatch, 1, lambda: staged_rows(db_path))
+    assert ledger.import_csv(portfolio.id, ten_buys()) == 10
+    assert seen == [3]
