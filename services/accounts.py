@@ -15,16 +15,19 @@ import hashlib
 import re
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.accounts_schema import MAX_EMAIL_CHARS, MAX_TOKEN_NAME_CHARS, TokenRow, UserRow
 from services.ledger import Ledger
+from services.ledger_engine import IMMEDIATE
 from services.ledger_rules import check_id
 from services.ledger_schema import LOCAL_OWNER, PortfolioRow, utcnow
 from services.models import FieldError, NotFoundError, ValidationError
@@ -118,13 +121,22 @@ class Accounts:
         self._sessions = sessionmaker(ledger.engine, expire_on_commit=False)
         self._dummy_hash = HASHER.hash(secrets.token_urlsafe(16))
 
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction that takes SQLite's write lock first (`BEGIN IMMEDIATE`), as the ledger's do: a
+        writer waiting for it then takes its turn during a big import (`ledger_engine.WaitingRoom`), where a
+        deferred one would wait for the whole import in SQLite's busy handler."""
+        with self._sessions() as session, session.begin():
+            session.connection(execution_options={IMMEDIATE: True})
+            yield session
+
     # -- users --------------------------------------------------------------------------------------------------
     def create_user(self, email: str, password: str) -> User:
         """A new user; ValidationError for a malformed or taken email or a short password."""
         cleaned, password = check_email(email), check_password(password)
         row = UserRow(email=cleaned, password_hash=HASHER.hash(password))
         try:
-            with self._sessions() as session, session.begin():
+            with self._write() as session:
                 session.add(row)
                 session.flush()
                 return _user(row)
@@ -170,7 +182,7 @@ class Accounts:
     def set_password(self, user_id: int, password: str) -> User:
         """Change a password (which also ends the user's sessions: their `session_key` changes)."""
         new_hash = HASHER.hash(check_password(password))
-        with self._sessions() as session, session.begin():
+        with self._write() as session:
             row = session.get(UserRow, user_id)
             if row is None:
                 raise NotFoundError(f"user {user_id} not found")
@@ -179,13 +191,13 @@ class Accounts:
 
     def end_sessions(self, user_id: int) -> None:
         """End every session of the user (logout): their `session_key` changes."""
-        with self._sessions() as session, session.begin():
+        with self._write() as session:
             session.execute(update(UserRow).where(UserRow.id == user_id)
                             .values(session_epoch=func.coalesce(UserRow.session_epoch, 0) + 1))
 
     def adopt_local(self, user: User) -> int:
         """Give the local user's portfolios (those made before accounts, or by single-user runs) to `user`."""
-        with self._sessions() as session, session.begin():
+        with self._write() as session:
             result = session.execute(update(PortfolioRow).where(PortfolioRow.owner_id == LOCAL_OWNER)
                                      .values(owner_id=user.owner_id))
             return result.rowcount or 0
@@ -201,7 +213,7 @@ class Accounts:
                 "name", "this run is single-user (login is not required), so it has no tokens to give")])
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = TokenRow(user_id=user.id, name=name.strip(), secret_hash=secret_hash(secret))
-        with self._sessions() as session, session.begin():
+        with self._write() as session:
             session.add(row)
             session.flush()
             return _token(row), secret
@@ -214,7 +226,7 @@ class Accounts:
     def delete_token(self, user: User, token_id: int) -> None:
         """Revoke one of `user`'s tokens; another user's is a NotFoundError, as one that never was."""
         check_id("token", token_id)  # out of 64-bit range: no row has it (and SQLite would overflow)
-        with self._sessions() as session, session.begin():
+        with self._write() as session:
             result = session.execute(delete(TokenRow).where(TokenRow.id == token_id, TokenRow.user_id == user.id))
             if not result.rowcount:
                 raise NotFoundError(f"token {token_id} not found")
@@ -234,7 +246,7 @@ class Accounts:
         if last is not None and last.tzinfo is None:  # SQLite hands back naive datetimes
             last = last.replace(tzinfo=dt.UTC)
         if last is None or now - last > _TOKEN_TOUCH_EVERY:
-            with self._sessions() as session, session.begin():
+            with self._write() as session:
                 session.execute(update(TokenRow).where(TokenRow.id == token.id).values(last_used_at=now))
         return _user(user)
 

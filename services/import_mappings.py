@@ -20,6 +20,7 @@ from sqlalchemy import DateTime, ForeignKey, Text, delete, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.broker_presets import CUSTOM, OWN_FORMAT, mapping_for
+from services.ledger_engine import IMMEDIATE
 from services.ledger_schema import Base, utcnow
 from services.models import FieldError, ValidationError
 
@@ -93,7 +94,8 @@ class ImportMappings:
         """Check and store `data` ({"format", "custom"?}) for the portfolio, replacing what was saved."""
         saved = saved_format(data)
         self.ledger.get_portfolio(portfolio_id)
-        with self.ledger.engine.begin() as connection:
+        # IMMEDIATE, as the ledger's writes: a waiting writer takes its turn during a big import (ledger_engine).
+        with self.ledger.engine.connect() as connection, connection.execution_options(**{IMMEDIATE: True}).begin():
             connection.execute(delete(ImportMappingRow).where(ImportMappingRow.portfolio_id == portfolio_id))
             connection.execute(insert(ImportMappingRow).values(
                 portfolio_id=portfolio_id, mapping=json.dumps(saved.to_json()), updated_at=utcnow()))

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from services.accounts import LOCAL_USER, Accounts, User
 from services.ledger import Ledger
@@ -428,3 +429,15 @@ def test_ids_no_row_can_have_are_not_found_not_an_overflow(tmp_path: Path) -> No
         accounts.delete_token(user, 2**63)
     assert accounts.get_user(2**63) is None
     ledger.dispose()
+
+
+def test_account_writes_take_sqlites_write_lock_first(ledger: Ledger, accounts: Accounts) -> None:
+    """As the ledger's writes do (BEGIN IMMEDIATE): a write waiting for the lock then takes its turn in the middle
+    of a big import instead of waiting for all of it (services/ledger_engine.py)."""
+    statements: list[str] = []
+    ledger.engine.dispose()  # new connections, traced from the start
+    event.listen(ledger.engine, "connect", lambda dbapi, _record: dbapi.set_trace_callback(statements.append))
+    user = accounts.create_user("turns@example.com", "a long enough password")
+    accounts.create_token(user, "ci")
+    begins = [s for s in statements if s.startswith("BEGIN")]
+    assert begins == ["BEGIN IMMEDIATE", "BEGIN IMMEDIATE"]
