@@ -22,6 +22,10 @@ and to refuse typos rather than guess:
   the ledger stores) and 1e12; given without a currency it converts from the instrument's quote currency.
 Amounts are parsed with `Decimal` from their text, never through float. A JSON float is read from its
 shortest repr (`repr(0.1) == '0.1'`), which is the number the sender wrote.
+
+A CSV import reads its plain rows through `transaction_rows.PlainRows` (a fast path that leaves every other row to
+`validate_transaction`): a rule changed here must be changed there too (tests/services/test_transaction_rows.py
+compares the two row by row).
 """
 
 from __future__ import annotations
