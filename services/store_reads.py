@@ -48,11 +48,12 @@ def read_once() -> Iterator[None]:
 
 
 def prime(store: SharedStore, keys: Sequence[str]) -> None:
-    """Read `keys` in one call (Redis: one MGET) into this scope, for the reads that follow; nothing outside one.
+    """Read `keys` in one call (Redis: one MGET) into this scope, for the reads that follow; nothing outside one,
+    nor on a store that keeps nothing (the embedded diskcache: its reads are local, and would be made twice).
 
     What is read then is what separate reads would have got a moment later: the records, as the scope keeps them.
     """
-    if _SCOPE.get() is not None and keys:
+    if isinstance(store, ReadOnceStore) and _SCOPE.get() is not None and keys:
         store.get_many(list(dict.fromkeys(keys)))
 
 

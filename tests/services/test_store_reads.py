@@ -138,3 +138,10 @@ def test_prime_reads_many_records_in_one_call_for_the_reads_that_follow(store, d
         assert store.get(LOCK) is None
     assert calls == [[QUOTE, FAILURE, LOCK]]  # one call, each key once
     assert disk.reads == [LOCK]  # a lock is never kept: read again
+
+
+def test_prime_reads_nothing_on_a_store_that_keeps_nothing(disk):
+    # The embedded mode's DiskStore is not wrapped: priming it would only read every record twice.
+    with read_once():
+        prime(disk, [QUOTE, FAILURE])
+    assert disk.reads == []
