@@ -3,10 +3,11 @@
 `validate_transaction` judges one row on its own: it asks the clock for every date, matches every number against
 the general pattern and builds a dict per row. Most rows of a big file are plain (an ISO date in the past, an upper
 case ticker, a BUY/SELL/DIVIDEND, numbers like 12.50), and a file repeats its tickers, dates and small numbers.
-`PlainRows` reads such a row straight from its cells, asks the clock once per file and remembers the cells it
-has read. Anything else (a blank required cell, a ratio, a date within a day of today, "1e3", " 12 ", a minor unit,
-a value out of range) answers None and the caller asks `validate_transaction`, which names every error: so a row
-read here is exactly the Transaction `validate_transaction` returns for it, and every refusal is worded by it.
+`PlainRows` reads such a row straight from its cells (trimmed, any case of ticker and type, a currency, a pence
+price, a time), asks the clock once per file and remembers the cells it has read. Anything else (a blank required
+cell, a split ratio, a date within a day of today, a sign or an exponent, a note starting with a quote, any value
+out of range) answers None and the caller asks `validate_transaction`, which names every error: so a row read here
+is exactly the Transaction `validate_transaction` returns for it, and every refusal is worded by it.
 """
 
 from __future__ import annotations

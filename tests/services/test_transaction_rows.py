@@ -203,3 +203,20 @@ def test_a_row_the_fast_path_reads_is_the_row_validate_transaction_returns() -> 
         assert [str(getattr(fast, f)) for f in ("quantity", "price", "fees", "fx_rate")] == \
                [str(getattr(slow, f)) for f in ("quantity", "price", "fees", "fx_rate")], cells
     assert read_fast > 1000  # the comparison covered many rows, not only the refused ones
+
+
+def test_a_refused_file_read_only_for_its_errors_keeps_no_rows() -> None:
+    """Line 3 has 4 cells, not 5: the file is refused, so with keep_rows_on_error=False lines 2 and 4 (plain rows)
+    are not held."""
+    read = read_transactions_csv("date,ticker,type,quantity,price\n2024-01-02,AAPL,BUY,1,10\n2024-01-03,AAPL,BUY,1\n"
+                                 "2024-01-04,AAPL,BUY,1,10\n", keep_rows_on_error=False)
+    assert read.rows == []
+    assert read.errors.kept == [FieldError("file", "expected 5 cells, found 4", 3)]
+
+
+def test_only_the_tickers_asked_for_are_read() -> None:
+    read = read_transactions_csv("date,ticker,type,quantity,price\n2024-01-02,aapl,BUY,1,10\n2024-01-03,MSFT,BUY,1,x\n"
+                                 "2024-01-04,'=X,BUY,1,10\n", only_tickers=lambda ticker: ticker in {"AAPL", "=X"})
+    # MSFT's bad price is never judged; '=X is unescaped to =X, asked for, and refused as no ticker symbol.
+    assert [(line, t.ticker) for line, t in read.rows] == [(2, "AAPL")]
+    assert read.errors.kept == [FieldError("ticker", "is not a valid ticker symbol: '=X'", 4)]
