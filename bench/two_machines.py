@@ -9,9 +9,9 @@ dashboard path answers 200 (prices cached by the worker's warm-up, the chart gen
 
 The load is bench/load.py's dashboard mix (`/`, `/_dash-layout`, `/_dash-dependencies`, the three dashboard
 payloads of the sample portfolio, a static asset) from `--clients` keep-alive clients spread over `--generators`
-load processes (several, so the generator's own GIL is not the limit), each client a raw-socket HTTP/1.1
-connection (bench/lean_client.py: the generators share the measured cores, and http.client cost ~0.4 ms of CPU
-a request). During each round the CPU time of every
+load processes (several, so the generator's own GIL is not the limit), the clients of a process keep-alive
+raw-socket connections driven by one thread (bench/lean_client.py: the generators share the measured cores, and
+http.client in a thread per client cost ~0.4 ms of CPU a request). During each round the CPU time of every
 part is read from /proc (psutil): each web process, the worker, Redis, Postgres (postmaster and backends), the
 load generators, and the rest of the machine; 100 % is one core. Prints the medians and the ratio; `--write` puts
 them into bench/results/two_machines.md. `--pages` also times the dashboard in Chromium through web1 (Redis) and
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.lean_client import LeanConnection
+from bench.lean_client import run_clients
 from bench.load import dashboard_paths, get, percentile, settle
 from tests.cluster import Cluster, servers_missing
 
@@ -42,50 +42,15 @@ TARGET = 1.6
 
 def _generate(ports: list[int], paths: list[str], clients: range, start: multiprocessing.Value, duration_s: float,
               ready: multiprocessing.Queue, out: multiprocessing.Queue) -> None:
-    """One load process: a thread per client, client i on ports[i % len(ports)]; says it is ready, then loads from
-    the moment the parent sets in `start` (the same for every load process) for `duration_s`; puts (requests,
-    errors, ms)."""
-    import threading
-
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    go = threading.Event()
-
-    def client(index: int) -> None:
-        port = ports[index % len(ports)]
-        conn = LeanConnection(port)  # http.client cost ~0.4 ms of this machine's CPU per request
-        mine, step = [], index % len(paths)
-        go.wait()
-        start_at = start.value
-        time.sleep(max(0.0, start_at - time.time()))
-        while time.time() < start_at + duration_s:
-            began = time.perf_counter()
-            try:
-                status, _ = conn.get(paths[step % len(paths)])
-                failed = status >= 400
-            except (OSError, ValueError):
-                failed = True
-                conn.close()
-            mine.append(time.perf_counter() - began)
-            step += 1
-            if failed:
-                with lock:
-                    errors[0] += 1
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in clients]
-    for thread in threads:
-        thread.start()
+    """One load process: its clients (client i on ports[i % len(ports)]) in one thread (bench/lean_client.py's
+    `run_clients`: keep-alive connections, one request outstanding each); says it is ready, then loads from the
+    moment the parent sets in `start` (the same for every load process) for `duration_s`; puts (requests, errors,
+    ms)."""
     ready.put(True)
     while start.value == 0.0:  # the parent sets it once every load process is ready
         time.sleep(0.01)
-    go.set()
-    for thread in threads:
-        thread.join()
-    out.put((len(latencies), errors[0], [1000 * x for x in latencies]))
+    latencies, errors = run_clients(ports, paths, clients, start.value, duration_s)
+    out.put((len(latencies), errors, [1000 * x for x in latencies]))
 
 
 def _cpu_s(pids: list[int]) -> dict[int, float]:
