@@ -215,7 +215,9 @@ def test_redis_url_selects_the_redis_store(server, tmp_path, frozen_time):
     other_machine = RedisStore(server.url, "deploy-a:")
     try:
         store = services.cache.store
-        assert isinstance(store, RedisStore) and store.namespace == "deploy-a:"
+        # The price cache reads through ReadOnceStore (services/store_reads.py: one Redis read per record a payload).
+        inner = getattr(store, "inner", store)
+        assert isinstance(inner, RedisStore) and inner.namespace == "deploy-a:"
         services.cache.put_quote(QUOTE)
         assert other_machine.get(QUOTES.key("AAA")) == QUOTE
         assert not (tmp_path / "cache" / "cache.db").exists()  # no diskcache store was opened
