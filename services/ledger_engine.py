@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -119,12 +120,39 @@ def _begin_immediate(driver: sqlite3.Connection, room: WaitingRoom) -> None:
         driver.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
 
 
+PING_IDLE_S = 10.0  # a pooled server connection idle longer than this is pinged before it is handed out
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection idle for more than PING_IDLE_S before handing it out, and replace it if the server
+    dropped it (SQLAlchemy's "pessimistic disconnect handling", with the ping only where a drop is likely)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= PING_IDLE_S:
+            return  # brand new, or used moments ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)  # psycopg2's: in autocommit, no transaction left open
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool throws this connection away and hands out another (up to three tries).
+            raise DisconnectionError("the server dropped this pooled connection") from error
+
+
 def make_engine(database_url: str) -> Engine:
     """An Engine for `database_url`; on SQLite, with WAL, foreign keys, a busy timeout and `IMMEDIATE`."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        # Postgres and friends: check connections before use (servers drop idle ones) and recycle them.
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+        # Postgres and friends: recycled after 30 min, and checked before use when idle for a while (servers drop
+        # idle ones). Not before every use (pool_pre_ping): a warm page's read is one statement, and the ping was
+        # one more round trip of four.
+        engine = create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+        _ping_when_idle(engine)
+        return engine
 
     in_memory = url.database in (None, "", ":memory:")
     if in_memory:

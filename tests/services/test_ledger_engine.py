@@ -9,9 +9,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from services import ledger_engine
 from services.ledger_engine import IMMEDIATE, WaitingRoom, make_engine, waiting_room
 from services.ledger_schema import Base, PortfolioRow
 
@@ -129,3 +131,46 @@ def test_let_in_waits_for_the_writers_in_the_room_and_not_for_an_empty_one(tmp_p
 def test_in_memory_and_server_databases_have_no_waiting_room() -> None:
     assert waiting_room(make_engine("sqlite://")) is None
     assert waiting_room(make_engine("postgresql+psycopg2://u:p@127.0.0.1:1/x")) is None
+
+
+def _counted_pings(engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    pings: list[int] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection):
+        pings.append(1)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    return pings
+
+
+def test_a_server_connection_is_pinged_only_after_it_sat_idle(postgres_url: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = make_engine(postgres_url)
+    pings = _counted_pings(engine, monkeypatch)
+    try:
+        for _ in range(3):  # used moments ago: handed out as it is (the ping was a round trip of every read)
+            with engine.connect() as connection:
+                assert connection.exec_driver_sql("SELECT 2").scalar() == 2
+        assert pings == []
+        monkeypatch.setattr(ledger_engine, "PING_IDLE_S", -1.0)  # as if idle for longer than the limit
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT 2").scalar() == 2
+        assert pings == [1]
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced(postgres_url: str, postgres_server,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        postgres_server.admin(f"SELECT pg_terminate_backend({pid})")  # a server restart, an idle timeout
+        monkeypatch.setattr(ledger_engine, "PING_IDLE_S", -1.0)
+        with engine.connect() as connection:  # the ping finds it dead: another connection is handed out
+            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+    finally:
+        engine.dispose()
