@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sqlite3
 import threading
 import time
@@ -59,17 +57,6 @@ def hold_the_write_lock(path: Path) -> sqlite3.Connection:
     return holder
 
 
-def someone_waits(room: WaitingRoom) -> bool:
-    fd = os.open(room.path, os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-
-
 def test_a_waiting_writer_says_so_in_the_waiting_room_and_gets_the_lock_once_free(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     engine = make_engine(f"sqlite:///{path}")
@@ -88,13 +75,13 @@ def test_a_waiting_writer_says_so_in_the_waiting_room_and_gets_the_lock_once_fre
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
     deadline = time.monotonic() + 10
-    while not someone_waits(room) and time.monotonic() < deadline:
+    while not room.occupied() and time.monotonic() < deadline:
         time.sleep(0.001)
-    assert someone_waits(room)  # the writer is in the room while the lock is held
+    assert room.occupied()  # the writer is in the room while the lock is held
     assert not finished.is_set()
     holder.execute("COMMIT")
     assert finished.wait(10)
-    assert not someone_waits(room)  # and out of it once it has the lock
+    assert not room.occupied()  # and out of it once it has the lock
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT name FROM portfolios").scalars().all() == ["waited"]
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000  # restored after the retries
