@@ -42,7 +42,10 @@ def holding_outputs(key: dict | None) -> tuple[list, bool]:
         if problem:
             return [holding_not_found(problem)], True
         return [holding_not_found(f"This portfolio has never held {ticker!r}.", portfolio_id)], True
-    return holding_body(detail, services().clock.now()), detail.chart.status == "ready"
+    # Looks again (every few seconds, for at most a minute) while the chart's closes are loading or its price is
+    # stale or missing: opening the view started their fetch, and it lands in the cache meanwhile.
+    settled = detail.figures.price_status in (None, "fresh", "market_closed")
+    return holding_body(detail, services().clock.now()), detail.chart.status == "ready" and settled
 
 
 def closed_outputs(raw_id: str | None) -> list:

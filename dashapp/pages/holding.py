@@ -1,8 +1,9 @@
 """One holding, at /portfolio/<portfolio_id>/holding/<ticker> (issue 15): figures, price chart, transactions.
 
 The layout is a skeleton with the holding's key; one callback fills it from `HoldingDetails.detail` (cache only:
-it never waits on the price source). While the ticker's closes are not cached it says so and looks again every
-few seconds for a minute. An unknown ticker or portfolio (another owner's looks the same) is a clear message.
+it never waits on the price source). While the ticker's closes are not cached, or its price is stale or missing,
+it says so and looks again every few seconds for a minute (opening it started the fetch). An unknown ticker or
+portfolio (another owner's looks the same) is a clear message.
 """
 
 from __future__ import annotations
@@ -29,5 +30,5 @@ def layout(portfolio_id: str | None = None, ticker: str | None = None, **_query:
 @callback(Output(ids.HOLDING_BODY, "children"), Output(ids.HOLDING_POLL, "disabled"),
           Input(ids.HOLDING_KEY, "data"), Input(ids.HOLDING_POLL, "n_intervals"))
 def fill_holding(key: dict | None, _polls: int | None):
-    """The holding's view; keeps looking while its chart's prices are not loaded."""
+    """The holding's view; keeps looking while its chart's prices are not loaded or its price is not current."""
     return holding_outputs(key)

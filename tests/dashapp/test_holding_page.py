@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import time
 
 import plotly.utils
 import pytest
@@ -259,3 +260,40 @@ def test_the_static_skeletons_render_as_plain_html():
     assert "skeleton" in holding and "holding-key" not in holding and "part is-loading" in holding
     closed = to_html(closed_page(None, static=True))
     assert "Closed positions" in closed and "closed-key" not in closed
+
+
+def test_the_view_looks_again_until_a_stale_price_is_fresh_again(tmp_path):
+    """Wednesday 26 November 2025, New York open: KO's quote is fresh, then 10 minutes later stale (older than
+    its 5-minute window). Opening the view then starts its fetch and keeps looking (not settled) until the fresh
+    quote has landed; it does not stop at the first answer as it did, showing "Stale" for good."""
+    now = [dt.datetime(2025, 11, 26, 16, 0, tzinfo=dt.UTC)]
+    settings = Settings().with_overrides(
+        data_dir=tmp_path, cache_dir=tmp_path / "cache", database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        price_provider="demo", demo_mode=False, warmup_enabled=False)
+    clock = MarketClock(now=lambda: now[0])
+    services = build_services(settings, clock=clock, provider=DemoProvider(clock))
+    try:
+        pid = services.ledger.create_portfolio("Mine").id
+        services.ledger.import_csv(pid, "date,ticker,type,quantity,price\n2025-03-03,KO,BUY,10,50\n")
+        app = create_app(settings, services)
+
+        def look() -> tuple[bool, str | None]:
+            with as_user(app):
+                _children, settled = holding_outputs({"portfolio_id": str(pid), "ticker": "KO"})
+            return settled, services.prices.prices(["KO"])["KO"].status  # the cache's answer, nothing fetched
+
+        def until_settled() -> tuple[bool, str | None]:
+            deadline = time.monotonic() + 20
+            answer = look()
+            while not answer[0] and time.monotonic() < deadline:
+                time.sleep(0.1)
+                answer = look()
+            return answer
+
+        assert until_settled() == (True, "fresh")
+        now[0] += dt.timedelta(minutes=10)
+        first = look()
+        assert first == (False, "stale")  # stale: keep looking (the fetch has started)
+        assert until_settled() == (True, "fresh")
+    finally:
+        services.close()
