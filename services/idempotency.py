@@ -75,7 +75,7 @@ def recall_json(session: Session, portfolio_id: int, key: str, print_: str,
         return None
     if row.fingerprint != print_:
         raise ValidationError("Idempotency-Key reused", [FieldError(
-            HEADER, "was used for a different request body; use a new key for a new file")])
+            HEADER, "was used for a different request body; use a new key for a new request")])
     return json.loads(row.body)
 
 
