@@ -129,14 +129,6 @@ def test_a_ticker_without_cached_bars_is_unchecked():
 
 # -- the builder and the fix over a real ledger and cache ---------------------------------------------------------
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    ledger.create_all()
-    yield ledger
-    ledger.dispose()
-
-
-@pytest.fixture
 def cache(tmp_path: Path) -> Iterator[PriceCache]:
     cache = PriceCache(tmp_path / "cache")
     cache.put_bars("AAPL", AAPL, D(2020, 8, 27))

@@ -3,7 +3,6 @@ broker file imported into a real SQLite ledger, errors on the user's lines)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,14 +18,6 @@ from services.models import NotFoundError, ValidationError
 SAMPLES = Path(__file__).parent.parent / "data" / "brokers"
 CUSTOM = {"columns": {"date": "Day", "ticker": "Sym", "type": "Side", "quantity": "Qty", "price": "Px"},
           "actions": {"BUY": ["Bought"]}, "date_format": "MM/DD/YYYY"}
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'mappings.db'}")
-    ledger.create_all()
-    yield ledger
-    ledger.dispose()
 
 
 def services_of(ledger: Ledger) -> SimpleNamespace:

@@ -25,14 +25,6 @@ HEADER = "date,ticker,type,quantity,price,fees,note"
 CSV = f"{HEADER}\n2024-03-01,MSFT,BUY,1,300,0,imported\n"
 
 
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'owners.db'}")
-    ledger.create_all()
-    yield ledger
-    ledger.dispose()
-
-
 class World:
     """Alice and Bob, each with a portfolio; Bob's holds two transactions."""
 

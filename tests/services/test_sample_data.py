@@ -6,9 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -37,14 +35,6 @@ def clock() -> MarketClock:
 @pytest.fixture(scope="module")
 def csvs(clock: MarketClock) -> dict[str, str]:
     return {"USD": sample_csv(clock, TODAY), "EUR": sample_eur_csv(clock, TODAY)}
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    ledger.create_all()
-    yield ledger
-    ledger.dispose()
 
 
 def imported(ledger: Ledger, name: str, base: str, text: str) -> list[Transaction]:
